@@ -1,0 +1,56 @@
+"""What can go wrong talking to a helpdesk, in terms the worker can act on."""
+
+from __future__ import annotations
+
+
+class HelpdeskError(Exception):
+    """A helpdesk call failed. ``transient`` errors are worth retrying later."""
+
+    transient = False
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class NotFound(HelpdeskError):
+    """The ticket does not exist (or is no longer visible to our API user)."""
+
+
+class Conflict(HelpdeskError):
+    """The ticket changed since we read it (safe-update refused the write)."""
+
+
+class Rejected(HelpdeskError):
+    """The helpdesk refused the write as invalid (HTTP 422). ``details`` is its explanation."""
+
+    def __init__(self, message: str, *, status: int | None = 422, details: object = None) -> None:
+        super().__init__(message, status=status)
+        self.details = details
+
+
+class AuthError(HelpdeskError):
+    """Our credentials were refused. Retried later: an admin can fix the token without loss."""
+
+    transient = True
+
+
+class Unavailable(HelpdeskError):
+    """The helpdesk is rate limiting us, down, or unreachable; try again after ``retry_after``."""
+
+    transient = True
+
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, status=status)
+        self.retry_after = retry_after
+
+
+class AmbiguousWrite(HelpdeskError):
+    """A write may or may not have been applied (timeout, dropped connection).
+
+    Never repeat such a write blindly: re-read the ticket and decide again.
+    """
+
+    transient = True

@@ -1,0 +1,247 @@
+"""One HTTP session per helpdesk: auth, timeouts, polite retries and a rate-limit budget."""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+
+import requests
+
+from connector.errors import AmbiguousWrite, AuthError, Unavailable
+
+log = logging.getLogger(__name__)
+
+try:
+    USER_AGENT = f"tierlift/{version('tierlift')}"
+except PackageNotFoundError:  # running from a source tree that was never installed
+    USER_AGENT = "tierlift"
+
+RETRY_STATUSES = frozenset({429, 503})
+# A write answered by one of these may or may not have been applied behind a gateway.
+AMBIGUOUS_WRITE_STATUSES = frozenset({500, 502, 504})
+LIMIT_HEADERS = ("ratelimit-limit", "x-rate-limit", "x-ratelimit-limit")
+REMAINING_HEADERS = ("ratelimit-remaining", "x-rate-limit-remaining", "x-ratelimit-remaining")
+# Zendesk's per-endpoint window for ticket updates, e.g. "total=20; remaining=19; resets=59".
+TICKET_UPDATE_HEADER = "zendesk-rate-limit-tickets-update"
+
+
+class BearerAuth(requests.auth.AuthBase):
+    """``Authorization: Bearer`` (Zendesk OAuth tokens, Jira Data Center personal access tokens)."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+@dataclass
+class _Window:
+    limit: int | None
+    remaining: int
+    resets_at: float  # monotonic seconds
+
+
+class RateBudget:
+    """Slows requests down as the platform's rate-limit window runs low, before it answers 429.
+
+    Once fewer than ``reserve`` requests remain, the remaining ones are spread evenly over the
+    time left until the window resets.
+    """
+
+    def __init__(
+        self,
+        *,
+        reserve_fraction: float = 0.1,
+        min_reserve: int = 2,
+        default_window: float = 60.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._reserve_fraction = reserve_fraction
+        self._min_reserve = min_reserve
+        self._default_window = default_window
+        self._monotonic = monotonic
+        self._account: _Window | None = None
+        self._ticket_updates: _Window | None = None
+
+    def observe(self, headers: Mapping[str, str]) -> None:
+        now = self._monotonic()
+        lowered = {k.lower(): v for k, v in headers.items()}
+        remaining = _first_int(lowered, REMAINING_HEADERS)
+        if remaining is not None:
+            reset = _first_int(lowered, ("ratelimit-reset",))
+            self._account = _Window(
+                limit=_first_int(lowered, LIMIT_HEADERS),
+                remaining=remaining,
+                resets_at=now + (reset if reset is not None else self._default_window),
+            )
+        updates = _parse_fields(lowered.get(TICKET_UPDATE_HEADER, ""))
+        if "remaining" in updates:
+            self._ticket_updates = _Window(
+                limit=updates.get("total"),
+                remaining=updates["remaining"],
+                resets_at=now + updates.get("resets", self._default_window),
+            )
+
+    def delay(self, *, write: bool) -> float:
+        """Seconds to wait before the next request (``write``: a ticket update)."""
+        windows = [self._account, self._ticket_updates if write else None]
+        return max((self._delay(w) for w in windows if w is not None), default=0.0)
+
+    def _delay(self, window: _Window) -> float:
+        left = window.resets_at - self._monotonic()
+        if left <= 0:
+            return 0.0
+        reserve = max(self._min_reserve, int((window.limit or 0) * self._reserve_fraction))
+        if window.remaining > reserve:
+            return 0.0
+        return left / (window.remaining + 1)
+
+
+def _first_int(headers: Mapping[str, str], names: tuple[str, ...]) -> int | None:
+    for name in names:
+        value = headers.get(name)
+        if value is not None and value.strip().isdigit():
+            return int(value)
+    return None
+
+
+def _parse_fields(value: str) -> dict[str, int]:
+    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", value)}
+
+
+class ApiSession:
+    """A ``requests.Session`` bound to one helpdesk's base URL.
+
+    Every call has a timeout. 429/503 are retried after ``Retry-After`` (else exponential backoff
+    with full jitter); reads are also retried on connection errors and 5xx. A write that fails
+    ambiguously raises :class:`AmbiguousWrite` instead of being repeated.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        auth: requests.auth.AuthBase | tuple[str, str],
+        *,
+        timeout: tuple[float, float] = (5.0, 30.0),
+        max_attempts: int = 5,
+        max_wait: float = 60.0,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        budget: RateBudget | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.session = requests.Session()
+        self.session.auth = auth
+        self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+        self.timeout = timeout
+        self.max_attempts = max_attempts
+        self.max_wait = max_wait
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.budget = budget or RateBudget()
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+
+    def get(self, path: str, **params: object) -> requests.Response:
+        return self.request("GET", path, params=params or None)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, object] | None = None,
+        json: object = None,
+    ) -> requests.Response:
+        """Send one logical request; the response of any status the caller must judge."""
+        write = method.upper() not in ("GET", "HEAD")
+        url = path if path.startswith("http") else f"{self.base_url}{path}"
+        for attempt in range(1, self.max_attempts + 1):
+            wait = self.budget.delay(write=write)
+            if wait > 0:
+                log.info("rate budget low: waiting %.2fs before %s %s", wait, method, path)
+                self._sleep(wait)
+            last = attempt == self.max_attempts
+            try:
+                response = self.session.request(
+                    method, url, params=params, json=json, timeout=self.timeout
+                )
+            except requests.ConnectTimeout as exc:  # nothing was sent: safe to retry any method
+                self._retry_or_raise(last, attempt, None, f"{method} {path}: {exc}")
+                continue
+            except (requests.Timeout, requests.ConnectionError) as exc:
+                if write:
+                    raise AmbiguousWrite(f"{method} {path}: {exc}") from exc
+                self._retry_or_raise(last, attempt, None, f"{method} {path}: {exc}")
+                continue
+            self.budget.observe(response.headers)
+            status = response.status_code
+            if status in (401, 403):
+                raise AuthError(
+                    f"{method} {path}: HTTP {status} — check the API credentials and the "
+                    "bot user's permissions",
+                    status=status,
+                )
+            if status in RETRY_STATUSES:
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                self._retry_or_raise(
+                    last, attempt, retry_after, f"{method} {path}: HTTP {status}", status
+                )
+                continue
+            if status in AMBIGUOUS_WRITE_STATUSES or status >= 500:
+                if write:
+                    raise AmbiguousWrite(f"{method} {path}: HTTP {status}", status=status)
+                self._retry_or_raise(last, attempt, None, f"{method} {path}: HTTP {status}", status)
+                continue
+            return response
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _retry_or_raise(
+        self,
+        last: bool,
+        attempt: int,
+        retry_after: float | None,
+        what: str,
+        status: int | None = None,
+    ) -> None:
+        if retry_after is not None and retry_after > self.max_wait:
+            raise Unavailable(f"{what}; retry after {retry_after:.0f}s", status=status,
+                              retry_after=retry_after)
+        if last:
+            raise Unavailable(f"{what}; gave up after {attempt} attempts", status=status,
+                              retry_after=retry_after)
+        if retry_after is None:
+            ceiling = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
+            retry_after = self._rng.uniform(0, ceiling)
+        log.info("%s; retrying in %.2fs (attempt %d/%d)", what, retry_after, attempt,
+                 self.max_attempts)
+        self._sleep(retry_after)

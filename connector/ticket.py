@@ -1,0 +1,145 @@
+"""The platform-neutral ticket that policies read, whichever helpdesk it came from."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class Priority(enum.IntEnum):
+    """Ticket priority, ordered so that ``max()`` picks the most urgent."""
+
+    LOW = 1
+    NORMAL = 2
+    HIGH = 3
+    URGENT = 4
+
+    @classmethod
+    def parse(cls, value: str | None) -> Priority | None:
+        if not value:
+            return None
+        try:
+            return cls[value.strip().upper()]
+        except KeyError:
+            return None
+
+
+class AuthorRole(enum.StrEnum):
+    CUSTOMER = "customer"  # the requester or another end user on the ticket
+    AGENT = "agent"
+    SELF = "self"  # tierlift's own API user
+
+
+@dataclass(frozen=True)
+class Comment:
+    id: str
+    author_id: str
+    author_role: AuthorRole
+    public: bool
+    body: str
+    created_at: datetime
+
+    @property
+    def from_customer(self) -> bool:
+        """A public comment written by an end user: what the customer actually said."""
+        return self.public and self.author_role is AuthorRole.CUSTOMER
+
+
+@dataclass(frozen=True)
+class TierChange:
+    """From ``at`` on, the ticket sat in ``tier``."""
+
+    at: datetime
+    tier: str
+
+
+@dataclass(frozen=True)
+class TierLadder:
+    """The admin's ordered tiers, lowest first, and the tier of unmapped tickets."""
+
+    names: tuple[str, ...]
+    default: str
+
+    def __post_init__(self) -> None:
+        if self.default not in self.names:
+            raise ValueError(f"default tier {self.default!r} is not one of {list(self.names)}")
+
+    def rank(self, tier: str) -> int:
+        return self.names.index(tier)
+
+    def above(self, tier: str, steps: int = 1) -> str:
+        """The tier ``steps`` above ``tier``, capped at the top tier."""
+        return self.names[min(self.rank(tier) + steps, len(self.names) - 1)]
+
+    def highest(self, tiers: Sequence[str]) -> str:
+        return max(tiers, key=self.rank)
+
+    @property
+    def top(self) -> str:
+        return self.names[-1]
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A snapshot of one ticket, fetched fresh from its helpdesk just before evaluation.
+
+    ``version`` is the platform's concurrency stamp for that snapshot (Zendesk ``updated_at``);
+    a write-back is refused by the platform if the ticket changed since.
+    """
+
+    platform: str
+    ref: str
+    subject: str
+    status: str
+    priority: Priority | None
+    tier: str
+    tags: tuple[str, ...]
+    requester_id: str | None
+    assignee_id: str | None
+    organization_id: str | None
+    channel: str | None
+    created_at: datetime
+    updated_at: datetime
+    version: str
+    comments: tuple[Comment, ...] = ()
+    tier_history: tuple[TierChange, ...] = ()
+    custom_fields: dict[str, object] = field(default_factory=dict)
+
+    def tier_at(self, when: datetime) -> str:
+        """The tier the ticket had at ``when``.
+
+        Connectors start the history at creation, so a moment before the first change falls back
+        to the earliest known tier, and a ticket without history to its current tier.
+        """
+        if not self.tier_history:
+            return self.tier
+        tier = self.tier_history[0].tier
+        for change in self.tier_history:
+            if change.at > when:
+                break
+            tier = change.tier
+        return tier
+
+
+@dataclass(frozen=True)
+class TierWrite:
+    """One write-back: move to ``tier`` (``None``: stay), add tags, maybe raise priority, and
+    leave an internal note."""
+
+    tier: str | None
+    add_tags: tuple[str, ...]
+    internal_note: str
+    priority: Priority | None = None
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What the helpdesk was sent and answered, for the audit log."""
+
+    method: str
+    path: str
+    body: dict
+    status: int
+    assignee_cleared: bool = False

@@ -1,0 +1,96 @@
+"""customer_request: the customer asks for a manager or a higher tier of support."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, Field, field_validator
+
+from plugins import hookimpl
+
+DEFAULT_PHRASES = [
+    "speak to a manager",
+    "talk to a manager",
+    "speak to your manager",
+    "speak with a manager",
+    "speak to a supervisor",
+    "talk to a supervisor",
+    "escalate this",
+    "escalate my ticket",
+    "escalate the ticket",
+    "higher level support",
+    "senior engineer",
+]
+
+
+class Options(BaseModel):
+    phrases: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_PHRASES),
+        description="Phrases that count as a request, matched case-insensitively as whole words "
+        "in public comments written by the customer.",
+    )
+    steps_up: int = Field(1, ge=1, description="How many tiers above the tier the ticket had "
+                          "when the customer asked.")
+    priority: str | None = Field(None, description="Also raise priority to this "
+                                 "(low, normal, high, urgent); empty: leave priority alone.")
+
+    @field_validator("phrases")
+    @classmethod
+    def _non_empty(cls, phrases: list[str]) -> list[str]:
+        cleaned = [p.strip() for p in phrases if p.strip()]
+        if not cleaned:
+            raise ValueError("give at least one phrase")
+        return cleaned
+
+    @field_validator("priority")
+    @classmethod
+    def _known_priority(cls, value: str | None) -> str | None:
+        if value is not None and value.lower() not in ("low", "normal", "high", "urgent"):
+            raise ValueError("expected one of low, normal, high, urgent")
+        return value.lower() if value else None
+
+
+@hookimpl
+def tierlift_register_policy(register):
+    register(Options, needs={"comments", "history"},
+             summary="The customer asks for a manager or a higher tier")
+
+
+def _pattern(phrases: list[str]) -> re.Pattern[str]:
+    alternatives = "|".join(r"\s+".join(map(re.escape, p.split())) for p in phrases)
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
+
+
+@hookimpl
+def tierlift_evaluate(ticket, ctx):
+    pattern = _pattern(ctx.options.phrases)
+    proposals = []
+    for comment in ticket.comments:
+        if not comment.from_customer:
+            continue
+        match = pattern.search(comment.body)
+        if match is None:
+            continue
+        evidence = ctx.evidence(
+            f"comment:{comment.id}",
+            f'The customer asked: "{match.group(0)}"',
+            quote=_sentence_around(comment.body, match),
+            at=comment.created_at,
+        )
+        proposals.append(ctx.propose(
+            evidence,
+            steps_up=ctx.options.steps_up,
+            priority=ctx.options.priority,
+            suggestion="Reply personally as the next tier, acknowledge the request, and own the "
+            "ticket from here.",
+        ))
+    return proposals
+
+
+def _sentence_around(text: str, match: re.Match[str], limit: int = 240) -> str:
+    """The sentence containing the match, trimmed to ``limit`` characters."""
+    start = max(text.rfind(sep, 0, match.start()) for sep in ".!?\n") + 1
+    ends = [i for i in (text.find(sep, match.end()) for sep in ".!?\n") if i != -1]
+    end = min(ends) + 1 if ends else len(text)
+    sentence = " ".join(text[start:end].split())
+    return sentence if len(sentence) <= limit else sentence[: limit - 1] + "…"

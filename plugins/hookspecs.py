@@ -1,0 +1,76 @@
+"""The hooks a tierlift policy implements. This module is the plugin author's reference.
+
+A policy is a module (or any object) with two functions marked ``@hookimpl``; its name is the
+name it is registered under: the entry-point name for an installed plugin, the module name for a
+built-in. A minimal third-party policy::
+
+    # tierlift_legal/__init__.py
+    from pydantic import BaseModel
+    from plugins import hookimpl
+
+    class Options(BaseModel):
+        words: list[str] = ["lawyer", "legal action"]
+
+    @hookimpl
+    def tierlift_register_policy(register):
+        register(Options, needs={"comments"}, summary="Customer mentions legal action")
+
+    @hookimpl
+    def tierlift_evaluate(ticket, ctx):
+        for comment in ticket.comments:
+            if comment.from_customer and any(w in comment.body.lower() for w in ctx.options.words):
+                return ctx.propose(
+                    ctx.evidence(f"comment:{comment.id}", "Customer mentions legal action",
+                                 quote=comment.body[:200], at=comment.created_at),
+                    steps_up=1,
+                )
+        return None
+
+    # pyproject.toml of the plugin's distribution
+    [project.entry-points.tierlift]
+    legal = "tierlift_legal"
+
+An admin then enables it with ``[policies.legal] enabled = true`` and any options.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("tierlift")
+
+
+@hookspec
+def tierlift_register_policy(register):
+    """Declare this policy's options and the ticket data it reads. Called once at start-up.
+
+    ``register(options, needs={"comments", "history"}, summary="")`` takes:
+
+    - ``options``: a pydantic ``BaseModel`` class. The admin's ``[policies.<name>]`` table
+      (without ``enabled``) is validated against it; unknown keys are a configuration error.
+      Every field needs a default, so that enabling a policy is enough to use it.
+    - ``needs``: what the ticket must carry: ``"comments"`` (``ticket.comments``) and/or
+      ``"history"`` (``ticket.tier_history``). Ask only for what you read: each is an API call.
+    - ``summary``: one line for ``tierlift plugins``.
+
+    Returns nothing. A plugin without this hook has no options and receives everything.
+    """
+
+
+@hookspec
+def tierlift_evaluate(ticket, ctx):
+    """Look at one ticket and propose an escalation, or nothing.
+
+    Called for every enabled policy each time a ticket is evaluated, after a webhook or a
+    deadline. ``ticket`` is a :class:`connector.Ticket` fetched just now; ``ctx`` is a
+    :class:`plugins.proposal.PolicyContext` with ``ctx.options`` (your validated options),
+    ``ctx.now``, ``ctx.tiers`` (the admin's ladder), ``ctx.evidence(...)`` and
+    ``ctx.propose(...)``.
+
+    Return ``None``, one proposal, or a list of them. Give each piece of evidence a key that is
+    stable for what it describes (``f"comment:{comment.id}"``): the host never escalates twice on
+    the same key, so re-delivered webhooks, our own write coming back, and an agent's move back
+    down do not cause another escalation. Propose freely: never calling an API, never writing,
+    never moving a ticket down is the host's job, as is merging your proposal with the others.
+    If you raise, the error is recorded in the audit log and the other policies still run.
+    """

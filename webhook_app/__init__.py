@@ -1,0 +1,45 @@
+"""The receiver: a Flask application factory for the helpdesk webhooks and health checks."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+from webhook_app.settings import Settings
+from webhook_app.store import Store
+
+MAX_BODY = 1024 * 1024  # 1 MiB
+
+
+@dataclass
+class AppContext:
+    """What the views need, attached to the app once: no module-level globals."""
+
+    settings: Settings
+    store: Store
+    wake: threading.Event = field(default_factory=threading.Event)
+
+
+def create_app(settings: Settings, *, store: Store | None = None,
+               wake: threading.Event | None = None) -> Flask:
+    """Build the receiver. ``wake`` is set after each stored delivery (the in-process worker
+    waits on it); ``store`` defaults to one on ``settings.database_url``."""
+    from webhook_app.routes import health, webhooks
+
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    if store is None:
+        store = Store(settings.database_url)
+        store.create_schema()
+    app.extensions["tierlift"] = AppContext(settings, store, wake or threading.Event())
+    app.register_blueprint(webhooks)
+    app.register_blueprint(health)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        return jsonify(error=exc.description), exc.code
+
+    return app

@@ -1,0 +1,171 @@
+"""The ``tierlift`` command line."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from collections import Counter
+from datetime import UTC, datetime
+
+import click
+
+from plugins.manager import ConfigError, PolicyHost
+from webhook_app.service import Service, enabled_policies
+from webhook_app.settings import Settings, load_settings
+from webhook_app.store import Store
+
+config_option = click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False), default=None,
+    help="TOML config file (default: $TIERLIFT_CONFIG).",
+)
+
+
+def _settings(config_path: str | None) -> Settings:
+    try:
+        return load_settings(config_path)
+    except ConfigError as exc:
+        _config_failure(exc)
+
+
+def _config_failure(exc: ConfigError):
+    for problem in exc.problems:
+        click.echo(f"config error: {problem}", err=True)
+    sys.exit(2)
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@click.group()
+def main() -> None:
+    """tierlift: moves helpdesk tickets up a tier at the right moment, and says why."""
+
+
+@main.command()
+@config_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int,
+              help="Worker threads in this process.")
+@click.option("--log-level", default="info", show_default=True)
+def serve(config_path, host, port, workers, log_level) -> None:
+    """Receiver and workers in one process."""
+    _logging(log_level)
+    settings = _settings(config_path)
+    try:
+        service = Service.build(settings, workers=workers)
+    except ConfigError as exc:
+        _config_failure(exc)
+    signal.signal(signal.SIGTERM, lambda *_: service.shutdown())
+    service.serve(host, port)
+
+
+@main.command()
+@config_option
+@click.option("--workers", default=1, show_default=True, type=int)
+@click.option("--log-level", default="info", show_default=True)
+def worker(config_path, workers, log_level) -> None:
+    """Workers only, for receivers and workers on separate machines (shared database)."""
+    _logging(log_level)
+    settings = _settings(config_path)
+    try:
+        service = Service.build(settings, workers=workers)
+    except ConfigError as exc:
+        _config_failure(exc)
+    stopped = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopped.set())
+    service.start_workers()
+    stopped.wait()
+    service.shutdown()
+
+
+@main.command()
+@config_option
+def check(config_path) -> None:
+    """Validate the configuration and the enabled policies' options; start nothing."""
+    settings = _settings(config_path)
+    try:
+        policies = enabled_policies(settings)
+    except ConfigError as exc:
+        _config_failure(exc)
+    platforms = [name for name in ("zendesk",) if getattr(settings, name) is not None]
+    click.echo(f"config OK: tiers {' < '.join(settings.tiers)} (default {settings.default_tier}); "
+               f"helpdesks: {', '.join(platforms)}; "
+               f"policies enabled: {', '.join(policies.names) or 'none'}")
+
+
+@main.command()
+@config_option
+def plugins(config_path) -> None:
+    """List every known policy: source, enabled or not, options with defaults."""
+    host = PolicyHost()
+    enabled: set[str] = set()
+    if config_path or _has_env_config():
+        enabled = set(enabled_policies(_settings(config_path), host).names)
+    for info in host.policies():
+        state = "enabled" if info.name in enabled else "disabled"
+        if info.error:
+            click.echo(f"{info.name}  [{info.source}]  BROKEN: {info.error}")
+            continue
+        click.echo(f"{info.name}  [{info.source}]  {state}")
+        if info.spec.summary:
+            click.echo(f"    {info.spec.summary}")
+        for option, spec in info.spec.options.model_fields.items():
+            default = spec.get_default(call_default_factory=True)
+            click.echo(f"    {option} = {default!r}" +
+                       (f"  # {spec.description}" if spec.description else ""))
+
+
+def _has_env_config() -> bool:
+    return "TIERLIFT_CONFIG" in os.environ
+
+
+@main.command()
+@config_option
+@click.option("--limit", default=20, show_default=True, help="Recent decisions to show.")
+def report(config_path, limit) -> None:
+    """What tierlift did: deliveries, outcomes, and the latest escalations with their reasons."""
+    settings = _settings(config_path)
+    store = Store(settings.database_url)
+    store.create_schema()
+    counts = store.inbox_counts()
+    click.echo("deliveries: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+                                 or "none"))
+    entries = store.audit_log(limit=10_000)
+    outcomes = Counter(e["outcome"] for e in entries)
+    click.echo("evaluations: " + (", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()))
+                                  or "none"))
+    for entry in entries[-limit:]:
+        click.echo(describe_audit(entry))
+
+
+def describe_audit(entry: dict) -> str:
+    """One line per audit entry: when, which ticket, what happened, and which policies."""
+    when = datetime.fromtimestamp(entry["at"], UTC).strftime("%Y-%m-%d %H:%M:%S")
+    line = f"{when}  {entry['platform']} #{entry['ticket_ref']}  {entry['outcome']}"
+    if entry["to_tier"]:
+        line += f" {entry['from_tier']} -> {entry['to_tier']}"
+    if entry["priority"]:
+        line += f" priority {entry['priority']}"
+    rounds = entry["detail"].get("rounds") or []
+    fired = sorted({p["policy"] for r in rounds for p in r["proposals"] if p["state"] == "fired"})
+    if fired and entry["outcome"] == "escalated":
+        line += f"  by {', '.join(fired)}"
+    if "error" in entry["detail"]:
+        line += f"  ({entry['detail']['error']})"
+    return line
+
+
+@main.command()
+@click.option("--tickets", default=8, show_default=True, help="Tickets in the stream.")
+def demo(tickets) -> None:
+    """An emulated Zendesk on loopback, the receiver and worker, a stream of tickets, a report."""
+    from webhook_app.demo import run_demo
+
+    sys.exit(run_demo(tickets=tickets))

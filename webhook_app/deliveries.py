@@ -1,0 +1,90 @@
+"""Turn a verified webhook body into a :class:`Delivery` (or say why it is not one)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from webhook_app.store import Delivery
+
+ZENDESK_TICKET_EVENT = "zen:event-type:ticket."
+ZENDESK_INVOCATION = "X-Zendesk-Webhook-Invocation-Id"
+
+
+class Malformed(Exception):
+    """The body is not the JSON we expect: answer 400."""
+
+
+class Ignored(Exception):
+    """A well-formed delivery we have no use for (not about a ticket): answer 200."""
+
+
+def parse_zendesk(headers: Mapping[str, str], body: bytes) -> Delivery:
+    """An event-subscribed webhook (``zen:event-type:ticket.*``) or a trigger/automation webhook
+    whose JSON body carries ``ticket_id``."""
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise Malformed(f"body is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise Malformed("body is JSON but not an object")
+    invocation = headers.get(ZENDESK_INVOCATION)
+    if "type" in data:
+        return _zendesk_event(data, body)
+    if "ticket_id" in data:
+        return _zendesk_trigger(data, body, invocation)
+    raise Malformed("neither a Zendesk event (\"type\") nor a trigger body (\"ticket_id\")")
+
+
+def _zendesk_event(data: dict, body: bytes) -> Delivery:
+    kind = data["type"]
+    if not isinstance(kind, str) or not kind.startswith("zen:event-type:"):
+        raise Malformed(f"unknown event type {kind!r}")
+    if not kind.startswith(ZENDESK_TICKET_EVENT):
+        raise Ignored(f"{kind} is not a ticket event")
+    event_id = data.get("id")
+    if not isinstance(event_id, str) or not event_id:
+        raise Malformed("event has no \"id\"")
+    detail = data.get("detail")
+    if not isinstance(detail, dict):
+        raise Malformed("event has no \"detail\" object")
+    ticket_id = detail.get("id") or str(data.get("subject", "")).removeprefix("zen:ticket:")
+    return Delivery(
+        platform="zendesk",
+        dedupe_key=f"event:{event_id}",
+        ticket_ref=_ticket_ref(ticket_id),
+        kind=kind.removeprefix("zen:event-type:"),
+        payload=body.decode(),
+        actor=_optional_id(detail.get("actor_id")),
+    )
+
+
+def _zendesk_trigger(data: dict, body: bytes, invocation: str | None) -> Delivery:
+    ref = _ticket_ref(data["ticket_id"])
+    if invocation:
+        key = f"invocation:{invocation}"
+    elif data.get("updated_at"):
+        key = f"ticket:{ref}:{data['updated_at']}"
+    else:
+        raise Malformed("trigger body has no \"updated_at\" and no invocation id header to "
+                        "deduplicate on; use the template from the README")
+    return Delivery(
+        platform="zendesk",
+        dedupe_key=key,
+        ticket_ref=ref,
+        kind="trigger",
+        payload=body.decode(),
+        actor=_optional_id(data.get("actor")),
+    )
+
+
+def _ticket_ref(value: object) -> str:
+    ref = str(value).strip() if isinstance(value, int | str) else ""
+    if not ref.isdigit():
+        raise Malformed(f"ticket id {value!r} is not a number")
+    return ref
+
+
+def _optional_id(value: object) -> str | None:
+    text = str(value).strip() if value is not None else ""
+    return text if text.isdigit() else None

@@ -1,0 +1,366 @@
+"""A small Zendesk on loopback: the endpoints tierlift uses, with Zendesk's rules and failures.
+
+It enforces ``safe_update`` (409), refuses an assignee outside the new group (422), sends
+rate-limit headers, answers injected faults (429 with ``Retry-After``, 503, 409…), and, like
+Zendesk, sends signed event webhooks when a ticket changes, including after tierlift's own write.
+Used by ``tierlift demo`` and by the end-to-end tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from flask import Flask, jsonify, request
+
+from webhook_app.emulator.server import LoopbackServer, WebhookSender
+from webhook_app.signatures import ZENDESK_SIGNATURE, ZENDESK_TIMESTAMP, zendesk_signature
+
+BOT_ID = 900001
+RATE_LIMIT = 700
+
+
+@dataclass
+class Fault:
+    method: str
+    path: re.Pattern[str]
+    status: int
+    times: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    method: str
+    path: str
+    body: dict | None
+    status: int
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class ZendeskEmulator:
+    """State and behaviour; :meth:`app` exposes it over HTTP. All methods are thread-safe."""
+
+    def __init__(self, *, email: str = "bot@acme.example", api_token: str = "emulator-token",
+                 account_id: int = 12514403) -> None:
+        self.email = email
+        self.api_token = api_token
+        self.account_id = account_id
+        self.tickets: dict[int, dict] = {}
+        self.comments: dict[int, list[dict]] = {}
+        self.audits: dict[int, list[dict]] = {}
+        self.users: dict[int, dict] = {BOT_ID: {"id": BOT_ID, "name": "tierlift bot",
+                                                "role": "admin", "email": email}}
+        self.memberships: dict[int, set[int]] = {}
+        self.requests: list[Recorded] = []
+        self.faults: list[Fault] = []
+        self.sender: WebhookSender | None = None
+        self.webhook_secret: str | None = None
+        self._ids = itertools.count(1000)
+        self._lock = threading.RLock()
+        self._clock = datetime.now(UTC).replace(microsecond=0)
+        self._rate_remaining = RATE_LIMIT
+        self._rate_window_start = time.monotonic()
+
+    # -- setting the scene ------------------------------------------------------------------
+
+    def user(self, user_id: int, name: str, role: str = "end-user") -> int:
+        with self._lock:
+            self.users[user_id] = {"id": user_id, "name": name, "role": role,
+                                   "email": f"{name.lower().replace(' ', '.')}@example.com"}
+            return user_id
+
+    def group(self, group_id: int, *members: int) -> int:
+        with self._lock:
+            self.memberships.setdefault(group_id, set()).update(members)
+            return group_id
+
+    def create_ticket(self, *, subject: str, description: str, requester_id: int,
+                      group_id: int | None, assignee_id: int | None = None,
+                      priority: str | None = "normal", tags: list[str] | None = None,
+                      channel: str = "email", ticket_id: int | None = None,
+                      notify: bool = True) -> int:
+        with self._lock:
+            ticket_id = ticket_id or next(self._ids)
+            now = self._tick()
+            self.tickets[ticket_id] = {
+                "url": f"https://emulator.zendesk.com/api/v2/tickets/{ticket_id}.json",
+                "id": ticket_id, "external_id": None,
+                "via": {"channel": channel, "source": {"from": {}, "to": {}, "rel": None}},
+                "created_at": _iso(now), "updated_at": _iso(now), "type": None,
+                "subject": subject, "raw_subject": subject, "description": description,
+                "priority": priority, "status": "new", "requester_id": requester_id,
+                "submitter_id": requester_id, "assignee_id": assignee_id,
+                "organization_id": None, "group_id": group_id, "tags": list(tags or []),
+                "custom_fields": [], "is_public": True,
+            }
+            self.comments[ticket_id] = []
+            self.audits[ticket_id] = []
+            events = [{"type": "Create", "field_name": "group_id",
+                       "value": None if group_id is None else str(group_id)},
+                      {"type": "Create", "field_name": "status", "value": "new"}]
+            self._comment(ticket_id, requester_id, description, public=True, at=now,
+                          extra_events=events)
+            if notify:
+                self._emit("created", self.tickets[ticket_id], requester_id)
+            return ticket_id
+
+    def customer_comment(self, ticket_id: int, body: str, *, notify: bool = True) -> None:
+        """The requester writes; Zendesk reopens the ticket and fires ``comment_added``."""
+        self._update_as(ticket_id, self.tickets[ticket_id]["requester_id"],
+                        comment=(body, True), notify=notify)
+
+    def agent_note(self, ticket_id: int, agent_id: int, body: str, *, public: bool = False,
+                   notify: bool = True) -> None:
+        self._update_as(ticket_id, agent_id, comment=(body, public), notify=notify)
+
+    def agent_moves(self, ticket_id: int, agent_id: int, group_id: int, *,
+                    notify: bool = True) -> None:
+        """An agent puts the ticket in another group (e.g. back down to tier 1)."""
+        self._update_as(ticket_id, agent_id, group_id=group_id, notify=notify)
+
+    def fail_next(self, method: str, path: str, status: int, *, times: int = 1,
+                  headers: dict[str, str] | None = None, body: dict | None = None) -> None:
+        """The next ``times`` requests matching ``method`` and the ``path`` regex get ``status``."""
+        with self._lock:
+            self.faults.append(Fault(method.upper(), re.compile(path), status, times,
+                                     headers or {}, body or {"error": "EmulatedFault"}))
+
+    def send_webhooks_to(self, url: str, secret: str) -> None:
+        self.sender = WebhookSender(url)
+        self.webhook_secret = secret
+
+    def writes(self, ticket_id: int | None = None) -> list[Recorded]:
+        """Successful ticket updates (PUTs answered 200), optionally for one ticket."""
+        suffix = f"/api/v2/tickets/{ticket_id}.json" if ticket_id is not None else ".json"
+        return [r for r in list(self.requests)
+                if r.method == "PUT" and r.status == 200 and r.path.endswith(suffix)]
+
+    def close(self) -> None:
+        if self.sender is not None:
+            self.sender.close()
+
+    # -- behaviour shared by the HTTP API and the scene helpers -----------------------------
+
+    def _tick(self) -> datetime:
+        # Zendesk timestamps have one-second resolution; every change gets a later stamp so
+        # that safe_update can tell versions apart.
+        self._clock = max(self._clock + timedelta(seconds=1),
+                          datetime.now(UTC).replace(microsecond=0))
+        return self._clock
+
+    def _comment(self, ticket_id: int, author_id: int, body: str, *, public: bool,
+                 at: datetime, extra_events: list[dict] | None = None) -> dict:
+        comment = {"id": next(self._ids), "type": "Comment", "author_id": author_id,
+                   "body": body, "html_body": f"<p>{body}</p>", "plain_body": body,
+                   "public": public, "attachments": [], "created_at": _iso(at),
+                   "via": {"channel": "web", "source": {"from": {}, "to": {}, "rel": None}}}
+        self.comments[ticket_id].append(comment)
+        events = [{"id": comment["id"], "type": "Comment", "author_id": author_id, "body": body,
+                   "plain_body": body, "public": public, "attachments": []}]
+        self._audit(ticket_id, author_id, at, events + (extra_events or []))
+        return comment
+
+    def _audit(self, ticket_id: int, author_id: int, at: datetime, events: list[dict]) -> None:
+        audit_id = next(self._ids)
+        for event in events:
+            event.setdefault("id", next(self._ids))
+        self.audits[ticket_id].append({"id": audit_id, "ticket_id": ticket_id,
+                                       "created_at": _iso(at), "author_id": author_id,
+                                       "metadata": {"system": {}, "custom": {}},
+                                       "events": events})
+
+    def _update_as(self, ticket_id: int, actor: int, *, comment: tuple[str, bool] | None = None,
+                   group_id: int | None = None, notify: bool) -> None:
+        with self._lock:
+            ticket = self.tickets[ticket_id]
+            now = self._tick()
+            changes: list[dict] = []
+            kinds: list[str] = []
+            if group_id is not None and group_id != ticket["group_id"]:
+                changes.append({"type": "Change", "field_name": "group_id",
+                                "previous_value": str(ticket["group_id"]),
+                                "value": str(group_id)})
+                ticket["group_id"] = group_id
+                kinds.append("group_assignment_changed")
+            if comment is not None:
+                body, public = comment
+                if actor == ticket["requester_id"] and ticket["status"] in ("pending", "hold",
+                                                                             "solved"):
+                    changes.append({"type": "Change", "field_name": "status",
+                                    "previous_value": ticket["status"], "value": "open"})
+                    ticket["status"] = "open"
+                self._comment(ticket_id, actor, body, public=public, at=now,
+                              extra_events=changes)
+                kinds.append("comment_added")
+            elif changes:
+                self._audit(ticket_id, actor, now, changes)
+            ticket["updated_at"] = _iso(now)
+            if notify:
+                for kind in kinds:
+                    self._emit(kind, ticket, actor)
+
+    def _emit(self, kind: str, ticket: dict, actor: int) -> None:
+        if self.sender is None:
+            return
+        detail = {k: (None if ticket[k] is None else str(ticket[k])) for k in
+                  ("id", "group_id", "assignee_id", "requester_id", "organization_id")}
+        detail.update(status=ticket["status"].upper(), subject=ticket["subject"],
+                      tags=list(ticket["tags"]), priority=(ticket["priority"] or "").upper(),
+                      updated_at=ticket["updated_at"], created_at=ticket["created_at"],
+                      actor_id=str(actor), via={"channel": ticket["via"]["channel"]})
+        event = {"type": f"zen:event-type:ticket.{kind}", "account_id": self.account_id,
+                 "id": str(uuid.uuid4()), "time": ticket["updated_at"],
+                 "zendesk_event_version": "2022-11-06", "subject": f"zen:ticket:{ticket['id']}",
+                 "detail": detail, "event": {}}
+        self.sender.send(json.dumps(event).encode(), self._sign)
+
+    def _sign(self, body: bytes) -> dict[str, str]:
+        timestamp = _iso(datetime.now(UTC))
+        return {"Content-Type": "application/json",
+                ZENDESK_TIMESTAMP: timestamp,
+                ZENDESK_SIGNATURE: zendesk_signature(self.webhook_secret or "", timestamp, body),
+                "X-Zendesk-Webhook-Id": "01EMULATORWEBHOOK0000000000",
+                "X-Zendesk-Webhook-Invocation-Id": str(uuid.uuid4())}
+
+    # -- HTTP -------------------------------------------------------------------------------
+
+    def app(self) -> Flask:
+        app = Flask("zendesk-emulator")
+        emulator = self
+
+        @app.before_request
+        def _gate():
+            if not emulator._authorized(request.headers.get("Authorization", "")):
+                return emulator._reply(401, {"error": "Couldn't authenticate you"})
+            with emulator._lock:
+                for fault in emulator.faults:
+                    if fault.times and fault.method == request.method and \
+                            fault.path.search(request.path):
+                        fault.times -= 1
+                        return emulator._reply(fault.status, fault.body, fault.headers)
+            return None
+
+        @app.get("/api/v2/users/me.json")
+        def me():
+            return emulator._reply(200, {"user": emulator.users[BOT_ID]})
+
+        @app.get("/api/v2/tickets/<int:ticket_id>.json")
+        def show(ticket_id: int):
+            with emulator._lock:
+                if ticket_id not in emulator.tickets:
+                    return emulator._not_found()
+                return emulator._reply(200, {"ticket": dict(emulator.tickets[ticket_id])})
+
+        @app.get("/api/v2/tickets/<int:ticket_id>/comments.json")
+        def comments(ticket_id: int):
+            with emulator._lock:
+                if ticket_id not in emulator.tickets:
+                    return emulator._not_found()
+                items = list(emulator.comments[ticket_id])
+                body: dict = {"comments": items, "meta": {"has_more": False}, "links": {}}
+                if "users" in request.args.get("include", ""):
+                    ids = {c["author_id"] for c in items}
+                    body["users"] = [emulator.users[i] for i in sorted(ids)
+                                     if i in emulator.users]
+                return emulator._reply(200, body)
+
+        @app.get("/api/v2/tickets/<int:ticket_id>/audits.json")
+        def audits(ticket_id: int):
+            with emulator._lock:
+                if ticket_id not in emulator.tickets:
+                    return emulator._not_found()
+                return emulator._reply(200, {"audits": list(emulator.audits[ticket_id]),
+                                             "next_page": None, "previous_page": None,
+                                             "count": len(emulator.audits[ticket_id])})
+
+        @app.put("/api/v2/tickets/<int:ticket_id>.json")
+        def update(ticket_id: int):
+            return emulator._api_update(ticket_id, request.get_json(force=True) or {})
+
+        return app
+
+    def serve(self) -> LoopbackServer:
+        return LoopbackServer(self.app()).start()
+
+    def _authorized(self, header: str) -> bool:
+        expected = base64.b64encode(f"{self.email}/token:{self.api_token}".encode()).decode()
+        return header in (f"Basic {expected}", f"Bearer {self.api_token}")
+
+    def _api_update(self, ticket_id: int, body: dict):
+        with self._lock:
+            if ticket_id not in self.tickets:
+                return self._not_found()
+            ticket = self.tickets[ticket_id]
+            fields = body.get("ticket") or {}
+            if fields.get("safe_update") is not None and \
+                    fields.get("updated_stamp") != ticket["updated_at"]:
+                return self._reply(409, {"error": "UpdateConflict", "description":
+                                         "Safe Update prevented the update due to outdated "
+                                         "ticket data. Please fetch the latest ticket data and "
+                                         "try again."})
+            group = fields.get("group_id", ticket["group_id"])
+            assignee = fields.get("assignee_id", ticket["assignee_id"])
+            if assignee is not None and group is not None and \
+                    assignee not in self.memberships.get(group, set()):
+                return self._reply(422, {"error": "RecordInvalid",
+                                         "description": "Record validation errors",
+                                         "details": {"assignee": [{
+                                             "description": "Assignee is not a member of the "
+                                                            "group", "error": "InvalidValue"}]}})
+            now = self._tick()
+            events = []
+            kinds = []
+            for name in ("group_id", "assignee_id", "priority", "tags"):
+                if name in fields and fields[name] != ticket[name]:
+                    events.append({"type": "Change", "field_name": name,
+                                   "previous_value": ticket[name], "value": fields[name]})
+                    ticket[name] = fields[name]
+                    kinds.append({"group_id": "group_assignment_changed",
+                                  "assignee_id": "agent_assignment_changed",
+                                  "priority": "priority_changed",
+                                  "tags": "tags_changed"}[name])
+            if ticket["status"] == "new":
+                ticket["status"] = "open"
+            if "comment" in fields:
+                comment = fields["comment"]
+                self._comment(ticket_id, BOT_ID, comment.get("body", ""),
+                              public=comment.get("public", True), at=now, extra_events=events)
+                kinds.append("comment_added")
+            else:
+                self._audit(ticket_id, BOT_ID, now, events)
+            ticket["updated_at"] = _iso(now)
+            for kind in kinds:
+                self._emit(kind, ticket, BOT_ID)
+            return self._reply(200, {"ticket": dict(ticket), "audit": self.audits[ticket_id][-1]})
+
+    def _not_found(self):
+        return self._reply(404, {"error": "RecordNotFound", "description": "Not found"})
+
+    def _reply(self, status: int, body: dict, headers: dict[str, str] | None = None):
+        with self._lock:
+            elapsed = time.monotonic() - self._rate_window_start
+            if elapsed >= 60:
+                self._rate_window_start, self._rate_remaining, elapsed = time.monotonic(), \
+                    RATE_LIMIT, 0.0
+            self._rate_remaining = max(0, self._rate_remaining - 1)
+            self.requests.append(Recorded(request.method, request.path,
+                                          request.get_json(silent=True), status))
+            response = jsonify(body)
+            response.status_code = status
+            response.headers.update({"x-rate-limit": str(RATE_LIMIT),
+                                     "x-rate-limit-remaining": str(self._rate_remaining),
+                                     "ratelimit-reset": str(int(60 - elapsed)),
+                                     **(headers or {})})
+            return response

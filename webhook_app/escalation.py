@@ -1,0 +1,158 @@
+"""One ticket, start to finish: fetch fresh state, run the policies, decide, write back, audit."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Protocol
+
+from connector.errors import AmbiguousWrite, Conflict, HelpdeskError, NotFound, Rejected
+from connector.ticket import Ticket, TierLadder, TierWrite, WriteResult
+from plugins.decision import Decision, decide, tier_write
+from plugins.manager import EnabledPolicies, Evaluation
+from webhook_app.store import AuditRecord, Claim, Store
+
+log = logging.getLogger(__name__)
+
+MAX_ROUNDS = 3  # read-decide-write rounds after 409 or an ambiguous write before backing off
+MAX_BACKOFF = 600.0
+
+
+class Connector(Protocol):
+    platform: str
+
+    def whoami(self) -> str: ...
+    def fetch(self, ref: str, *, needs: frozenset[str]) -> Ticket: ...
+    def escalate(self, ticket: Ticket, write: TierWrite) -> WriteResult: ...
+
+
+class Escalator:
+    """Processes a worker's claim on one ticket and closes it in the store, whatever happens."""
+
+    def __init__(
+        self,
+        store: Store,
+        connectors: Mapping[str, Connector],
+        policies: EnabledPolicies,
+        ladder: TierLadder,
+        *,
+        max_attempts: int = 10,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.connectors = dict(connectors)
+        self.policies = policies
+        self.ladder = ladder
+        self.max_attempts = max_attempts
+        self.now = now
+        self.rng = rng or random.Random()
+
+    def process(self, claim: Claim) -> AuditRecord:
+        started = time.monotonic()
+        record = AuditRecord(outcome="no_change",
+                             detail={"deliveries": [e.dedupe_key for e in claim.entries]})
+        version = None
+        used: list[tuple[str, str, str]] = []
+        try:
+            connector = self.connectors[claim.platform]
+            if self._only_our_own_changes(claim, connector):
+                record.outcome = "own_change"
+            else:
+                version, used = self._evaluate_and_apply(claim, connector, record)
+        except NotFound as exc:
+            record.outcome, record.detail["error"] = "not_found", str(exc)
+        except Rejected as exc:
+            record.outcome, record.detail["error"] = "rejected", str(exc)
+        except Exception as exc:
+            transient = getattr(exc, "transient", False) or not isinstance(exc, HelpdeskError)
+            record.detail["error"] = f"{type(exc).__name__}: {exc}"
+            if transient:
+                return self._retry_later(claim, record, exc, started)
+            record.outcome = "failed"
+        record.duration_ms = (time.monotonic() - started) * 1000
+        self.store.finish(claim, record, used=used, version=version)
+        log.info("%s ticket %s: %s %s", claim.platform, claim.ticket_ref, record.outcome,
+                 f"{record.from_tier}->{record.to_tier}" if record.to_tier else "")
+        return record
+
+    def _only_our_own_changes(self, claim: Claim, connector: Connector) -> bool:
+        """Every delivery names our API user as the actor: our own write coming back."""
+        actors = {e.actor for e in claim.entries}
+        return None not in actors and actors == {connector.whoami()}
+
+    def _evaluate_and_apply(
+        self, claim: Claim, connector: Connector, record: AuditRecord
+    ) -> tuple[str, list[tuple[str, str, str]]]:
+        rounds = record.detail.setdefault("rounds", [])
+        for _ in range(MAX_ROUNDS):
+            ticket = connector.fetch(claim.ticket_ref, needs=self.policies.needs)
+            evaluation = self.policies.evaluate(ticket, now=self.now(), tiers=self.ladder)
+            decision = decide(ticket, evaluation.proposals, self.ladder,
+                              self.store.used_evidence(claim.platform, claim.ticket_ref))
+            round_detail = _describe(ticket, evaluation, decision)
+            rounds.append(round_detail)
+            record.from_tier = ticket.tier
+            if evaluation.failures:
+                record.detail["policy_errors"] = [asdict(f) for f in evaluation.failures]
+            if not decision.writes:
+                record.outcome = "no_change"
+                return ticket.version, decision.evidence_to_record()
+            try:
+                result = connector.escalate(ticket, tier_write(decision, ticket))
+            except Conflict as exc:
+                round_detail["write"] = {"status": 409, "error": str(exc)}
+                continue
+            except AmbiguousWrite as exc:
+                round_detail["write"] = {"status": exc.status, "error": str(exc)}
+                continue
+            round_detail["write"] = asdict(result)
+            record.outcome = "escalated"
+            record.to_tier = decision.to_tier
+            record.priority = decision.priority.name.lower() if decision.priority else None
+            return ticket.version, decision.evidence_to_record()
+        raise _StillConflicting(f"ticket kept changing under us for {MAX_ROUNDS} rounds")
+
+    def _retry_later(self, claim: Claim, record: AuditRecord, exc: Exception,
+                     started: float) -> AuditRecord:
+        attempts = max(e.attempts for e in claim.entries) + 1
+        delay = getattr(exc, "retry_after", None)
+        if delay is None:
+            delay = self.rng.uniform(0.5, 1.0) * min(MAX_BACKOFF, 2.0 ** attempts)
+        record.outcome = "failed" if attempts >= self.max_attempts else "retry"
+        record.detail["retry_in_seconds"] = round(delay, 2)
+        record.duration_ms = (time.monotonic() - started) * 1000
+        self.store.retry_later(claim, record, delay=delay, max_attempts=self.max_attempts)
+        log.warning("%s ticket %s: %s (%s)", claim.platform, claim.ticket_ref, record.outcome,
+                    record.detail["error"])
+        return record
+
+
+class _StillConflicting(HelpdeskError):
+    transient = True
+
+
+def _describe(ticket: Ticket, evaluation: Evaluation, decision: Decision) -> dict:
+    """The audit's view of one round: what we saw, what each policy proposed, what we decided."""
+    targets = {id(r.proposal): r.target for r in (*decision.fired, *decision.satisfied)}
+    return {
+        "ticket": {"tier": ticket.tier, "status": ticket.status, "version": ticket.version,
+                   "priority": ticket.priority.name.lower() if ticket.priority else None},
+        "proposals": [
+            {
+                "policy": p.policy,
+                "target": targets.get(id(p)),
+                "priority": p.priority.name.lower() if p.priority else None,
+                "evidence": [{"key": e.key, "summary": e.summary} for e in p.evidence],
+                "state": "stale" if p in decision.stale else
+                ("fired" if any(r.proposal is p for r in decision.fired) else "satisfied"),
+            }
+            for p in evaluation.proposals
+        ],
+        "decision": {"to_tier": decision.to_tier,
+                     "priority": decision.priority.name.lower() if decision.priority else None},
+    }

@@ -1,0 +1,66 @@
+"""HTTP routes. Views stay thin: verify → parse → store → respond; no helpdesk call in here."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, current_app, jsonify, request
+from sqlalchemy.exc import SQLAlchemyError
+
+from webhook_app.deliveries import Ignored, Malformed, parse_zendesk
+from webhook_app.signatures import SignatureError, verify_zendesk
+
+log = logging.getLogger(__name__)
+
+webhooks = Blueprint("webhooks", __name__)
+health = Blueprint("health", __name__)
+
+
+def _answer(status: int, **body: object):
+    return jsonify(body), status
+
+
+@webhooks.post("/webhooks/zendesk")
+def zendesk():
+    ctx = current_app.extensions["tierlift"]
+    if ctx.settings.zendesk is None:
+        return _answer(404, error="Zendesk is not configured on this tierlift")
+    body = request.get_data(cache=False)  # 413 is raised here above MAX_CONTENT_LENGTH
+    secret = ctx.settings.zendesk.webhook_secret.get_secret_value()
+    try:
+        verify_zendesk(secret, request.headers, body)
+    except SignatureError as exc:
+        log.warning("zendesk delivery refused: %s", exc)
+        return _answer(401, error=str(exc))
+    try:
+        delivery = parse_zendesk(request.headers, body)
+    except Malformed as exc:
+        return _answer(400, error=str(exc))
+    except Ignored as exc:
+        return _answer(200, status="ignored", reason=str(exc))
+    try:
+        new = ctx.store.receive(delivery, delay=ctx.settings.worker.coalesce_seconds)
+    except SQLAlchemyError:
+        log.exception("could not store zendesk delivery %s", delivery.dedupe_key)
+        response = _answer(503, error="the store is unavailable; retry")
+        response[0].headers["Retry-After"] = "10"
+        return response
+    if not new:
+        return _answer(200, status="duplicate", delivery=delivery.dedupe_key)
+    ctx.wake.set()
+    return _answer(202, status="accepted", delivery=delivery.dedupe_key,
+                   ticket=delivery.ticket_ref)
+
+
+@health.get("/healthz")
+def healthz():
+    return _answer(200, status="ok")
+
+
+@health.get("/readyz")
+def readyz():
+    try:
+        current_app.extensions["tierlift"].store.ping()
+    except SQLAlchemyError as exc:
+        return _answer(503, status="store unavailable", error=type(exc).__name__)
+    return _answer(200, status="ready")

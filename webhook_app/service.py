@@ -1,0 +1,91 @@
+"""Wire settings into running parts: store, connectors, policies, escalator, workers, server."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from waitress.server import create_server
+
+from connector.http import ApiSession, BearerAuth
+from connector.zendesk import ZendeskConnector
+from plugins.manager import EnabledPolicies, PolicyHost
+from webhook_app import create_app
+from webhook_app.escalation import Connector, Escalator
+from webhook_app.settings import Settings
+from webhook_app.store import Store
+from webhook_app.worker import Worker
+
+log = logging.getLogger(__name__)
+
+
+def build_connectors(settings: Settings) -> dict[str, Connector]:
+    connectors: dict[str, Connector] = {}
+    zd = settings.zendesk
+    if zd is not None:
+        if zd.oauth_token is not None:
+            auth = BearerAuth(zd.oauth_token.get_secret_value())
+        else:
+            auth = (f"{zd.email}/token", zd.api_token.get_secret_value())
+        connectors["zendesk"] = ZendeskConnector(ApiSession(zd.url, auth), zd.tier_groups,
+                                                 settings.ladder)
+    return connectors
+
+
+def enabled_policies(settings: Settings, host: PolicyHost | None = None) -> EnabledPolicies:
+    """Raises :class:`ConfigError` naming each bad ``policies.*`` key."""
+    return (host or PolicyHost()).configure(settings.policies)
+
+
+@dataclass
+class Service:
+    """Receiver + worker threads in one process (``tierlift serve``), or workers alone."""
+
+    settings: Settings
+    store: Store
+    escalator: Escalator
+    workers: int = 1
+    wake: threading.Event = field(default_factory=threading.Event)
+    stop: threading.Event = field(default_factory=threading.Event)
+    _threads: list[threading.Thread] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, settings: Settings, *, host: PolicyHost | None = None,
+              workers: int = 1) -> Service:
+        policies = enabled_policies(settings, host)
+        store = Store(settings.database_url)
+        store.create_schema()
+        escalator = Escalator(store, build_connectors(settings), policies, settings.ladder,
+                              max_attempts=settings.worker.max_attempts)
+        return cls(settings, store, escalator, workers)
+
+    def start_workers(self) -> None:
+        for n in range(self.workers):
+            worker = Worker(self.store, self.escalator, self.settings.worker, wake=self.wake)
+            thread = threading.Thread(target=worker.run, args=(self.stop,), daemon=True,
+                                      name=f"worker-{n}")
+            thread.start()
+            self._threads.append(thread)
+
+    def serve(self, host: str, port: int, *, ready: threading.Event | None = None) -> None:
+        """Run the receiver on waitress until :meth:`shutdown`; workers run alongside."""
+        app = create_app(self.settings, store=self.store, wake=self.wake)
+        self.server = create_server(app, host=host, port=port, threads=8)
+        self.start_workers()
+        log.info("tierlift listening on http://%s:%s", host, self.server.effective_port)
+        if ready is not None:
+            ready.set()
+        try:
+            self.server.run()
+        finally:
+            self.shutdown()
+
+    def shutdown(self) -> None:
+        self.stop.set()
+        self.wake.set()
+        server = getattr(self, "server", None)
+        if server is not None:
+            server.close()
+        for thread in self._threads:
+            thread.join(timeout=10)

@@ -1,0 +1,342 @@
+"""The durable store: webhook inbox, per-ticket leases, evidence ledger and audit log.
+
+SQLAlchemy Core over embedded SQLite (WAL, fsync on commit) or PostgreSQL. Exactly-once effects
+come from unique keys, never from memory: a delivery's dedupe key, a ticket's lease, and
+``(ticket, policy, evidence key)`` in the ledger.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+metadata = sa.MetaData()
+
+inbox = sa.Table(
+    "inbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("platform", sa.String(16), nullable=False),
+    sa.Column("dedupe_key", sa.String(255), nullable=False),
+    sa.Column("ticket_ref", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(128), nullable=False),
+    sa.Column("actor", sa.String(64)),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("received_at", sa.Float, nullable=False),
+    sa.Column("available_at", sa.Float, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, default="pending"),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("processed_at", sa.Float),
+    sa.Column("audit_id", sa.Integer),
+    sa.UniqueConstraint("platform", "dedupe_key", name="uq_inbox_dedupe"),
+    sa.Index("ix_inbox_pending", "status", "available_at"),
+    sa.Index("ix_inbox_ticket", "platform", "ticket_ref", "status"),
+)
+
+tickets = sa.Table(
+    "tickets",
+    metadata,
+    sa.Column("platform", sa.String(16), primary_key=True),
+    sa.Column("ticket_ref", sa.String(64), primary_key=True),
+    sa.Column("lease_owner", sa.String(128)),
+    sa.Column("lease_until", sa.Float),
+    sa.Column("last_evaluated_at", sa.Float),
+    sa.Column("last_version", sa.String(64)),
+)
+
+evidence = sa.Table(
+    "evidence",
+    metadata,
+    sa.Column("platform", sa.String(16), primary_key=True),
+    sa.Column("ticket_ref", sa.String(64), primary_key=True),
+    sa.Column("policy", sa.String(64), primary_key=True),
+    sa.Column("evidence_key", sa.String(255), primary_key=True),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("recorded_at", sa.Float, nullable=False),
+    sa.Column("audit_id", sa.Integer),
+)
+
+audit = sa.Table(
+    "audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("platform", sa.String(16), nullable=False),
+    sa.Column("ticket_ref", sa.String(64), nullable=False),
+    sa.Column("outcome", sa.String(32), nullable=False),
+    sa.Column("from_tier", sa.String(64)),
+    sa.Column("to_tier", sa.String(64)),
+    sa.Column("priority", sa.String(16)),
+    sa.Column("duration_ms", sa.Float, nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Index("ix_audit_ticket", "platform", "ticket_ref"),
+)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A verified, parsed webhook delivery, ready to be stored."""
+
+    platform: str
+    dedupe_key: str
+    ticket_ref: str
+    kind: str
+    payload: str
+    actor: str | None = None
+
+
+@dataclass(frozen=True)
+class InboxEntry:
+    id: int
+    dedupe_key: str
+    kind: str
+    actor: str | None
+    received_at: float
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A worker's lease on one ticket, with every delivery for it that was pending."""
+
+    platform: str
+    ticket_ref: str
+    owner: str
+    entries: tuple[InboxEntry, ...]
+
+
+@dataclass
+class AuditRecord:
+    """One evaluation of one ticket, applied or not."""
+
+    outcome: str
+    from_tier: str | None = None
+    to_tier: str | None = None
+    priority: str | None = None
+    duration_ms: float = 0.0
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def _insert(engine: sa.Engine, table: sa.Table):
+    dialect = sqlite if engine.dialect.name == "sqlite" else postgresql
+    return dialect.insert(table)
+
+
+class Store:
+    def __init__(self, url: str, *, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        if url.startswith("sqlite"):
+            self.engine = sa.create_engine(url, connect_args={"check_same_thread": False})
+            sa.event.listen(self.engine, "connect", _sqlite_on_connect)
+            sa.event.listen(self.engine, "begin", _sqlite_begin)
+        else:
+            self.engine = sa.create_engine(url, pool_pre_ping=True)
+
+    def create_schema(self) -> None:
+        metadata.create_all(self.engine)
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(sa.select(sa.func.count()).select_from(inbox).limit(1))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- receiving --------------------------------------------------------------------------
+
+    def receive(self, delivery: Delivery, *, delay: float = 0.0) -> bool:
+        """Store a delivery durably; ``False`` if its dedupe key was seen before."""
+        now = self.clock()
+        with self.engine.begin() as conn:
+            inserted = conn.execute(
+                _insert(self.engine, inbox)
+                .values(
+                    platform=delivery.platform,
+                    dedupe_key=delivery.dedupe_key,
+                    ticket_ref=delivery.ticket_ref,
+                    kind=delivery.kind,
+                    actor=delivery.actor,
+                    payload=delivery.payload,
+                    received_at=now,
+                    available_at=now + delay,
+                    status="pending",
+                    attempts=0,
+                )
+                .on_conflict_do_nothing()
+            ).rowcount
+            if inserted:
+                conn.execute(
+                    _insert(self.engine, tickets)
+                    .values(platform=delivery.platform, ticket_ref=delivery.ticket_ref)
+                    .on_conflict_do_nothing()
+                )
+        return bool(inserted)
+
+    # -- working ----------------------------------------------------------------------------
+
+    def claim(self, owner: str, lease_seconds: float) -> Claim | None:
+        """Lease the ticket with the oldest due delivery, and take all its pending deliveries."""
+        now = self.clock()
+        free = sa.or_(tickets.c.lease_until.is_(None), tickets.c.lease_until < now)
+        with self.engine.begin() as conn:
+            candidate = conn.execute(
+                sa.select(inbox.c.platform, inbox.c.ticket_ref)
+                .join(tickets, sa.and_(tickets.c.platform == inbox.c.platform,
+                                       tickets.c.ticket_ref == inbox.c.ticket_ref))
+                .where(inbox.c.status == "pending", inbox.c.available_at <= now, free)
+                .order_by(inbox.c.available_at, inbox.c.id)
+                .limit(1)
+            ).first()
+            if candidate is None:
+                return None
+            platform, ref = candidate
+            leased = conn.execute(
+                tickets.update()
+                .where(tickets.c.platform == platform, tickets.c.ticket_ref == ref, free)
+                .values(lease_owner=owner, lease_until=now + lease_seconds)
+            ).rowcount
+            if not leased:  # another worker won the race; the caller simply asks again
+                return None
+            rows = conn.execute(
+                sa.select(inbox.c.id, inbox.c.dedupe_key, inbox.c.kind, inbox.c.actor,
+                          inbox.c.received_at, inbox.c.attempts)
+                .where(inbox.c.platform == platform, inbox.c.ticket_ref == ref,
+                       inbox.c.status == "pending")
+                .order_by(inbox.c.id)
+            ).all()
+        return Claim(platform, ref, owner, tuple(InboxEntry(*row) for row in rows))
+
+    def renew(self, claim: Claim, lease_seconds: float) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                tickets.update()
+                .where(tickets.c.platform == claim.platform,
+                       tickets.c.ticket_ref == claim.ticket_ref,
+                       tickets.c.lease_owner == claim.owner)
+                .values(lease_until=self.clock() + lease_seconds)
+            )
+
+    def next_due(self) -> float | None:
+        """When the earliest pending delivery becomes due (for an idle worker's sleep)."""
+        with self.engine.connect() as conn:
+            return conn.execute(
+                sa.select(sa.func.min(inbox.c.available_at)).where(inbox.c.status == "pending")
+            ).scalar()
+
+    def used_evidence(self, platform: str, ref: str) -> set[tuple[str, str]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(evidence.c.policy, evidence.c.evidence_key)
+                .where(evidence.c.platform == platform, evidence.c.ticket_ref == ref)
+            ).all()
+        return {(policy, key) for policy, key in rows}
+
+    def finish(
+        self,
+        claim: Claim,
+        record: AuditRecord,
+        *,
+        used: Iterable[tuple[str, str, str]] = (),
+        version: str | None = None,
+    ) -> int:
+        """Close a claim in one transaction: audit, ledger, deliveries done, lease released."""
+        now = self.clock()
+        with self.engine.begin() as conn:
+            audit_id = self._audit(conn, claim.platform, claim.ticket_ref, record, now)
+            for policy, key, outcome in used:
+                conn.execute(
+                    _insert(self.engine, evidence)
+                    .values(platform=claim.platform, ticket_ref=claim.ticket_ref, policy=policy,
+                            evidence_key=key, outcome=outcome, recorded_at=now,
+                            audit_id=audit_id)
+                    .on_conflict_do_nothing()
+                )
+            conn.execute(
+                inbox.update()
+                .where(inbox.c.id.in_([e.id for e in claim.entries]))
+                .values(status="done", processed_at=now, audit_id=audit_id)
+            )
+            self._release(conn, claim, last_evaluated_at=now, last_version=version)
+        return audit_id
+
+    def retry_later(self, claim: Claim, record: AuditRecord, *, delay: float,
+                    max_attempts: int) -> int:
+        """Put the claim's deliveries back for a later attempt; give up after ``max_attempts``."""
+        now = self.clock()
+        ids = [e.id for e in claim.entries]
+        with self.engine.begin() as conn:
+            audit_id = self._audit(conn, claim.platform, claim.ticket_ref, record, now)
+            conn.execute(
+                inbox.update().where(inbox.c.id.in_(ids))
+                .values(attempts=inbox.c.attempts + 1, available_at=now + delay,
+                        audit_id=audit_id)
+            )
+            conn.execute(
+                inbox.update().where(inbox.c.id.in_(ids), inbox.c.attempts >= max_attempts)
+                .values(status="failed", processed_at=now)
+            )
+            self._release(conn, claim)
+        return audit_id
+
+    def release(self, claim: Claim) -> None:
+        """Give a claim back untouched (clean shutdown)."""
+        with self.engine.begin() as conn:
+            self._release(conn, claim)
+
+    def _release(self, conn: sa.Connection, claim: Claim, **values: Any) -> None:
+        conn.execute(
+            tickets.update()
+            .where(tickets.c.platform == claim.platform, tickets.c.ticket_ref == claim.ticket_ref,
+                   tickets.c.lease_owner == claim.owner)
+            .values(lease_owner=None, lease_until=None,
+                    **{k: v for k, v in values.items() if v is not None})
+        )
+
+    def _audit(self, conn: sa.Connection, platform: str, ref: str, record: AuditRecord,
+               now: float) -> int:
+        return conn.execute(
+            audit.insert().values(
+                at=now, platform=platform, ticket_ref=ref, outcome=record.outcome,
+                from_tier=record.from_tier, to_tier=record.to_tier, priority=record.priority,
+                duration_ms=record.duration_ms, detail=json.dumps(record.detail, default=str),
+            )
+        ).inserted_primary_key[0]
+
+    # -- reading back -----------------------------------------------------------------------
+
+    def audit_log(self, *, ticket_ref: str | None = None, limit: int = 100) -> list[dict]:
+        query = sa.select(audit).order_by(audit.c.id.desc()).limit(limit)
+        if ticket_ref is not None:
+            query = query.where(audit.c.ticket_ref == ticket_ref)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [{**row, "detail": json.loads(row["detail"])} for row in reversed(rows)]
+
+    def inbox_counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(inbox.c.status, sa.func.count()).group_by(inbox.c.status)
+            ).all()
+        return {status: count for status, count in rows}
+
+
+
+def _sqlite_on_connect(dbapi_connection, _record) -> None:
+    # Let SQLAlchemy's "begin" event issue BEGIN IMMEDIATE: a deferred transaction that reads
+    # then writes can fail with SQLITE_BUSY under concurrent writers instead of waiting.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")  # an acknowledged delivery survives power loss
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def _sqlite_begin(conn: sa.Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,91 @@
+"""The worker loop: claim a ticket with pending deliveries, process it, repeat.
+
+Runs as a thread inside ``tierlift serve`` or as ``tierlift worker`` processes on other machines.
+Work is claimed through a lease in the store, so a worker that dies mid-ticket only delays that
+ticket until its lease runs out; nothing acknowledged is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+
+from webhook_app.escalation import Escalator
+from webhook_app.settings import WorkerSettings
+from webhook_app.store import Claim, Store
+
+log = logging.getLogger(__name__)
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Worker:
+    def __init__(
+        self,
+        store: Store,
+        escalator: Escalator,
+        settings: WorkerSettings,
+        *,
+        wake: threading.Event | None = None,
+    ) -> None:
+        self.store = store
+        self.escalator = escalator
+        self.settings = settings
+        self.wake = wake or threading.Event()
+        self.id = worker_id()
+
+    def run_once(self) -> bool:
+        """Process one claimed ticket; ``False`` when nothing is due."""
+        claim = self.store.claim(self.id, self.settings.lease_seconds)
+        if claim is None:
+            return False
+        with _Heartbeat(self.store, claim, self.settings.lease_seconds):
+            self.escalator.process(claim)
+        return True
+
+    def run(self, stop: threading.Event) -> None:
+        log.info("worker %s started", self.id)
+        while not stop.is_set():
+            try:
+                if self.run_once():
+                    continue
+            except Exception:  # the store itself failed: keep the loop alive and try again
+                log.exception("worker %s: store error", self.id)
+            self.wake.wait(self._idle_timeout())
+            self.wake.clear()
+        log.info("worker %s stopped", self.id)
+
+    def _idle_timeout(self) -> float:
+        due = self.store.next_due()
+        if due is None:
+            return self.settings.poll_seconds
+        return min(self.settings.poll_seconds, max(0.01, due - self.store.clock()))
+
+
+class _Heartbeat:
+    """Renews a claim's lease while a slow ticket (retries, rate-limit waits) is processed."""
+
+    def __init__(self, store: Store, claim: Claim, lease_seconds: float) -> None:
+        self._store, self._claim, self._lease = store, claim, lease_seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True, name="lease-heartbeat")
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self._lease / 3):
+            try:
+                self._store.renew(self._claim, self._lease)
+            except Exception:
+                log.exception("could not renew the lease on %s", self._claim.ticket_ref)
