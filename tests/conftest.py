@@ -1,0 +1,69 @@
+"""Shared fixtures: the recorded platform traffic in ../shared/fixtures, settings, store, signing."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from webhook_app.settings import Settings, ZendeskSettings
+from webhook_app.signatures import ZENDESK_SIGNATURE, ZENDESK_TIMESTAMP, zendesk_signature
+from webhook_app.store import Store
+
+SHARED = Path(os.environ.get("TIERLIFT_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+FIXTURES = SHARED / "fixtures"
+ZENDESK_URL = "https://acme.zendesk.com"
+SECRET = "test-signing-secret"
+TIER_GROUPS = {"L1": 101, "L2": 102, "L3": 103}
+
+
+def recorded(name: str) -> dict:
+    """A recorded request/response pair from ../shared/fixtures (``zendesk-api/ticket-show``)."""
+    return json.loads((FIXTURES / f"{name}.json").read_text())
+
+
+def sign(body: bytes, *, secret: str = SECRET, at: datetime | None = None) -> dict[str, str]:
+    """Headers of a Zendesk delivery signed with ``secret`` at ``at`` (default: now)."""
+    timestamp = (at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "Content-Type": "application/json",
+        ZENDESK_TIMESTAMP: timestamp,
+        ZENDESK_SIGNATURE: zendesk_signature(secret, timestamp, body),
+    }
+
+
+def make_settings(tmp_path: Path, **overrides) -> Settings:
+    values = {
+        "database_url": f"sqlite:///{tmp_path / 'tierlift.db'}",
+        "zendesk": ZendeskSettings(base_url=ZENDESK_URL, email="bot@acme.example",
+                                   api_token="token", webhook_secret=SECRET,
+                                   tier_groups=TIER_GROUPS),
+        "policies": {"customer_request": {"enabled": True}},
+        "worker": {"coalesce_seconds": 0.0},
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_config(monkeypatch):
+    """Tests never read the developer's own TIERLIFT_* environment."""
+    for name in list(os.environ):
+        if name.startswith("TIERLIFT_") and name != "TIERLIFT_SHARED":
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+def store(settings) -> Store:
+    store = Store(settings.database_url)
+    store.create_schema()
+    yield store
+    store.close()

@@ -1,0 +1,292 @@
+"""The worker path on one ticket: fetch, evaluate, decide, write back, audit — HTTP mocked."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+import responses
+from builders import zendesk_audits, zendesk_comments, zendesk_ticket
+from conftest import TIER_GROUPS, ZENDESK_URL
+
+from connector.http import ApiSession
+from connector.zendesk import ZendeskConnector
+from plugins import hookimpl
+from plugins.manager import PolicyHost
+from webhook_app.escalation import Escalator
+from webhook_app.store import Delivery, Store
+from webhook_app.worker import Worker
+
+TICKET = f"{ZENDESK_URL}/api/v2/tickets/42.json"
+COMMENTS = f"{ZENDESK_URL}/api/v2/tickets/42/comments.json"
+AUDITS = f"{ZENDESK_URL}/api/v2/tickets/42/audits.json"
+ME = f"{ZENDESK_URL}/api/v2/users/me.json"
+BOT = 900
+ASK = (11, 1, "Honestly, I want to speak to a manager.", True, "2026-11-20T09:05:00Z")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def store(settings, clock) -> Store:
+    store = Store(settings.database_url, clock=clock)
+    store.create_schema()
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def host() -> PolicyHost:
+    return PolicyHost(load_entry_points=False)
+
+
+@pytest.fixture
+def worker(store, settings, sleeps, host) -> Worker:
+    api = ApiSession(ZENDESK_URL, ("bot@acme.example/token", "token"), sleep=sleeps.append)
+    connector = ZendeskConnector(api, TIER_GROUPS, settings.ladder)
+    escalator = Escalator(store, {"zendesk": connector},
+                          host.configure({"customer_request": {"enabled": True}}),
+                          settings.ladder, max_attempts=3)
+    return Worker(store, escalator, settings.worker)
+
+
+@pytest.fixture
+def zd():
+    with responses.RequestsMock() as mock:
+        mock.get(ME, json={"user": {"id": BOT, "role": "admin"}})
+        yield mock
+
+
+def deliver(store: Store, key: str, actor: str | None = "1") -> None:
+    assert store.receive(Delivery("zendesk", key, "42", "ticket.comment_added", "{}", actor))
+
+
+def serve_ticket(zd, *, group=101, updated="2026-11-20T10:00:00Z", comments=(ASK,),
+                 groups=(("2026-11-20T09:00:00Z", 101),), **kw) -> None:
+    zd.get(TICKET, json=zendesk_ticket(group_id=group, updated_at=updated, **kw))
+    zd.get(COMMENTS, json=zendesk_comments(*comments))
+    zd.get(AUDITS, json=zendesk_audits(*groups))
+
+
+def puts(zd) -> list[dict]:
+    return [json.loads(c.request.body) for c in zd.calls if c.request.method == "PUT"]
+
+
+def expected_put(*, stamp="2026-11-20T10:00:00Z", evidence="comment:11",
+                 quote="Honestly, I want to speak to a manager.", at="2026-11-20 09:05 UTC",
+                 **extra) -> dict:
+    note = (
+        "tierlift escalated this ticket from L1 to L2.\n\nWhy:\n"
+        f'- customer_request: The customer asked: "speak to a manager" ({at})\n'
+        f'    "{quote}"\n\n'
+        "Suggested next steps:\n- customer_request: Reply personally as the next tier, "
+        "acknowledge the request, and own the ticket from here.\n\n"
+        f"Evidence: customer_request/{evidence}"
+    )
+    return {"ticket": {"tags": ["vip", "tierlift_escalated", "tierlift_customer_request"],
+                       "group_id": 102, "comment": {"body": note, "public": False},
+                       "safe_update": True, "updated_stamp": stamp, **extra}}
+
+
+def test_a_customer_asking_for_a_manager_is_moved_to_tier_2_in_one_put(store, worker, zd):
+    serve_ticket(zd)
+    zd.put(TICKET, json=zendesk_ticket(group_id=102))
+    deliver(store, "event:a")
+    deliver(store, "event:b")  # a burst for the same ticket: one evaluation
+
+    assert worker.run_once() is True
+    assert worker.run_once() is False
+
+    assert [(c.request.method, c.request.url.split("?")[0]) for c in zd.calls] == [
+        ("GET", ME), ("GET", TICKET), ("GET", COMMENTS), ("GET", AUDITS), ("PUT", TICKET)]
+    assert puts(zd) == [expected_put()]
+    [entry] = store.audit_log()
+    assert (entry["outcome"], entry["from_tier"], entry["to_tier"], entry["priority"]) == \
+        ("escalated", "L1", "L2", None)
+    assert entry["detail"]["deliveries"] == ["event:a", "event:b"]
+    [round_] = entry["detail"]["rounds"]
+    assert round_["ticket"] == {"tier": "L1", "status": "open", "priority": "normal",
+                                "version": "2026-11-20T10:00:00Z"}
+    assert round_["proposals"] == [{
+        "policy": "customer_request", "target": "L2", "priority": None, "state": "fired",
+        "evidence": [{"key": "comment:11",
+                      "summary": 'The customer asked: "speak to a manager"'}]}]
+    assert round_["write"]["status"] == 200 and round_["write"]["assignee_cleared"] is False
+    assert store.used_evidence("zendesk", "42") == {("customer_request", "comment:11")}
+    assert store.inbox_counts() == {"done": 2}
+
+
+def test_our_own_write_coming_back_causes_no_fetch_and_no_write(store, worker, zd):
+    deliver(store, "event:group", actor=str(BOT))
+    deliver(store, "event:note", actor=str(BOT))
+    worker.run_once()
+    assert [c.request.url for c in zd.calls] == [ME]
+    assert [e["outcome"] for e in store.audit_log()] == ["own_change"]
+
+
+def test_after_escalating_the_same_comment_never_writes_again(store, worker, zd):
+    serve_ticket(zd)
+    zd.put(TICKET, json=zendesk_ticket(group_id=102))
+    deliver(store, "event:a")
+    worker.run_once()
+    # An agent moves it back down to tier 1; a webhook about that arrives.
+    zd.replace(responses.GET, TICKET, json=zendesk_ticket(group_id=101,
+                                                          updated_at="2026-11-20T11:00:00Z"))
+    zd.replace(responses.GET, AUDITS, json=zendesk_audits(
+        ("2026-11-20T09:00:00Z", 101), ("2026-11-20T10:00:01Z", 102),
+        ("2026-11-20T11:00:00Z", 101)))
+    deliver(store, "event:moved-down", actor="601")
+    worker.run_once()
+    assert len(puts(zd)) == 1
+    assert [e["outcome"] for e in store.audit_log()] == ["escalated", "no_change"]
+    assert store.audit_log()[-1]["detail"]["rounds"][0]["proposals"][0]["state"] == "stale"
+
+    # New evidence: the customer asks again. That escalates, on the new comment alone.
+    again = (12, 1, "I still need to speak to a manager!", True, "2026-11-20T11:30:00Z")
+    zd.replace(responses.GET, COMMENTS, json=zendesk_comments(ASK, again))
+    deliver(store, "event:asked-again")
+    worker.run_once()
+    assert puts(zd)[-1] == expected_put(stamp="2026-11-20T11:00:00Z", evidence="comment:12",
+                                        quote="I still need to speak to a manager!",
+                                        at="2026-11-20 11:30 UTC")
+
+
+def test_409_rereads_and_writes_with_the_new_stamp(store, worker, zd):
+    serve_ticket(zd)
+    zd.add(responses.GET, TICKET, json=zendesk_ticket(updated_at="2026-11-20T10:00:07Z",
+                                                      priority="high"))
+    zd.put(TICKET, status=409, json={"error": "UpdateConflict"})
+    zd.put(TICKET, json=zendesk_ticket(group_id=102))
+    deliver(store, "event:a")
+    worker.run_once()
+    assert puts(zd) == [expected_put(),
+                        expected_put(stamp="2026-11-20T10:00:07Z")]
+    [entry] = store.audit_log()
+    assert entry["outcome"] == "escalated"
+    assert [r["write"]["status"] for r in entry["detail"]["rounds"]] == [409, 200]
+
+
+def test_409_because_an_agent_escalated_it_meanwhile_writes_nothing_more(store, worker, zd):
+    serve_ticket(zd)
+    zd.add(responses.GET, TICKET, json=zendesk_ticket(group_id=102,
+                                                      updated_at="2026-11-20T10:00:07Z"))
+    zd.put(TICKET, status=409, json={"error": "UpdateConflict"})
+    deliver(store, "event:a")
+    worker.run_once()
+    assert len(puts(zd)) == 1
+    [entry] = store.audit_log()
+    assert entry["outcome"] == "no_change"
+    assert store.used_evidence("zendesk", "42") == {("customer_request", "comment:11")}
+
+
+def test_an_ambiguous_write_is_never_repeated_blindly(store, worker, zd):
+    serve_ticket(zd)
+    # The PUT times out, but it had landed: the re-read shows the ticket in tier 2.
+    zd.add(responses.GET, TICKET, json=zendesk_ticket(group_id=102,
+                                                      updated_at="2026-11-20T10:00:01Z"))
+    zd.put(TICKET, body=requests.ReadTimeout("read timed out"))
+    deliver(store, "event:a")
+    worker.run_once()
+    assert len(puts(zd)) == 1
+    assert [e["outcome"] for e in store.audit_log()] == ["no_change"]
+
+
+def test_429_on_a_read_waits_for_retry_after(store, worker, zd, sleeps):
+    zd.get(TICKET, status=429, headers={"Retry-After": "2"}, json={"error": "TooManyRequests"})
+    serve_ticket(zd)
+    zd.put(TICKET, json=zendesk_ticket(group_id=102))
+    deliver(store, "event:a")
+    worker.run_once()
+    assert sleeps == [2.0]
+    assert puts(zd) == [expected_put()]
+
+
+def test_422_for_the_assignee_clears_it_and_retries_once(store, worker, zd):
+    serve_ticket(zd)
+    zd.put(TICKET, status=422, json={"error": "RecordInvalid", "details": {"assignee": [
+        {"description": "Assignee is not a member of the group", "error": "InvalidValue"}]}})
+    zd.put(TICKET, json=zendesk_ticket(group_id=102, assignee_id=None))
+    deliver(store, "event:a")
+    worker.run_once()
+    assert puts(zd) == [expected_put(), expected_put(assignee_id=None)]
+    assert store.audit_log()[0]["detail"]["rounds"][0]["write"]["assignee_cleared"] is True
+
+
+def test_another_422_is_recorded_as_rejected_and_the_evidence_kept_for_later(store, worker, zd):
+    serve_ticket(zd)
+    zd.put(TICKET, status=422, json={"error": "RecordInvalid",
+                                     "details": {"group": [{"description": "Group is closed"}]}})
+    deliver(store, "event:a")
+    worker.run_once()
+    assert len(puts(zd)) == 1
+    [entry] = store.audit_log()
+    assert entry["outcome"] == "rejected"
+    assert "Group is closed" in entry["detail"]["error"]
+    assert store.used_evidence("zendesk", "42") == set()
+    assert store.inbox_counts() == {"done": 1}
+
+
+def test_a_deleted_ticket_is_recorded_and_dropped(store, worker, zd):
+    zd.get(TICKET, status=404, json={"error": "RecordNotFound", "description": "Not found"})
+    deliver(store, "event:a")
+    worker.run_once()
+    [entry] = store.audit_log()
+    assert (entry["outcome"], entry["detail"]["error"]) == ("not_found", "ticket 42: not found")
+    assert store.inbox_counts() == {"done": 1}
+
+
+def test_an_unavailable_helpdesk_keeps_the_delivery_and_retries_later(store, worker, zd,
+                                                                      clock):
+    zd.get(TICKET, status=503, headers={"Retry-After": "120"})
+    deliver(store, "event:a")
+    worker.run_once()
+    assert [e["outcome"] for e in store.audit_log()] == ["retry"]
+    assert store.audit_log()[0]["detail"]["retry_in_seconds"] == 120
+    assert store.inbox_counts() == {"pending": 1}
+    assert worker.run_once() is False  # not due yet
+    clock.now += 121
+    worker.run_once()
+    clock.now += 121
+    worker.run_once()  # third attempt of max_attempts=3
+    assert [e["outcome"] for e in store.audit_log()] == ["retry", "retry", "failed"]
+    assert store.inbox_counts() == {"failed": 1}
+
+
+class Raising:
+    @hookimpl
+    def tierlift_evaluate(self, ticket, ctx):
+        raise ValueError("bad regex in plugin")
+
+
+def test_a_raising_policy_is_audited_and_the_others_still_escalate(store, settings, zd, host):
+    host.register(Raising(), "raising")
+    api = ApiSession(ZENDESK_URL, ("bot@acme.example/token", "token"))
+    escalator = Escalator(store, {"zendesk": ZendeskConnector(api, TIER_GROUPS, settings.ladder)},
+                          host.configure({"customer_request": {"enabled": True},
+                                          "raising": {"enabled": True}}), settings.ladder)
+    serve_ticket(zd)
+    zd.put(TICKET, json=zendesk_ticket(group_id=102))
+    deliver(store, "event:a")
+    Worker(store, escalator, settings.worker).run_once()
+    assert puts(zd) == [expected_put()]
+    [entry] = store.audit_log()
+    assert entry["outcome"] == "escalated"
+    assert entry["detail"]["policy_errors"] == [
+        {"policy": "raising", "error": "ValueError: bad regex in plugin"}]
