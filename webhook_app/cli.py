@@ -61,7 +61,7 @@ def serve(config_path, host, port, workers, log_level) -> None:
         service = Service.build(settings, workers=workers)
     except ConfigError as exc:
         _config_failure(exc)
-    signal.signal(signal.SIGTERM, lambda *_: service.shutdown())
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # unwinds serve(), which shuts down
     service.serve(host, port)
 
 

@@ -16,8 +16,8 @@ webhooks = Blueprint("webhooks", __name__)
 health = Blueprint("health", __name__)
 
 
-def _answer(status: int, **body: object):
-    return jsonify(body), status
+def _answer(code: int, /, **body: object):
+    return jsonify(body), code
 
 
 @webhooks.post("/webhooks/zendesk")

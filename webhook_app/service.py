@@ -78,6 +78,9 @@ class Service:
             ready.set()
         try:
             self.server.run()
+        except OSError:
+            if not self.stop.is_set():  # closing the sockets from another thread ends run()
+                raise
         finally:
             self.shutdown()
 

@@ -29,12 +29,15 @@ RATE_LIMIT = 700
 
 @dataclass
 class Fault:
+    """Answer ``status`` (or, with ``status=None``, answer normally after ``delay`` seconds)."""
+
     method: str
     path: re.Pattern[str]
-    status: int
+    status: int | None
     times: int
     headers: dict[str, str] = field(default_factory=dict)
     body: dict = field(default_factory=dict)
+    delay: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,12 @@ class ZendeskEmulator:
         with self._lock:
             self.faults.append(Fault(method.upper(), re.compile(path), status, times,
                                      headers or {}, body or {"error": "EmulatedFault"}))
+
+    def slow_next(self, method: str, path: str, seconds: float, *, times: int = 1) -> None:
+        """The next ``times`` matching requests are answered normally, ``seconds`` late."""
+        with self._lock:
+            self.faults.append(Fault(method.upper(), re.compile(path), None, times,
+                                     delay=seconds))
 
     def send_webhooks_to(self, url: str, secret: str) -> None:
         self.sender = WebhookSender(url)
@@ -245,12 +254,17 @@ class ZendeskEmulator:
             if not emulator._authorized(request.headers.get("Authorization", "")):
                 return emulator._reply(401, {"error": "Couldn't authenticate you"})
             with emulator._lock:
-                for fault in emulator.faults:
-                    if fault.times and fault.method == request.method and \
-                            fault.path.search(request.path):
-                        fault.times -= 1
-                        return emulator._reply(fault.status, fault.body, fault.headers)
-            return None
+                fault = next((f for f in emulator.faults if f.times and
+                              f.method == request.method and f.path.search(request.path)),
+                             None)
+                if fault is not None:
+                    fault.times -= 1
+            if fault is None:
+                return None
+            if fault.status is None:
+                time.sleep(fault.delay)
+                return None
+            return emulator._reply(fault.status, fault.body, fault.headers)
 
         @app.get("/api/v2/users/me.json")
         def me():
