@@ -26,8 +26,11 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 RETRY_STATUSES = frozenset({429, 503})
 # A write answered by one of these may or may not have been applied behind a gateway.
 AMBIGUOUS_WRITE_STATUSES = frozenset({500, 502, 504})
-LIMIT_HEADERS = ("ratelimit-limit", "x-rate-limit", "x-ratelimit-limit")
-REMAINING_HEADERS = ("ratelimit-remaining", "x-rate-limit-remaining", "x-ratelimit-remaining")
+# Zendesk documents "ratelimit-*" but recorded responses carry "rate-limit-*": read both.
+LIMIT_HEADERS = ("ratelimit-limit", "rate-limit", "x-rate-limit", "x-ratelimit-limit")
+REMAINING_HEADERS = ("ratelimit-remaining", "rate-limit-remaining", "x-rate-limit-remaining",
+                     "x-ratelimit-remaining")
+RESET_HEADERS = ("ratelimit-reset", "rate-limit-reset")
 # Zendesk's per-endpoint window for ticket updates, e.g. "total=20; remaining=19; resets=59".
 TICKET_UPDATE_HEADER = "zendesk-rate-limit-tickets-update"
 
@@ -95,7 +98,7 @@ class RateBudget:
         lowered = {k.lower(): v for k, v in headers.items()}
         remaining = _first_int(lowered, REMAINING_HEADERS)
         if remaining is not None:
-            reset = _first_int(lowered, ("ratelimit-reset",))
+            reset = _first_int(lowered, RESET_HEADERS)
             self._account = _Window(
                 limit=_first_int(lowered, LIMIT_HEADERS),
                 remaining=remaining,

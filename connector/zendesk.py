@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from connector.errors import Conflict, HelpdeskError, NotFound, Rejected
 from connector.http import ApiSession
@@ -122,12 +123,21 @@ class ZendeskConnector:
             yield TierChange(ticket.created_at, ticket.tier)
 
     def _pages(self, path: str, params: dict, *, what: str) -> Iterator[dict]:
-        """Follow cursor (``meta.has_more`` + ``links.next``) or offset (``next_page``) paging."""
+        """Follow cursor (``meta.has_more`` + ``links.next``) or offset (``next_page``) paging.
+
+        Next-page links are followed on our own base URL only, so credentials never go to a
+        host named in a response body.
+        """
         url: str | None = path
         for _ in range(MAX_PAGES):
             if url is None:
                 return
-            response = self.api.get(url, **params) if url == path else self.api.get(url)
+            if url == path:
+                response = self.api.get(path, **params)
+            else:
+                parts = urlsplit(url)
+                response = self.api.get(f"{parts.path}?{parts.query}" if parts.query
+                                        else parts.path)
             _raise_for_status(response, what)
             page = response.json()
             yield page
@@ -145,7 +155,7 @@ class ZendeskConnector:
         the assignee (not a member of the target group) is retried once with the assignee cleared.
         """
         path = f"/api/v2/tickets/{ticket.ref}.json"
-        tags = list(ticket.tags) + [t for t in write.add_tags if t not in ticket.tags]
+        tags = list(dict.fromkeys((*ticket.tags, *write.add_tags)))
         fields: dict[str, Any] = {"tags": tags}
         if write.tier is not None:
             fields["group_id"] = self.tier_groups[write.tier]

@@ -1,4 +1,4 @@
-"""Shared fixtures: the recorded platform traffic in ../shared/fixtures, settings, store, signing."""
+"""Shared fixtures: recorded platform traffic (../shared/fixtures), settings, store, signing."""
 
 from __future__ import annotations
 

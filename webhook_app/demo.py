@@ -181,11 +181,14 @@ def _replay_one_delivery(z: ZendeskEmulator, receiver: str, out) -> None:
 
 
 def _progress(service: Service, z: ZendeskEmulator, played: int, total: int, out) -> None:
+    """Rewrite the live progress line, only when it changed."""
     counts = service.store.inbox_counts()
-    escalations = len(z.writes())
-    out.write(f"\rtickets {played}/{total} · deliveries received {sum(counts.values())} · "
-              f"pending {counts.get('pending', 0)} · escalations written {escalations}   ")
-    out.flush()
+    line = (f"tickets {played}/{total} · deliveries received {sum(counts.values())} · "
+            f"pending {counts.get('pending', 0)} · escalations written {len(z.writes())}")
+    if line != getattr(out, "_tierlift_progress", None):
+        out.write(f"\r{line}   ")
+        out.flush()
+        out._tierlift_progress = line
 
 
 def _settle(service: Service, z: ZendeskEmulator, out, *, total: int,
@@ -195,8 +198,7 @@ def _settle(service: Service, z: ZendeskEmulator, out, *, total: int,
     while time.monotonic() < deadline:
         z.sender.drain(timeout=1)
         _progress(service, z, total, total, out)
-        idle = service.store.inbox_counts().get("pending", 0) == 0 and \
-            not z.sender._queue.unfinished_tasks
+        idle = service.store.inbox_counts().get("pending", 0) == 0 and z.sender.idle
         quiet_since = (quiet_since or time.monotonic()) if idle else None
         if quiet_since and time.monotonic() - quiet_since > 1.0:
             break

@@ -59,10 +59,14 @@ class WebhookSender:
         """Queue ``body``; ``sign`` makes its headers at send time (signatures carry a time)."""
         self._queue.put((body, sign))
 
+    @property
+    def idle(self) -> bool:
+        return not self._queue.unfinished_tasks
+
     def drain(self, timeout: float = 10.0) -> None:
         """Wait until everything queued so far was delivered (or given up on)."""
         deadline = time.monotonic() + timeout
-        while self._queue.unfinished_tasks and time.monotonic() < deadline:
+        while not self.idle and time.monotonic() < deadline:
             time.sleep(0.01)
 
     def close(self) -> None:

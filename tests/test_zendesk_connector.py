@@ -1,0 +1,546 @@
+"""ZendeskConnector against the recorded Zendesk API traffic, served by ``responses``."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import responses
+from conftest import TIER_GROUPS, ZENDESK_URL, recorded
+from responses import matchers
+
+from connector.errors import Conflict, NotFound, Rejected
+from connector.http import ApiSession
+from connector.ticket import (
+    AuthorRole,
+    Priority,
+    TierChange,
+    TierLadder,
+    TierWrite,
+    WriteResult,
+)
+from connector.zendesk import ZendeskConnector
+
+LADDER = TierLadder(("L1", "L2", "L3"), "L1")
+TICKET_PATH = "/api/v2/tickets/1.json"
+TICKET_URL = f"{ZENDESK_URL}{TICKET_PATH}"
+COMMENTS_URL = f"{ZENDESK_URL}/api/v2/tickets/1/comments.json"
+AUDITS_URL = f"{ZENDESK_URL}/api/v2/tickets/1/audits.json"
+ME_URL = f"{ZENDESK_URL}/api/v2/users/me.json"
+BOT_ID = 7000000000001
+REQUESTER_ID = 6130869168922  # ticket-show.json requester_id
+FIXTURE_GROUP = 6130852536346  # ticket-show.json group_id, not in TIER_GROUPS
+FIXTURE_AUTHOR = 26155588908179  # author of the one comment in ticket-comments.json
+CREATED = datetime(2023, 9, 9, 23, 52, 5, tzinfo=UTC)
+NOTE = "tierlift escalated this ticket from L1 to L2."
+ASSIGNEE_422 = {
+    "error": "RecordInvalid",
+    "description": "Record validation errors",
+    "details": {
+        "assignee": [
+            {"description": "Assignee is not a member of the group", "error": "InvalidValue"}
+        ]
+    },
+}
+FIRST_PAGE_QUERY = {"include": "users", "page[size]": "100"}
+
+
+def fixture(name: str) -> dict:
+    return recorded(f"zendesk-api/{name}")
+
+
+def show_body() -> dict:
+    return fixture("ticket-show")["response"]["body"]
+
+
+def comments_body() -> dict:
+    return copy.deepcopy(fixture("ticket-comments")["response"]["body"])
+
+
+def serve(mock, method, url, name=None, *, body=None, status=None, headers=None, match=()):
+    """Register a response; by default the recorded status, headers and body of ``name``."""
+    recorded_response = fixture(name)["response"] if name else {"status": 200, "headers": {}}
+    all_headers = dict(recorded_response["headers"])
+    all_headers.update(headers or {})
+    content_type = all_headers.pop("content-type", "application/json; charset=utf-8")
+    payload = body if body is not None else recorded_response["body"]
+    mock.add(method, url, body=json.dumps(payload), status=status or recorded_response["status"],
+             headers=all_headers, content_type=content_type, match=match)
+
+
+def query_of(call) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(call.request.url).query)
+
+
+def calls_to(mock, url: str) -> list:
+    return [c for c in mock.calls if c.request.url.split("?")[0] == url]
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def rsps():
+    with responses.RequestsMock() as mock:
+        yield mock
+
+
+def make_connector(sleeps: list[float], tier_groups=TIER_GROUPS) -> ZendeskConnector:
+    api = ApiSession(ZENDESK_URL, ("bot@acme.example/token", "t"), sleep=sleeps.append)
+    return ZendeskConnector(api, tier_groups, LADDER)
+
+
+@pytest.fixture
+def connector(sleeps) -> ZendeskConnector:
+    return make_connector(sleeps)
+
+
+def serve_me(mock) -> None:
+    serve(mock, responses.GET, ME_URL, body={"user": {"id": BOT_ID, "role": "admin"}})
+
+
+def audits_body(*audits: dict) -> dict:
+    """A ticket audits page in the shape of ticket-audits.json, with no further page."""
+    body = copy.deepcopy(fixture("ticket-audits")["response"]["body"])
+    body["audits"] = list(audits)
+    body["meta"]["has_more"] = False
+    body["links"] = {"prev": None, "next": None}
+    return body
+
+
+def create_audit(group: str | None = str(FIXTURE_GROUP)) -> dict:
+    """The fixture's creation audit (with its Create group_id event), optionally regrouped."""
+    audit = copy.deepcopy(fixture("ticket-audits")["response"]["body"]["audits"][0])
+    for event in audit["events"]:
+        if event.get("field_name") == "group_id":
+            event["value"] = group
+    return audit
+
+
+def change_audit(at: str, previous: str, value: str, audit_id: int = 2) -> dict:
+    return {
+        "id": audit_id,
+        "ticket_id": 1,
+        "created_at": at,
+        "author_id": 6130907993114,
+        "metadata": {"system": {}, "custom": {}},
+        "events": [
+            {"id": audit_id * 10, "type": "Change", "value": "urgent", "field_name": "priority",
+             "previous_value": "normal"},
+            {"id": audit_id * 10 + 1, "type": "Change", "value": value, "field_name": "group_id",
+             "previous_value": previous},
+        ],
+        "via": {"channel": "web", "source": {"from": {}, "to": {}, "rel": None}},
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# fetch: the ticket itself
+
+
+def test_fetch_parses_the_recorded_ticket(connector, rsps):
+    serve(rsps, responses.GET, TICKET_URL, "ticket-show")
+    ticket = connector.fetch("1", needs=frozenset())
+    assert ticket.platform == "zendesk"
+    assert ticket.ref == "1"
+    assert ticket.subject == "Sample ticket: Meet the ticket"
+    assert ticket.status == "open"
+    assert ticket.priority is Priority.NORMAL
+    assert ticket.tags == ("sample", "support", "zendesk")
+    assert ticket.requester_id == "6130869168922"
+    assert ticket.assignee_id == "6130907993114"
+    assert ticket.organization_id is None
+    assert ticket.channel == "sample_ticket"
+    assert ticket.created_at == CREATED
+    assert ticket.updated_at == CREATED
+    assert ticket.version == "2023-09-09T23:52:05Z"
+    assert ticket.custom_fields == {}
+    assert ticket.tier == "L1"  # group 6130852536346 is not a tier group: the default tier
+
+
+def test_fetch_maps_the_group_to_its_tier(sleeps, rsps):
+    connector = make_connector(sleeps, {"L1": 101, "L2": FIXTURE_GROUP, "L3": 103})
+    serve(rsps, responses.GET, TICKET_URL, "ticket-show")
+    assert connector.fetch("1", needs=frozenset()).tier == "L2"
+
+
+def test_fetch_without_needs_makes_only_the_ticket_request(connector, rsps):
+    serve(rsps, responses.GET, TICKET_URL, "ticket-show")
+    ticket = connector.fetch("1", needs=frozenset())
+    assert [c.request.url for c in rsps.calls] == [TICKET_URL]
+    assert rsps.calls[0].request.method == "GET"
+    assert ticket.comments == ()
+    assert ticket.tier_history == ()
+
+
+def test_fetch_of_a_missing_ticket_raises_not_found(connector, rsps):
+    serve(rsps, responses.GET, TICKET_URL, "ticket-update-not-found")
+    with pytest.raises(NotFound) as caught:
+        connector.fetch("1")
+    assert caught.value.status == 404
+    assert len(rsps.calls) == 1
+
+
+# --------------------------------------------------------------------------------------------
+# fetch: comments
+
+
+def test_fetch_comments_makes_exactly_one_request_when_has_more_is_false(connector, rsps):
+    body = comments_body()
+    assert body["meta"]["has_more"] is False
+    assert body["links"]["next"]  # set, but must not be followed
+    serve(rsps, responses.GET, TICKET_URL, "ticket-show")
+    serve_me(rsps)
+    serve(rsps, responses.GET, COMMENTS_URL, "ticket-comments",
+          match=[matchers.query_param_matcher(FIRST_PAGE_QUERY)])
+    ticket = connector.fetch("1", needs=frozenset({"comments"}))
+    assert len(calls_to(rsps, COMMENTS_URL)) == 1
+    assert [c.request.url.split("?")[0] for c in rsps.calls] == [TICKET_URL, ME_URL, COMMENTS_URL]
+    assert query_of(calls_to(rsps, COMMENTS_URL)[0]) == {"include": ["users"],
+                                                         "page[size]": ["100"]}
+    assert len(ticket.comments) == 1
+    comment = ticket.comments[0]
+    assert comment.id == "33144692244499"
+    assert comment.author_id == "26155588908179"
+    assert comment.author_role is AuthorRole.AGENT  # not side-loaded and not the requester
+    assert comment.public is True
+    assert comment.body == "Some comment"
+    assert comment.created_at == datetime(2024, 9, 6, 18, 52, 11, tzinfo=UTC)
+    assert ticket.tier_history == ()
+
+
+def _comments_by(*authors: int) -> dict:
+    """The fixture comments body with one copy of its comment per author, ids 1, 2, ..."""
+    body = comments_body()
+    template = body["comments"][0]
+    body["comments"] = []
+    for n, author in enumerate(authors, start=1):
+        raw = copy.deepcopy(template)
+        raw.update(id=n, author_id=author, plain_body=f"comment {n}")
+        body["comments"].append(raw)
+    return body
+
+
+def test_author_roles_from_side_loaded_users(connector, rsps):
+    body = _comments_by(FIXTURE_AUTHOR, 501, 502, BOT_ID)
+    body["users"] = [
+        {"id": FIXTURE_AUTHOR, "name": "A Customer", "role": "end-user"},
+        {"id": 501, "name": "An Agent", "role": "agent"},
+        {"id": 502, "name": "An Admin", "role": "admin"},
+        {"id": BOT_ID, "name": "tierlift", "role": "admin"},
+    ]
+    serve(rsps, responses.GET, TICKET_URL, "ticket-show")
+    serve_me(rsps)
+    serve(rsps, responses.GET, COMMENTS_URL, "ticket-comments", body=body,
+          match=[matchers.query_param_matcher(FIRST_PAGE_QUERY)])
+    ticket = connector.fetch("1", needs=frozenset({"comments"}))
+    assert [(c.id, c.author_role) for c in ticket.comments] == [
+        ("1", AuthorRole.CUSTOMER),
+        ("2", AuthorRole.AGENT),
+        ("3", AuthorRole.AGENT),
+        ("4", AuthorRole.SELF),
+    ]
+    assert [c.body for c in ticket.comments] == ["comment 1", "comment 2", "comment 3",
+                                                 "comment 4"]
+    assert ticket.comments[0].from_customer is True
+
+
+def test_author_roles_without_side_loaded_users(connector, rsps):
+    body = _comments_by(REQUESTER_ID, FIXTURE_AUTHOR, BOT_ID)
+    assert "users" not in body
+    serve(rsps, responses.GET, TICKET_URL, "ticket-show")
+    serve_me(rsps)
+    serve(rsps, responses.GET, COMMENTS_URL, "ticket-comments", body=body)
+    ticket = connector.fetch("1", needs=frozenset({"comments"}))
+    assert [c.author_role for c in ticket.comments] == [
+        AuthorRole.CUSTOMER, AuthorRole.AGENT, AuthorRole.SELF
+    ]
+
+
+def test_whoami_is_asked_once(connector, rsps):
+    serve(rsps, responses.GET, TICKET_URL, "ticket-show")
+    serve_me(rsps)
+    serve(rsps, responses.GET, COMMENTS_URL, "ticket-comments")
+    connector.fetch("1", needs=frozenset({"comments"}))
+    connector.fetch("1", needs=frozenset({"comments"}))
+    assert len(calls_to(rsps, ME_URL)) == 1
+    assert len(calls_to(rsps, COMMENTS_URL)) == 2
+    assert connector.whoami() == str(BOT_ID)
+
+
+def test_comments_follow_cursor_pagination_in_order(connector, rsps):
+    next_url = f"{COMMENTS_URL}?include=users&page%5Bafter%5D=CURSOR1&page%5Bsize%5D=100"
+    first = _comments_by(REQUESTER_ID, 501)
+    first["meta"]["has_more"] = True
+    first["links"]["next"] = next_url
+    second = _comments_by(501, REQUESTER_ID)
+    for n, raw in enumerate(second["comments"], start=3):
+        raw.update(id=n, plain_body=f"comment {n}")
+    second["links"]["next"] = f"{COMMENTS_URL}?page%5Bafter%5D=CURSOR2&page%5Bsize%5D=100"
+    assert second["meta"]["has_more"] is False
+    serve(rsps, responses.GET, TICKET_URL, "ticket-show")
+    serve_me(rsps)
+    serve(rsps, responses.GET, COMMENTS_URL, "ticket-comments", body=first,
+          match=[matchers.query_param_matcher(FIRST_PAGE_QUERY)])
+    serve(rsps, responses.GET, COMMENTS_URL, "ticket-comments", body=second,
+          match=[matchers.query_param_matcher(
+              {"include": "users", "page[after]": "CURSOR1", "page[size]": "100"})])
+    ticket = connector.fetch("1", needs=frozenset({"comments"}))
+    assert [c.id for c in ticket.comments] == ["1", "2", "3", "4"]
+    assert [c.body for c in ticket.comments] == ["comment 1", "comment 2", "comment 3",
+                                                 "comment 4"]
+    assert [c.author_role for c in ticket.comments] == [
+        AuthorRole.CUSTOMER, AuthorRole.AGENT, AuthorRole.AGENT, AuthorRole.CUSTOMER
+    ]
+    assert len(calls_to(rsps, COMMENTS_URL)) == 2
+    assert calls_to(rsps, COMMENTS_URL)[1].request.url == next_url
+
+
+def test_a_next_link_to_another_host_is_followed_on_our_own_host(connector, rsps):
+    first = _comments_by(REQUESTER_ID, 501)
+    first["meta"]["has_more"] = True
+    first["links"]["next"] = ("https://elsewhere.example/api/v2/tickets/1/comments.json"
+                              "?page%5Bafter%5D=CURSOR1")
+    second = _comments_by(501, REQUESTER_ID)
+    serve(rsps, responses.GET, TICKET_URL, "ticket-show")
+    serve_me(rsps)
+    serve(rsps, responses.GET, COMMENTS_URL, "ticket-comments", body=first,
+          match=[matchers.query_param_matcher(FIRST_PAGE_QUERY)])
+    serve(rsps, responses.GET, COMMENTS_URL, "ticket-comments", body=second,
+          match=[matchers.query_param_matcher({"page[after]": "CURSOR1"})])
+    connector.fetch("1", needs=frozenset({"comments"}))
+    assert calls_to(rsps, COMMENTS_URL)[1].request.url == f"{COMMENTS_URL}?page%5Bafter%5D=CURSOR1"
+
+
+# --------------------------------------------------------------------------------------------
+# fetch: tier history from audits
+
+
+def test_tier_history_from_audits(connector, rsps):
+    change_at = "2023-09-10T08:00:00Z"
+    body = audits_body(create_audit(), change_audit(change_at, str(FIXTURE_GROUP), "102"))
+    serve(rsps, responses.GET, TICKET_URL, "ticket-show")
+    serve(rsps, responses.GET, AUDITS_URL, "ticket-audits", body=body)
+    ticket = connector.fetch("1", needs=frozenset({"history"}))
+    changed = datetime(2023, 9, 10, 8, 0, tzinfo=UTC)
+    assert ticket.tier_history == (TierChange(CREATED, "L1"), TierChange(changed, "L2"))
+    assert ticket.tier_at(CREATED - timedelta(days=1)) == "L1"
+    assert ticket.tier_at(CREATED + timedelta(hours=1)) == "L1"
+    assert ticket.tier_at(changed - timedelta(seconds=1)) == "L1"
+    assert ticket.tier_at(changed) == "L2"
+    assert ticket.tier_at(changed + timedelta(days=3)) == "L2"
+    assert [c.request.url for c in rsps.calls] == [TICKET_URL, AUDITS_URL]
+    assert ticket.comments == ()
+
+
+def test_tier_history_starts_in_the_default_tier_when_the_first_group_event_is_later(
+    connector, rsps
+):
+    creation = create_audit()
+    creation["events"] = [e for e in creation["events"] if e.get("field_name") != "group_id"]
+    body = audits_body(creation, change_audit("2023-09-11T10:00:00Z", "", "103"))
+    serve(rsps, responses.GET, TICKET_URL, "ticket-show")
+    serve(rsps, responses.GET, AUDITS_URL, "ticket-audits", body=body)
+    ticket = connector.fetch("1", needs=frozenset({"history"}))
+    changed = datetime(2023, 9, 11, 10, 0, tzinfo=UTC)
+    assert ticket.tier_history == (TierChange(CREATED, "L1"), TierChange(changed, "L3"))
+    assert ticket.tier_at(changed - timedelta(minutes=1)) == "L1"
+    assert ticket.tier_at(changed) == "L3"
+
+
+def test_tier_history_without_group_events_is_the_current_tier(sleeps, rsps):
+    connector = make_connector(sleeps, {"L1": 101, "L2": 102, "L3": FIXTURE_GROUP})
+    creation = create_audit()
+    creation["events"] = [e for e in creation["events"] if e.get("field_name") != "group_id"]
+    serve(rsps, responses.GET, TICKET_URL, "ticket-show")
+    serve(rsps, responses.GET, AUDITS_URL, "ticket-audits", body=audits_body(creation))
+    ticket = connector.fetch("1", needs=frozenset({"history"}))
+    assert ticket.tier_history == (TierChange(CREATED, "L3"),)
+    assert ticket.tier_at(CREATED + timedelta(days=1)) == "L3"
+
+
+def test_tier_history_follows_offset_pagination(connector, rsps):
+    next_page = f"{AUDITS_URL}?page=2"
+    first = {"audits": [create_audit("101")], "next_page": next_page, "previous_page": None,
+             "count": 2}
+    second = {"audits": [change_audit("2023-09-12T00:00:00Z", "101", "102")], "next_page": None,
+              "previous_page": f"{AUDITS_URL}?page=1", "count": 2}
+    serve(rsps, responses.GET, TICKET_URL, "ticket-show")
+    serve(rsps, responses.GET, AUDITS_URL, "ticket-audits", body=first,
+          match=[matchers.query_param_matcher({})])
+    serve(rsps, responses.GET, AUDITS_URL, "ticket-audits", body=second,
+          match=[matchers.query_param_matcher({"page": "2"})])
+    ticket = connector.fetch("1", needs=frozenset({"history"}))
+    assert ticket.tier_history == (
+        TierChange(CREATED, "L1"),
+        TierChange(datetime(2023, 9, 12, tzinfo=UTC), "L2"),
+    )
+    assert len(calls_to(rsps, AUDITS_URL)) == 2
+
+
+def test_default_fetch_reads_ticket_comments_and_audits(connector, rsps):
+    serve(rsps, responses.GET, TICKET_URL, "ticket-show")
+    serve_me(rsps)
+    serve(rsps, responses.GET, COMMENTS_URL, "ticket-comments")
+    serve(rsps, responses.GET, AUDITS_URL, "ticket-audits", body=audits_body(create_audit()))
+    ticket = connector.fetch("1")
+    assert [c.request.url.split("?")[0] for c in rsps.calls] == [
+        TICKET_URL, ME_URL, COMMENTS_URL, AUDITS_URL
+    ]
+    assert [c.id for c in ticket.comments] == ["33144692244499"]
+    assert ticket.tier_history == (TierChange(CREATED, "L1"),)
+
+
+# --------------------------------------------------------------------------------------------
+# escalate
+
+
+@pytest.fixture
+def ticket(connector):
+    return connector.parse_ticket(show_body()["ticket"])
+
+
+def expected_fields(**changes) -> dict:
+    fields = {
+        "tags": ["sample", "support", "zendesk", "tierlift_escalated",
+                 "tierlift_customer_request"],
+        "group_id": 102,
+        "priority": "high",
+        "comment": {"body": NOTE, "public": False},
+        "safe_update": True,
+        "updated_stamp": "2023-09-09T23:52:05Z",
+    }
+    fields.update(changes)
+    return fields
+
+
+WRITE = TierWrite(
+    tier="L2",
+    add_tags=("tierlift_escalated", "support", "tierlift_customer_request"),
+    internal_note=NOTE,
+    priority=Priority.HIGH,
+)
+
+
+def put_bodies(mock) -> list[dict]:
+    return [json.loads(c.request.body) for c in mock.calls if c.request.method == "PUT"]
+
+
+def test_escalate_sends_one_safe_update_put(connector, rsps, ticket):
+    serve(rsps, responses.PUT, TICKET_URL, "ticket-update")
+    result = connector.escalate(ticket, WRITE)
+    assert len(rsps.calls) == 1
+    call = rsps.calls[-1]
+    assert call.request.method == "PUT"
+    assert call.request.url == TICKET_URL
+    assert json.loads(call.request.body) == {"ticket": expected_fields()}
+    assert result == WriteResult("PUT", TICKET_PATH, {"ticket": expected_fields()}, 200)
+    assert result.assignee_cleared is False
+
+
+def test_escalate_without_priority_sends_no_priority(connector, rsps, ticket):
+    serve(rsps, responses.PUT, TICKET_URL, "ticket-update")
+    write = TierWrite(tier="L3", add_tags=("tierlift_escalated",), internal_note=NOTE)
+    connector.escalate(ticket, write)
+    assert json.loads(rsps.calls[-1].request.body) == {"ticket": {
+        "tags": ["sample", "support", "zendesk", "tierlift_escalated"],
+        "group_id": 103,
+        "comment": {"body": NOTE, "public": False},
+        "safe_update": True,
+        "updated_stamp": "2023-09-09T23:52:05Z",
+    }}
+
+
+def test_escalate_without_tier_sends_no_group(connector, rsps, ticket):
+    serve(rsps, responses.PUT, TICKET_URL, "ticket-update")
+    write = TierWrite(tier=None, add_tags=("tierlift_escalated",), internal_note=NOTE,
+                      priority=Priority.URGENT)
+    result = connector.escalate(ticket, write)
+    body = json.loads(rsps.calls[-1].request.body)
+    assert "group_id" not in body["ticket"]
+    assert body == {"ticket": {
+        "tags": ["sample", "support", "zendesk", "tierlift_escalated"],
+        "priority": "urgent",
+        "comment": {"body": NOTE, "public": False},
+        "safe_update": True,
+        "updated_stamp": "2023-09-09T23:52:05Z",
+    }}
+    assert result.body == body
+
+
+def test_escalate_never_sends_a_tag_twice(connector, rsps, ticket):
+    serve(rsps, responses.PUT, TICKET_URL, "ticket-update")
+    write = TierWrite(tier="L2", add_tags=("tierlift_escalated", "tierlift_escalated"),
+                      internal_note=NOTE)
+    connector.escalate(ticket, write)
+    tags = json.loads(rsps.calls[-1].request.body)["ticket"]["tags"]
+    assert tags == ["sample", "support", "zendesk", "tierlift_escalated"]
+
+
+def test_escalate_conflict(connector, rsps, ticket):
+    serve(rsps, responses.PUT, TICKET_URL, status=409, body={
+        "error": "UpdateConflict",
+        "description": "Safe Update prevented the update due to outdated ticket data.",
+    })
+    with pytest.raises(Conflict) as caught:
+        connector.escalate(ticket, WRITE)
+    assert caught.value.status == 409
+    assert len(rsps.calls) == 1
+
+
+def test_escalate_of_a_missing_ticket_raises_not_found(connector, rsps, ticket):
+    serve(rsps, responses.PUT, TICKET_URL, "ticket-update-not-found")
+    with pytest.raises(NotFound) as caught:
+        connector.escalate(ticket, WRITE)
+    assert caught.value.status == 404
+    assert len(rsps.calls) == 1
+
+
+def test_escalate_clears_an_assignee_outside_the_target_group(connector, rsps, ticket):
+    serve(rsps, responses.PUT, TICKET_URL, status=422, body=ASSIGNEE_422)
+    serve(rsps, responses.PUT, TICKET_URL, "ticket-update")
+    result = connector.escalate(ticket, WRITE)
+    bodies = put_bodies(rsps)
+    assert len(bodies) == 2
+    assert bodies[0] == {"ticket": expected_fields()}
+    assert bodies[1] == {"ticket": {**expected_fields(), "assignee_id": None}}
+    assert [c.request.url for c in rsps.calls] == [TICKET_URL, TICKET_URL]
+    assert result == WriteResult("PUT", TICKET_PATH, bodies[1], 200, assignee_cleared=True)
+
+
+def test_escalate_rejected_twice_gives_up_after_two_puts(connector, rsps, ticket):
+    serve(rsps, responses.PUT, TICKET_URL, status=422, body=ASSIGNEE_422)
+    serve(rsps, responses.PUT, TICKET_URL, status=422, body=ASSIGNEE_422)
+    with pytest.raises(Rejected) as caught:
+        connector.escalate(ticket, WRITE)
+    assert caught.value.status == 422
+    assert caught.value.details == ASSIGNEE_422
+    assert len(put_bodies(rsps)) == 2
+
+
+def test_escalate_rejected_for_another_reason_is_not_retried(connector, rsps, ticket):
+    other = {
+        "error": "RecordInvalid",
+        "description": "Record validation errors",
+        "details": {"priority": [{"description": "Priority: cannot be blank",
+                                  "error": "BlankValue"}]},
+    }
+    serve(rsps, responses.PUT, TICKET_URL, status=422, body=other)
+    with pytest.raises(Rejected) as caught:
+        connector.escalate(ticket, WRITE)
+    assert caught.value.details == other
+    assert put_bodies(rsps) == [{"ticket": expected_fields()}]
+
+
+def test_escalate_unassigned_ticket_rejected_about_assignee_is_not_retried(connector, rsps):
+    raw = {**show_body()["ticket"], "assignee_id": None}
+    unassigned = connector.parse_ticket(raw)
+    serve(rsps, responses.PUT, TICKET_URL, status=422, body=ASSIGNEE_422)
+    with pytest.raises(Rejected):
+        connector.escalate(unassigned, WRITE)
+    assert len(put_bodies(rsps)) == 1
