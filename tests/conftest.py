@@ -67,3 +67,16 @@ def store(settings) -> Store:
     store.create_schema()
     yield store
     store.close()
+
+
+@pytest.fixture
+def zendesk():
+    """The loopback Zendesk emulator, serving a small support team (see ``emulated.team``)."""
+    from emulated import team
+
+    emulator = team()
+    server = emulator.serve()
+    emulator.url = server.url
+    yield emulator
+    emulator.close()
+    server.stop()

@@ -6,7 +6,6 @@ import json
 import signal
 import socket
 import subprocess
-import sys
 import textwrap
 import time
 import uuid
@@ -16,45 +15,16 @@ from pathlib import Path
 import pytest
 import requests
 from conftest import SECRET, sign
+from emulated import CHEN, L1, L2, L3, MAYA, TIERLIFT, manager_ticket, wait_for
 
 from webhook_app.emulator.zendesk import BOT_ID, ZendeskEmulator
 from webhook_app.store import Store
-
-TIERLIFT = str(Path(sys.executable).parent / "tierlift")
-L1, L2, L3 = 101, 102, 103
-ANA, CHEN, MAYA = 501, 601, 1
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_for(predicate, timeout: float = 15.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-@pytest.fixture
-def zendesk():
-    emulator = ZendeskEmulator()
-    emulator.user(MAYA, "Maya Lind")
-    emulator.user(ANA, "Ana", role="agent")
-    emulator.user(CHEN, "Chen", role="agent")
-    emulator.group(L1, ANA)
-    emulator.group(L2, CHEN)
-    emulator.group(L3)
-    server = emulator.serve()
-    emulator.url = server.url
-    yield emulator
-    emulator.close()
-    server.stop()
 
 
 class Tierlift:
@@ -157,14 +127,6 @@ def comment_added(ticket_id: int, actor: int) -> bytes:
                    "status": "OPEN"},
         "event": {},
     }).encode()
-
-
-def manager_ticket(zendesk: ZendeskEmulator) -> int:
-    ticket = zendesk.create_ticket(subject="Charged twice", description="I was charged twice.",
-                                   requester_id=MAYA, group_id=L1, assignee_id=ANA,
-                                   notify=False)
-    zendesk.customer_comment(ticket, "I want to speak to a manager", notify=False)
-    return ticket
 
 
 def post(tl: Tierlift, body: bytes) -> tuple[int, float]:

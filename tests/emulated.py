@@ -1,0 +1,43 @@
+"""The loopback Zendesk emulator set up as a small support team, for end-to-end tests."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from webhook_app.emulator.zendesk import ZendeskEmulator
+
+TIERLIFT = str(Path(sys.executable).parent / "tierlift")
+L1, L2, L3 = 101, 102, 103
+ANA, CHEN, MAYA = 501, 601, 1
+
+
+def wait_for(predicate, timeout: float = 15.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def team() -> ZendeskEmulator:
+    """Maya the customer; Ana in the tier-1 group, Chen in tier 2; an empty tier-3 group."""
+    emulator = ZendeskEmulator()
+    emulator.user(MAYA, "Maya Lind")
+    emulator.user(ANA, "Ana", role="agent")
+    emulator.user(CHEN, "Chen", role="agent")
+    emulator.group(L1, ANA)
+    emulator.group(L2, CHEN)
+    emulator.group(L3)
+    return emulator
+
+
+def manager_ticket(zendesk: ZendeskEmulator) -> int:
+    ticket = zendesk.create_ticket(subject="Charged twice", description="I was charged twice.",
+                                   requester_id=MAYA, group_id=L1, assignee_id=ANA,
+                                   notify=False)
+    zendesk.customer_comment(ticket, "I want to speak to a manager", notify=False)
+    return ticket

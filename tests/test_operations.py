@@ -1,0 +1,95 @@
+"""The operator's commands: the demo, separate workers, and the report."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import textwrap
+
+from click.testing import CliRunner
+from conftest import SECRET
+from emulated import L1, L2, MAYA, TIERLIFT, manager_ticket, wait_for
+
+from webhook_app.cli import main
+from webhook_app.demo import run_demo
+from webhook_app.store import AuditRecord, Delivery, Store
+
+
+def test_the_demo_plays_every_scenario_as_expected():
+    out = io.StringIO()
+    assert run_demo(tickets=2, out=out) == 0
+    text = out.getvalue()
+    assert "all scenarios behaved as expected" in text
+    assert "re-sent the first delivery unchanged: HTTP 200" in text
+    assert "now L3, 1 write(s)" in text  # the tier-2 ticket went to tier 3
+    assert '"safe_update": true' in text
+
+
+def test_a_separate_worker_process_processes_what_a_receiver_stored(tmp_path, zendesk):
+    ticket = manager_ticket(zendesk)
+    db = tmp_path / "shared.db"
+    config = tmp_path / "tierlift.toml"
+    config.write_text(textwrap.dedent(f"""
+        database_url = "sqlite:///{db}"
+        [zendesk]
+        base_url = "{zendesk.url}"
+        email = "{zendesk.email}"
+        api_token = "{zendesk.api_token}"
+        webhook_secret = "{SECRET}"
+        [zendesk.tier_groups]
+        L1 = {L1}
+        L2 = {L2}
+        L3 = 103
+        [policies.customer_request]
+        enabled = true
+        [worker]
+        poll_seconds = 0.1
+    """))
+    receiver_side = Store(f"sqlite:///{db}")
+    receiver_side.create_schema()
+    assert receiver_side.receive(Delivery("zendesk", "event:x", str(ticket),
+                                          "ticket.comment_added", "{}", str(MAYA)))
+    worker = subprocess.Popen([TIERLIFT, "worker", "--config", str(config)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: zendesk.writes(ticket), what="the worker's escalation")
+        wait_for(lambda: receiver_side.inbox_counts() == {"done": 1}, what="the inbox")
+    finally:
+        worker.terminate()
+        assert worker.wait(10) == 0
+    assert [e["outcome"] for e in receiver_side.audit_log()] == ["escalated"]
+    receiver_side.close()
+
+
+def test_report_summarises_deliveries_and_decisions(tmp_path):
+    db = tmp_path / "tierlift.db"
+    config = tmp_path / "tierlift.toml"
+    config.write_text(textwrap.dedent(f"""
+        database_url = "sqlite:///{db}"
+        [zendesk]
+        subdomain = "acme"
+        oauth_token = "t"
+        webhook_secret = "s"
+        [zendesk.tier_groups]
+        L1 = 1
+        L2 = 2
+        L3 = 3
+    """))
+    store = Store(f"sqlite:///{db}", clock=lambda: 1_795_000_000.0)
+    store.create_schema()
+    for key in ("event:1", "event:2"):
+        store.receive(Delivery("zendesk", key, "42", "ticket.comment_added", "{}"))
+    claim = store.claim("w", 30)
+    store.finish(claim, AuditRecord(
+        outcome="escalated", from_tier="L1", to_tier="L2",
+        detail={"rounds": [{"proposals": [{"policy": "customer_request", "state": "fired"}]}]}))
+    store.receive(Delivery("zendesk", "event:3", "43", "ticket.created", "{}"))
+    store.close()
+
+    result = CliRunner().invoke(main, ["report", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "deliveries: done 2, pending 1",
+        "evaluations: escalated 1",
+        "2026-11-18 11:06:40  zendesk #42  escalated L1 -> L2  by customer_request",
+    ]
