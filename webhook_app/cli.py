@@ -107,7 +107,10 @@ def plugins(config_path) -> None:
     host = PolicyHost()
     enabled: set[str] = set()
     if config_path or _has_env_config():
-        enabled = set(enabled_policies(_settings(config_path), host).names)
+        try:
+            enabled = set(enabled_policies(_settings(config_path), host).names)
+        except ConfigError as exc:
+            _config_failure(exc)
     for info in host.policies():
         state = "enabled" if info.name in enabled else "disabled"
         if info.error:

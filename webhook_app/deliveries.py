@@ -23,8 +23,10 @@ def parse_zendesk(headers: Mapping[str, str], body: bytes) -> Delivery:
     """An event-subscribed webhook (``zen:event-type:ticket.*``) or a trigger/automation webhook
     whose JSON body carries ``ticket_id``."""
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise Malformed("body is not UTF-8") from None
+    except json.JSONDecodeError as exc:
         raise Malformed(f"body is not JSON: {exc}") from None
     if not isinstance(data, dict):
         raise Malformed("body is JSON but not an object")
@@ -80,11 +82,15 @@ def _zendesk_trigger(data: dict, body: bytes, invocation: str | None) -> Deliver
 
 def _ticket_ref(value: object) -> str:
     ref = str(value).strip() if isinstance(value, int | str) else ""
-    if not ref.isdigit():
+    if not _ascii_digits(ref):
         raise Malformed(f"ticket id {value!r} is not a number")
     return ref
 
 
 def _optional_id(value: object) -> str | None:
     text = str(value).strip() if value is not None else ""
-    return text if text.isdigit() else None
+    return text if _ascii_digits(text) else None
+
+
+def _ascii_digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()

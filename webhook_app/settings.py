@@ -19,6 +19,8 @@ from connector.ticket import TierLadder
 from plugins.manager import ConfigError
 
 CONFIG_ENV = "TIERLIFT_CONFIG"
+# Keys whose values never appear in an error message, even when they have the wrong type.
+SECRET_KEYS = frozenset({"api_token", "oauth_token", "webhook_secret", "database_url"})
 
 
 class _Section(BaseModel):
@@ -69,7 +71,7 @@ class Settings(BaseSettings):
         env_prefix="TIERLIFT_", env_nested_delimiter="__", extra="forbid"
     )
 
-    database_url: str = "sqlite:///tierlift.db"
+    database_url: str = Field("sqlite:///tierlift.db", repr=False)  # may hold a password
     tiers: list[str] = Field(default_factory=lambda: ["L1", "L2", "L3"])
     default_tier: str = "L1"
     zendesk: ZendeskSettings | None = None
@@ -127,7 +129,8 @@ def _lines(exc: ValidationError) -> list[str]:
             message = "unknown key"
         elif error["type"] == "missing":
             message = "required"
-        elif "input" in error and not isinstance(error["input"], dict | SecretStr):
+        elif "input" in error and not isinstance(error["input"], dict | SecretStr) \
+                and not SECRET_KEYS.intersection(map(str, error["loc"])):
             message += f" (got {error['input']!r})"
         lines.append(f"{key}: {message}")
     return lines
