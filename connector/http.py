@@ -102,14 +102,15 @@ class RateBudget:
             self._account = _Window(
                 limit=_first_int(lowered, LIMIT_HEADERS),
                 remaining=remaining,
-                resets_at=now + (reset if reset is not None else self._default_window),
+                # +1: the header counts whole seconds, so the window may end up to 1 s later
+                resets_at=now + (reset + 1 if reset is not None else self._default_window),
             )
         updates = _parse_fields(lowered.get(TICKET_UPDATE_HEADER, ""))
         if "remaining" in updates:
             self._ticket_updates = _Window(
                 limit=updates.get("total"),
                 remaining=updates["remaining"],
-                resets_at=now + updates.get("resets", self._default_window),
+                resets_at=now + updates.get("resets", self._default_window - 1) + 1,
             )
 
     def delay(self, *, write: bool) -> float:

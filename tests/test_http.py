@@ -100,9 +100,11 @@ def test_budget_plenty_remaining_real_headers_no_delay(budget):
     ("remaining", "expected"),
     [
         (71, 0.0),  # reserve is 10% of 700 = 70: one above it, no slowing down yet
-        (70, 41 / 71),  # at the reserve: the 70 left are spread over the 41 s left
-        (10, 41 / 11),
-        (1, 41 / 2),
+        # at the reserve: the 70 left are spread over the 41 s left, plus 1 s because the
+        # header counts whole seconds
+        (70, 42 / 71),
+        (10, 42 / 11),
+        (1, 42 / 2),
     ],
 )
 def test_budget_spreads_the_reserve_over_the_window(budget, remaining, expected):
@@ -114,7 +116,7 @@ def test_budget_spreads_the_reserve_over_the_window(budget, remaining, expected)
 def test_budget_spread_shrinks_as_the_window_runs_out(budget, clock):
     budget.observe(window(10, reset=41))
     clock.advance(19)
-    assert budget.delay(write=False) == pytest.approx(22 / 11, rel=1e-12)
+    assert budget.delay(write=False) == pytest.approx(23 / 11, rel=1e-12)
 
 
 def test_budget_reads_capitalised_x_rate_limit_headers_and_default_window(budget):
@@ -127,15 +129,15 @@ def test_budget_reads_capitalised_x_rate_limit_headers_and_default_window(budget
 
 def test_budget_zero_remaining_waits_until_reset(budget, clock):
     budget.observe(window(0, reset=41))
-    assert budget.delay(write=False) == 41.0
+    assert budget.delay(write=False) == 42.0
     clock.advance(11)
-    assert budget.delay(write=False) == 30.0
-    assert budget.delay(write=True) == 30.0
+    assert budget.delay(write=False) == 31.0
+    assert budget.delay(write=True) == 31.0
 
 
 def test_budget_delay_returns_to_zero_after_the_window_resets(budget, clock):
     budget.observe(window(0, reset=41))
-    clock.advance(40)
+    clock.advance(41)
     assert budget.delay(write=False) == 1.0
     clock.advance(1)
     assert budget.delay(write=False) == 0.0
@@ -146,7 +148,7 @@ def test_budget_delay_returns_to_zero_after_the_window_resets(budget, clock):
 
 def test_budget_a_fresh_observation_replaces_the_window(budget):
     budget.observe(window(0, reset=41))
-    assert budget.delay(write=False) == 41.0
+    assert budget.delay(write=False) == 42.0
     budget.observe(window(699, reset=59))
     assert budget.delay(write=False) == 0.0
 
@@ -167,26 +169,26 @@ def test_budget_real_ticket_update_headers_leave_room(budget):
 
 def test_budget_ticket_update_window_slows_writes_only(budget, clock):
     budget.observe(_ticket_update_headers("total=20; remaining=1; resets=59"))
-    assert budget.delay(write=True) == pytest.approx(59 / 2, rel=1e-12)
+    assert budget.delay(write=True) == pytest.approx(60 / 2, rel=1e-12)
     assert budget.delay(write=False) == 0.0  # the account window still has 696 of 700
-    clock.advance(59)
+    clock.advance(60)
     assert budget.delay(write=True) == 0.0
 
 
 def test_budget_ticket_update_window_exhausted_waits_until_its_reset(budget, clock):
     budget.observe(_ticket_update_headers("total=20; remaining=0; resets=59"))
-    assert budget.delay(write=True) == 59.0
+    assert budget.delay(write=True) == 60.0
     assert budget.delay(write=False) == 0.0
     clock.advance(9)
-    assert budget.delay(write=True) == 50.0
+    assert budget.delay(write=True) == 51.0
 
 
 def test_budget_takes_the_larger_of_account_and_ticket_update_delays(budget):
     headers = _ticket_update_headers("total=20; remaining=1; resets=59")
     headers.update(window(0, reset=41))
     budget.observe(headers)
-    assert budget.delay(write=False) == 41.0
-    assert budget.delay(write=True) == 41.0  # max(41/1, 59/2)
+    assert budget.delay(write=False) == 42.0
+    assert budget.delay(write=True) == 42.0  # max(42/1, 60/2)
 
 
 def test_budget_uses_the_reset_of_the_real_zendesk_headers(budget):
@@ -194,7 +196,7 @@ def test_budget_uses_the_reset_of_the_real_zendesk_headers(budget):
     assert headers["rate-limit-reset"] == "37"
     headers["rate-limit-remaining"] = headers["x-rate-limit-remaining"] = "9"
     budget.observe(headers)
-    assert budget.delay(write=False) == pytest.approx(37 / 10, rel=1e-12)
+    assert budget.delay(write=False) == pytest.approx(38 / 10, rel=1e-12)
 
 
 # --------------------------------------------------------------------------------------------
@@ -440,6 +442,6 @@ def test_session_waits_for_the_rate_budget_before_the_next_request(rsps, sleeps)
     api.get(PATH)
     assert sleeps == []
     api.get(PATH)
-    assert sleeps == [10.0]
+    assert sleeps == [11.0]  # the 10 s left, plus 1 s: the header counts whole seconds
     api.get(PATH)
-    assert sleeps == [10.0]
+    assert sleeps == [11.0]

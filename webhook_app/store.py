@@ -138,6 +138,10 @@ class Store:
         else:
             self.engine = sa.create_engine(url, pool_pre_ping=True)
 
+    def _writing(self):
+        """A write transaction (on SQLite: BEGIN IMMEDIATE; reads stay deferred and unblocked)."""
+        return self.engine.execution_options(tierlift_write=True).begin()
+
     def create_schema(self) -> None:
         metadata.create_all(self.engine)
 
@@ -153,7 +157,7 @@ class Store:
     def receive(self, delivery: Delivery, *, delay: float = 0.0) -> bool:
         """Store a delivery durably; ``False`` if its dedupe key was seen before."""
         now = self.clock()
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             inserted = conn.execute(
                 _insert(self.engine, inbox)
                 .values(
@@ -184,7 +188,7 @@ class Store:
         """Lease the ticket with the oldest due delivery, and take all its pending deliveries."""
         now = self.clock()
         free = sa.or_(tickets.c.lease_until.is_(None), tickets.c.lease_until < now)
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             candidate = conn.execute(
                 sa.select(inbox.c.platform, inbox.c.ticket_ref)
                 .join(tickets, sa.and_(tickets.c.platform == inbox.c.platform,
@@ -213,7 +217,7 @@ class Store:
         return Claim(platform, ref, owner, tuple(InboxEntry(*row) for row in rows))
 
     def renew(self, claim: Claim, lease_seconds: float) -> None:
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             conn.execute(
                 tickets.update()
                 .where(tickets.c.platform == claim.platform,
@@ -247,7 +251,7 @@ class Store:
     ) -> int:
         """Close a claim in one transaction: audit, ledger, deliveries done, lease released."""
         now = self.clock()
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             audit_id = self._audit(conn, claim.platform, claim.ticket_ref, record, now)
             for policy, key, outcome in used:
                 conn.execute(
@@ -270,7 +274,7 @@ class Store:
         """Put the claim's deliveries back for a later attempt; give up after ``max_attempts``."""
         now = self.clock()
         ids = [e.id for e in claim.entries]
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             audit_id = self._audit(conn, claim.platform, claim.ticket_ref, record, now)
             conn.execute(
                 inbox.update().where(inbox.c.id.in_(ids))
@@ -286,7 +290,7 @@ class Store:
 
     def release(self, claim: Claim) -> None:
         """Give a claim back untouched (clean shutdown)."""
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             self._release(conn, claim)
 
     def _release(self, conn: sa.Connection, claim: Claim, **values: Any) -> None:
@@ -328,8 +332,9 @@ class Store:
 
 
 def _sqlite_on_connect(dbapi_connection, _record) -> None:
-    # Let SQLAlchemy's "begin" event issue BEGIN IMMEDIATE: a deferred transaction that reads
-    # then writes can fail with SQLITE_BUSY under concurrent writers instead of waiting.
+    # Let SQLAlchemy's "begin" event issue BEGIN IMMEDIATE for writes: a deferred transaction
+    # that reads then writes can fail with SQLITE_BUSY under concurrent writers instead of
+    # waiting.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -339,4 +344,5 @@ def _sqlite_on_connect(dbapi_connection, _record) -> None:
 
 
 def _sqlite_begin(conn: sa.Connection) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    write = conn.get_execution_options().get("tierlift_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")

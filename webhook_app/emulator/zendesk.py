@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import math
 import re
 import threading
 import time
@@ -56,7 +57,7 @@ class ZendeskEmulator:
     """State and behaviour; :meth:`app` exposes it over HTTP. All methods are thread-safe."""
 
     def __init__(self, *, email: str = "bot@acme.example", api_token: str = "emulator-token",
-                 account_id: int = 12514403) -> None:
+                 account_id: int = 12514403, rate_limit: int = RATE_LIMIT) -> None:
         self.email = email
         self.api_token = api_token
         self.account_id = account_id
@@ -73,7 +74,8 @@ class ZendeskEmulator:
         self._ids = itertools.count(1000)
         self._lock = threading.RLock()
         self._clock = datetime.now(UTC).replace(microsecond=0)
-        self._rate_remaining = RATE_LIMIT
+        self.rate_limit = rate_limit  # requests per minute, as Zendesk Enterprise allows
+        self._rate_remaining = rate_limit
         self._rate_window_start = time.monotonic()
 
     # -- setting the scene ------------------------------------------------------------------
@@ -253,6 +255,10 @@ class ZendeskEmulator:
         def _gate():
             if not emulator._authorized(request.headers.get("Authorization", "")):
                 return emulator._reply(401, {"error": "Couldn't authenticate you"})
+            wait = emulator._spend()
+            if wait is not None:
+                return emulator._reply(429, {"error": "TooManyRequests"},
+                                       {"Retry-After": str(math.ceil(wait))})
             with emulator._lock:
                 fault = next((f for f in emulator.faults if f.times and
                               f.method == request.method and f.path.search(request.path)),
@@ -362,18 +368,25 @@ class ZendeskEmulator:
     def _not_found(self):
         return self._reply(404, {"error": "RecordNotFound", "description": "Not found"})
 
+    def _spend(self) -> float | None:
+        """Count a request against the per-minute budget; seconds until reset if it is spent."""
+        with self._lock:
+            now = time.monotonic()
+            if now - self._rate_window_start >= 60:
+                self._rate_window_start, self._rate_remaining = now, self.rate_limit
+            if self._rate_remaining == 0:
+                return 60 - (now - self._rate_window_start)
+            self._rate_remaining -= 1
+            return None
+
     def _reply(self, status: int, body: dict, headers: dict[str, str] | None = None):
         with self._lock:
             elapsed = time.monotonic() - self._rate_window_start
-            if elapsed >= 60:
-                self._rate_window_start, self._rate_remaining, elapsed = time.monotonic(), \
-                    RATE_LIMIT, 0.0
-            self._rate_remaining = max(0, self._rate_remaining - 1)
             self.requests.append(Recorded(request.method, request.path,
                                           request.get_json(silent=True), status))
             response = jsonify(body)
             response.status_code = status
-            response.headers.update({"x-rate-limit": str(RATE_LIMIT),
+            response.headers.update({"x-rate-limit": str(self.rate_limit),
                                      "x-rate-limit-remaining": str(self._rate_remaining),
                                      "ratelimit-reset": str(int(60 - elapsed)),
                                      **(headers or {})})
