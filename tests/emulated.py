@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -41,3 +42,32 @@ def manager_ticket(zendesk: ZendeskEmulator) -> int:
                                    notify=False)
     zendesk.customer_comment(ticket, "I want to speak to a manager", notify=False)
     return ticket
+
+
+def write_config(path: Path, zendesk: ZendeskEmulator, db: Path, *, secret: str,
+                 worker: dict[str, float] | None = None) -> Path:
+    """A config file for ``tierlift serve``/``worker`` against the emulator, customer_request on."""
+    worker_table = "\n".join(f"{k} = {v}" for k, v in {"poll_seconds": 0.2,
+                                                         **(worker or {})}.items())
+    path.write_text(textwrap.dedent(f"""
+        database_url = "sqlite:///{db}"
+        tiers = ["L1", "L2", "L3"]
+        default_tier = "L1"
+
+        [zendesk]
+        base_url = "{zendesk.url}"
+        email = "{zendesk.email}"
+        api_token = "{zendesk.api_token}"
+        webhook_secret = "{secret}"
+        [zendesk.tier_groups]
+        L1 = {L1}
+        L2 = {L2}
+        L3 = {L3}
+
+        [policies.customer_request]
+        enabled = true
+        phrases = ["speak to a manager", "escalate this"]
+
+        [worker]
+    """) + worker_table + "\n")
+    return path

@@ -6,7 +6,6 @@ import json
 import signal
 import socket
 import subprocess
-import textwrap
 import time
 import uuid
 from datetime import UTC, datetime
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 from conftest import SECRET, sign
-from emulated import CHEN, L1, L2, L3, MAYA, TIERLIFT, manager_ticket, wait_for
+from emulated import CHEN, L1, L2, MAYA, TIERLIFT, manager_ticket, wait_for, write_config
 
 from webhook_app.emulator.zendesk import BOT_ID, ZendeskEmulator
 from webhook_app.store import Store
@@ -35,30 +34,8 @@ class Tierlift:
         self.url = f"http://127.0.0.1:{self.port}"
         self.db = tmp_path / "tierlift.db"
         self.log = tmp_path / "serve.log"
-        worker_table = "\n".join(f"{k} = {v}" for k, v in worker.items())
-        self.config = tmp_path / "tierlift.toml"
-        self.config.write_text(textwrap.dedent(f"""
-            database_url = "sqlite:///{self.db}"
-            tiers = ["L1", "L2", "L3"]
-            default_tier = "L1"
-
-            [zendesk]
-            base_url = "{zendesk.url}"
-            email = "{zendesk.email}"
-            api_token = "{zendesk.api_token}"
-            webhook_secret = "{SECRET}"
-            [zendesk.tier_groups]
-            L1 = {L1}
-            L2 = {L2}
-            L3 = {L3}
-
-            [policies.customer_request]
-            enabled = true
-            phrases = ["speak to a manager", "escalate this"]
-
-            [worker]
-            poll_seconds = 0.2
-        """) + worker_table + "\n")
+        self.config = write_config(tmp_path / "tierlift.toml", zendesk, self.db, secret=SECRET,
+                                   worker=worker)
         self.process: subprocess.Popen | None = None
 
     def start(self) -> Tierlift:

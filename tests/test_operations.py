@@ -8,7 +8,7 @@ import textwrap
 
 from click.testing import CliRunner
 from conftest import SECRET
-from emulated import L1, L2, MAYA, TIERLIFT, manager_ticket, wait_for
+from emulated import MAYA, TIERLIFT, manager_ticket, wait_for, write_config
 
 from webhook_app.cli import main
 from webhook_app.demo import run_demo
@@ -28,23 +28,8 @@ def test_the_demo_plays_every_scenario_as_expected():
 def test_a_separate_worker_process_processes_what_a_receiver_stored(tmp_path, zendesk):
     ticket = manager_ticket(zendesk)
     db = tmp_path / "shared.db"
-    config = tmp_path / "tierlift.toml"
-    config.write_text(textwrap.dedent(f"""
-        database_url = "sqlite:///{db}"
-        [zendesk]
-        base_url = "{zendesk.url}"
-        email = "{zendesk.email}"
-        api_token = "{zendesk.api_token}"
-        webhook_secret = "{SECRET}"
-        [zendesk.tier_groups]
-        L1 = {L1}
-        L2 = {L2}
-        L3 = 103
-        [policies.customer_request]
-        enabled = true
-        [worker]
-        poll_seconds = 0.1
-    """))
+    config = write_config(tmp_path / "tierlift.toml", zendesk, db, secret=SECRET,
+                          worker={"poll_seconds": 0.1})
     receiver_side = Store(f"sqlite:///{db}")
     receiver_side.create_schema()
     assert receiver_side.receive(Delivery("zendesk", "event:x", str(ticket),

@@ -36,9 +36,13 @@ def _config_failure(exc: ConfigError):
     sys.exit(2)
 
 
-def _logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(),
+def _service(config_path: str | None, workers: int, log_level: str) -> Service:
+    logging.basicConfig(level=log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return Service.build(_settings(config_path), workers=workers)
+    except ConfigError as exc:
+        _config_failure(exc)
 
 
 @click.group()
@@ -55,12 +59,7 @@ def main() -> None:
 @click.option("--log-level", default="info", show_default=True)
 def serve(config_path, host, port, workers, log_level) -> None:
     """Receiver and workers in one process."""
-    _logging(log_level)
-    settings = _settings(config_path)
-    try:
-        service = Service.build(settings, workers=workers)
-    except ConfigError as exc:
-        _config_failure(exc)
+    service = _service(config_path, workers, log_level)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # unwinds serve(), which shuts down
     service.serve(host, port)
 
@@ -71,12 +70,7 @@ def serve(config_path, host, port, workers, log_level) -> None:
 @click.option("--log-level", default="info", show_default=True)
 def worker(config_path, workers, log_level) -> None:
     """Workers only, for receivers and workers on separate machines (shared database)."""
-    _logging(log_level)
-    settings = _settings(config_path)
-    try:
-        service = Service.build(settings, workers=workers)
-    except ConfigError as exc:
-        _config_failure(exc)
+    service = _service(config_path, workers, log_level)
     stopped = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopped.set())
