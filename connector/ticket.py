@@ -135,11 +135,18 @@ class TierWrite:
 
 
 @dataclass(frozen=True)
-class WriteResult:
-    """What the helpdesk was sent and answered, for the audit log."""
+class SentRequest:
+    """One request of a write-back and the helpdesk's answer, for the audit log."""
 
     method: str
     path: str
-    body: dict
+    body: dict | None
     status: int
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """Every request a write-back sent, in order, with the answers."""
+
+    requests: tuple[SentRequest, ...]
     assignee_cleared: bool = False

@@ -15,6 +15,7 @@ from connector.ticket import (
     AuthorRole,
     Comment,
     Priority,
+    SentRequest,
     Ticket,
     TierChange,
     TierLadder,
@@ -166,14 +167,16 @@ class ZendeskConnector:
         fields["updated_stamp"] = ticket.version
         body = {"ticket": fields}
         response = self.api.request("PUT", path, json=body)
-        if response.status_code == 422 and _about_assignee(response) and ticket.assignee_id:
+        sent = [SentRequest("PUT", path, body, response.status_code)]
+        cleared = response.status_code == 422 and _about_assignee(response) and \
+            ticket.assignee_id is not None
+        if cleared:
             body = copy.deepcopy(body)
             body["ticket"]["assignee_id"] = None
             response = self.api.request("PUT", path, json=body)
-            _raise_for_status(response, f"update of ticket {ticket.ref}")
-            return WriteResult("PUT", path, body, response.status_code, assignee_cleared=True)
+            sent.append(SentRequest("PUT", path, body, response.status_code))
         _raise_for_status(response, f"update of ticket {ticket.ref}")
-        return WriteResult("PUT", path, body, response.status_code)
+        return WriteResult(tuple(sent), assignee_cleared=cleared)
 
 
 def _role(author: str, role: str | None, requester: str | None, me: str) -> AuthorRole:

@@ -128,7 +128,9 @@ def test_a_customer_asking_for_a_manager_is_moved_to_tier_2_in_one_put(store, wo
         "policy": "customer_request", "target": "L2", "priority": None, "state": "fired",
         "evidence": [{"key": "comment:11",
                       "summary": 'The customer asked: "speak to a manager"'}]}]
-    assert round_["write"]["status"] == 200 and round_["write"]["assignee_cleared"] is False
+    assert round_["write"] == {"assignee_cleared": False, "requests": [
+        {"method": "PUT", "path": "/api/v2/tickets/42.json", "body": expected_put(),
+         "status": 200}]}
     assert store.used_evidence("zendesk", "42") == {("customer_request", "comment:11")}
     assert store.inbox_counts() == {"done": 2}
 
@@ -180,7 +182,9 @@ def test_409_rereads_and_writes_with_the_new_stamp(store, worker, zd):
                         expected_put(stamp="2026-11-20T10:00:07Z")]
     [entry] = store.audit_log()
     assert entry["outcome"] == "escalated"
-    assert [r["write"]["status"] for r in entry["detail"]["rounds"]] == [409, 200]
+    conflict, written = (r["write"] for r in entry["detail"]["rounds"])
+    assert conflict["status"] == 409 and "changed since it was read" in conflict["error"]
+    assert [r["status"] for r in written["requests"]] == [200]
 
 
 def test_409_because_an_agent_escalated_it_meanwhile_writes_nothing_more(store, worker, zd):
@@ -226,7 +230,9 @@ def test_422_for_the_assignee_clears_it_and_retries_once(store, worker, zd):
     deliver(store, "event:a")
     worker.run_once()
     assert puts(zd) == [expected_put(), expected_put(assignee_id=None)]
-    assert store.audit_log()[0]["detail"]["rounds"][0]["write"]["assignee_cleared"] is True
+    write = store.audit_log()[0]["detail"]["rounds"][0]["write"]
+    assert write["assignee_cleared"] is True
+    assert [r["status"] for r in write["requests"]] == [422, 200]
 
 
 def test_another_422_is_recorded_as_rejected_and_the_evidence_kept_for_later(store, worker, zd):

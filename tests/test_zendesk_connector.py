@@ -17,6 +17,7 @@ from connector.http import ApiSession
 from connector.ticket import (
     AuthorRole,
     Priority,
+    SentRequest,
     TierChange,
     TierLadder,
     TierWrite,
@@ -439,7 +440,8 @@ def test_escalate_sends_one_safe_update_put(connector, rsps, ticket):
     assert call.request.method == "PUT"
     assert call.request.url == TICKET_URL
     assert json.loads(call.request.body) == {"ticket": expected_fields()}
-    assert result == WriteResult("PUT", TICKET_PATH, {"ticket": expected_fields()}, 200)
+    assert result == WriteResult(
+        (SentRequest("PUT", TICKET_PATH, {"ticket": expected_fields()}, 200),))
     assert result.assignee_cleared is False
 
 
@@ -470,7 +472,7 @@ def test_escalate_without_tier_sends_no_group(connector, rsps, ticket):
         "safe_update": True,
         "updated_stamp": "2023-09-09T23:52:05Z",
     }}
-    assert result.body == body
+    assert result.requests[-1].body == body
 
 
 def test_escalate_never_sends_a_tag_twice(connector, rsps, ticket):
@@ -510,7 +512,9 @@ def test_escalate_clears_an_assignee_outside_the_target_group(connector, rsps, t
     assert bodies[0] == {"ticket": expected_fields()}
     assert bodies[1] == {"ticket": {**expected_fields(), "assignee_id": None}}
     assert [c.request.url for c in rsps.calls] == [TICKET_URL, TICKET_URL]
-    assert result == WriteResult("PUT", TICKET_PATH, bodies[1], 200, assignee_cleared=True)
+    assert result == WriteResult((SentRequest("PUT", TICKET_PATH, bodies[0], 422),
+                                  SentRequest("PUT", TICKET_PATH, bodies[1], 200)),
+                                 assignee_cleared=True)
 
 
 def test_escalate_rejected_twice_gives_up_after_two_puts(connector, rsps, ticket):
