@@ -88,7 +88,7 @@ def check(config_path) -> None:
         policies = enabled_policies(settings)
     except ConfigError as exc:
         _config_failure(exc)
-    platforms = [name for name in ("zendesk",) if getattr(settings, name) is not None]
+    platforms = [name for name in ("zendesk", "jira") if getattr(settings, name) is not None]
     click.echo(f"config OK: tiers {' < '.join(settings.tiers)} (default {settings.default_tier}); "
                f"helpdesks: {', '.join(platforms)}; "
                f"policies enabled: {', '.join(policies.names) or 'none'}")

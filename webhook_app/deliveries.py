@@ -9,6 +9,9 @@ from webhook_app.store import Delivery
 
 ZENDESK_TICKET_EVENT = "zen:event-type:ticket."
 ZENDESK_INVOCATION = "X-Zendesk-Webhook-Invocation-Id"
+JIRA_EVENTS = frozenset({"jira:issue_created", "jira:issue_updated", "comment_created",
+                         "comment_updated"})
+JIRA_IDENTIFIER = "X-Atlassian-Webhook-Identifier"
 
 
 class Malformed(Exception):
@@ -19,9 +22,7 @@ class Ignored(Exception):
     """A well-formed delivery we have no use for (not about a ticket): answer 200."""
 
 
-def parse_zendesk(headers: Mapping[str, str], body: bytes) -> Delivery:
-    """An event-subscribed webhook (``zen:event-type:ticket.*``) or a trigger/automation webhook
-    whose JSON body carries ``ticket_id``."""
+def _json_object(body: bytes) -> dict:
     try:
         data = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError:
@@ -30,6 +31,13 @@ def parse_zendesk(headers: Mapping[str, str], body: bytes) -> Delivery:
         raise Malformed(f"body is not JSON: {exc}") from None
     if not isinstance(data, dict):
         raise Malformed("body is JSON but not an object")
+    return data
+
+
+def parse_zendesk(headers: Mapping[str, str], body: bytes) -> Delivery:
+    """An event-subscribed webhook (``zen:event-type:ticket.*``) or a trigger/automation webhook
+    whose JSON body carries ``ticket_id``."""
+    data = _json_object(body)
     invocation = headers.get(ZENDESK_INVOCATION)
     if "type" in data:
         return _zendesk_event(data, body)
@@ -94,3 +102,51 @@ def _optional_id(value: object) -> str | None:
 
 def _ascii_digits(text: str) -> bool:
     return text.isascii() and text.isdigit()
+
+
+def parse_jira(headers: Mapping[str, str], body: bytes) -> Delivery:
+    """A Jira Cloud or Data Center admin webhook about an issue or one of its comments."""
+    data = _json_object(body)
+    kind = data.get("webhookEvent")
+    if not isinstance(kind, str) or not kind:
+        raise Malformed('no "webhookEvent": not a Jira webhook')
+    if kind not in JIRA_EVENTS:
+        raise Ignored(f"{kind} is not an issue or comment event")
+    issue = data.get("issue")
+    if not isinstance(issue, dict):
+        raise Malformed(f'{kind} has no "issue" object')
+    issue_id = str(issue.get("id") or "").strip()
+    key = str(issue.get("key") or "").strip()
+    if not _ascii_digits(issue_id) and not _jira_key(key):
+        raise Malformed(f"issue id {issue.get('id')!r} / key {issue.get('key')!r} unusable")
+    identifier = headers.get(JIRA_IDENTIFIER)
+    if identifier:
+        dedupe = f"webhook:{identifier}"
+    elif isinstance(data.get("timestamp"), int):
+        dedupe = f"issue:{issue_id or key}:{data['timestamp']}"
+    else:
+        raise Malformed(f"no {JIRA_IDENTIFIER} header and no \"timestamp\" to deduplicate on")
+    return Delivery(
+        platform="jira",
+        dedupe_key=dedupe,
+        ticket_ref=key if _jira_key(key) else issue_id,
+        kind=kind,
+        payload=body.decode(),
+        actor=_jira_actor(data),
+    )
+
+
+def _jira_key(key: str) -> bool:
+    project, _, number = key.rpartition("-")
+    return bool(project) and project.isascii() and _ascii_digits(number)
+
+
+def _jira_actor(data: dict) -> str | None:
+    """Who made the change: Cloud ``accountId``, Data Center user ``key`` or ``name``."""
+    comment = data.get("comment") if isinstance(data.get("comment"), dict) else {}
+    for user in (data.get("user"), comment.get("updateAuthor"), comment.get("author")):
+        if isinstance(user, dict):
+            ident = user.get("accountId") or user.get("key") or user.get("name")
+            if ident:
+                return str(ident)
+    return None

@@ -52,6 +52,15 @@ class Escalator:
         self.now = now
         self.rng = rng or random.Random()
 
+    def warm_up(self) -> None:
+        """Identify our API user on each helpdesk once at start (loop safety needs it), and say
+        so in the log; a helpdesk that cannot be reached now is asked again when needed."""
+        for name, connector in self.connectors.items():
+            try:
+                log.info("%s: acting as user %s", name, connector.whoami())
+            except Exception as exc:
+                log.warning("%s: could not identify our API user yet: %s", name, exc)
+
     def process(self, claim: Claim) -> AuditRecord:
         started = time.monotonic()
         record = AuditRecord(outcome="no_change",

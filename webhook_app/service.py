@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from waitress.server import create_server
 
 from connector.http import ApiSession, BearerAuth
+from connector.jira import JiraConnector
 from connector.zendesk import ZendeskConnector
 from plugins.manager import EnabledPolicies, PolicyHost
 from webhook_app import create_app
@@ -30,6 +31,16 @@ def build_connectors(settings: Settings) -> dict[str, Connector]:
             auth = (f"{zd.email}/token", zd.api_token.get_secret_value())
         connectors["zendesk"] = ZendeskConnector(ApiSession(zd.url, auth), zd.tier_groups,
                                                  settings.ladder)
+    jira = settings.jira
+    if jira is not None:
+        if jira.cloud:
+            auth = (jira.email, jira.api_token.get_secret_value())
+        else:
+            auth = BearerAuth(jira.pat.get_secret_value())
+        connectors["jira"] = JiraConnector(
+            ApiSession(jira.url, auth), cloud=jira.cloud, tier_field=jira.tier_field,
+            tier_values=jira.tier_values, ladder=settings.ladder, priorities=jira.priorities,
+            transition=jira.transition)
     return connectors
 
 

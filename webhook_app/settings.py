@@ -20,7 +20,9 @@ from plugins.manager import ConfigError
 
 CONFIG_ENV = "TIERLIFT_CONFIG"
 # Keys whose values never appear in an error message, even when they have the wrong type.
-SECRET_KEYS = frozenset({"api_token", "oauth_token", "webhook_secret", "database_url"})
+SECRET_KEYS = frozenset({"api_token", "oauth_token", "pat", "webhook_secret", "webhook_token",
+                         "database_url"})
+JIRA_PRIORITIES = {"low": "Low", "normal": "Medium", "high": "High", "urgent": "Highest"}
 
 
 class _Section(BaseModel):
@@ -53,6 +55,51 @@ class ZendeskSettings(_Section):
         return (self.base_url or f"https://{self.subdomain}.zendesk.com").rstrip("/")
 
 
+class JiraSettings(_Section):
+    base_url: str
+    email: str | None = None
+    api_token: SecretStr | None = None
+    pat: SecretStr | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_token: SecretStr | None = Field(None, description="Data Center, which may not sign "
+                                            "deliveries: a shared token sent as the "
+                                            "X-Tierlift-Token header or ?token= parameter.")
+    tier_field: str
+    tier_values: dict[str, str] = Field(default_factory=dict)
+    transition: str | None = Field(None, description="Name of a workflow transition to run "
+                                   "when escalating, e.g. \"Escalate\".")
+    priorities: dict[str, str] = Field(default_factory=lambda: dict(JIRA_PRIORITIES),
+                                       description="tierlift priority -> Jira priority name.")
+
+    @model_validator(mode="after")
+    def _complete(self) -> JiraSettings:
+        if urlparse(self.base_url).scheme not in ("http", "https"):
+            raise ValueError(f"base_url must start with https:// (got {self.base_url!r})")
+        cloud = self.email is not None or self.api_token is not None
+        if cloud and self.pat is not None:
+            raise ValueError("set email + api_token (Cloud) or pat (Data Center), not both")
+        if self.pat is None and (self.email is None or self.api_token is None):
+            raise ValueError("set email together with api_token (Cloud), or pat (Data Center)")
+        if self.webhook_secret is None and self.webhook_token is None:
+            raise ValueError("set webhook_secret (the Jira webhook's secret) or, for Data "
+                             "Center webhooks that cannot sign, webhook_token: tierlift does "
+                             "not accept unauthenticated deliveries")
+        unknown = set(self.priorities) - set(JIRA_PRIORITIES)
+        if unknown:
+            raise ValueError(f"priorities: unknown tierlift priority {sorted(unknown)}; "
+                             f"use {list(JIRA_PRIORITIES)}")
+        return self
+
+    @property
+    def cloud(self) -> bool:
+        """Cloud (email + API token, REST v3, ADF) rather than Data Center (PAT, REST v2)."""
+        return self.pat is None
+
+    @property
+    def url(self) -> str:
+        return self.base_url.rstrip("/")
+
+
 class WorkerSettings(_Section):
     lease_seconds: float = Field(30.0, gt=0, description="How long a claimed ticket stays "
                                  "claimed by a worker that stopped answering.")
@@ -75,6 +122,7 @@ class Settings(BaseSettings):
     tiers: list[str] = Field(default_factory=lambda: ["L1", "L2", "L3"])
     default_tier: str = "L1"
     zendesk: ZendeskSettings | None = None
+    jira: JiraSettings | None = None
     policies: dict[str, dict[str, Any]] = Field(default_factory=dict)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
 
@@ -147,16 +195,28 @@ def _cross_check(settings: Settings) -> list[str]:
         problems.append(f"default_tier: {settings.default_tier!r} is not one of tiers "
                         f"{settings.tiers}")
         return problems
-    if settings.zendesk is None:
-        problems.append("zendesk: no helpdesk configured; add a [zendesk] section")
-        return problems
-    groups = settings.zendesk.tier_groups
-    for tier in groups:
-        if tier not in settings.tiers:
-            problems.append(f"zendesk.tier_groups.{tier}: not one of tiers {settings.tiers}")
+    if settings.zendesk is None and settings.jira is None:
+        problems.append("config: no helpdesk configured; add a [zendesk] or [jira] section")
+    if settings.zendesk is not None:
+        problems += _tier_map_problems(settings, "zendesk.tier_groups",
+                                       settings.zendesk.tier_groups,
+                                       "the id of the Zendesk group that works it")
+    if settings.jira is not None:
+        values = settings.jira.tier_values
+        problems += _tier_map_problems(settings, "jira.tier_values", values,
+                                       f"the option of {settings.jira.tier_field} that means it")
+        repeated = sorted({v for v in values.values() if list(values.values()).count(v) > 1})
+        if repeated:
+            problems.append(f"jira.tier_values: {', '.join(repeated)} used for more than one "
+                            "tier")
+    return problems
+
+
+def _tier_map_problems(settings: Settings, key: str, mapping: dict, what: str) -> list[str]:
+    """Every mapped tier exists, and every tier from default_tier up is mapped."""
+    problems = [f"{key}.{tier}: not one of tiers {settings.tiers}"
+                for tier in mapping if tier not in settings.tiers]
     start = settings.tiers.index(settings.default_tier)
-    for tier in settings.tiers[start:]:
-        if tier not in groups:
-            problems.append(f"zendesk.tier_groups.{tier}: missing; every tier from "
-                            f"default_tier up needs the id of the Zendesk group that works it")
+    problems += [f"{key}.{tier}: missing; every tier from default_tier up needs {what}"
+                 for tier in settings.tiers[start:] if tier not in mapping]
     return problems

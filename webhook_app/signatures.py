@@ -43,3 +43,46 @@ def verify_zendesk(
     skew = abs((now or datetime.now(UTC)) - signed_at)
     if skew > ZENDESK_TOLERANCE:
         raise SignatureError(f"signature timestamp {timestamp} is {skew} away from now")
+
+
+JIRA_SIGNATURE = "X-Hub-Signature"
+JIRA_TOKEN_HEADER = "X-Tierlift-Token"
+# WebSub's "method=signature"; Jira sends sha256. SHA-1 is refused as too weak.
+JIRA_METHODS = {"sha256": hashlib.sha256, "sha384": hashlib.sha384, "sha512": hashlib.sha512}
+
+
+def jira_signature(secret: str, body: bytes, method: str = "sha256") -> str:
+    """``method=<hex HMAC of the raw body>``, as Jira signs webhooks that have a secret."""
+    return f"{method}={hmac.new(secret.encode(), body, JIRA_METHODS[method]).hexdigest()}"
+
+
+def verify_jira(
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    secret: str | None,
+    token: str | None,
+    query_token: str | None = None,
+) -> None:
+    """Raise :class:`SignatureError` unless the delivery is signed with ``secret`` or, for Data
+    Center webhooks that cannot sign, carries ``token`` (header or ``?token=``).
+
+    A signature that is present is always checked: a wrong one is refused even with a token.
+    """
+    signature = headers.get(JIRA_SIGNATURE)
+    if secret and signature:
+        method, _, digest = signature.strip().partition("=")
+        algorithm = JIRA_METHODS.get(method.lower())
+        if algorithm is None or not digest:
+            raise SignatureError(f"unsupported {JIRA_SIGNATURE} method {method!r}; expected "
+                                 f"one of {sorted(JIRA_METHODS)}")
+        expected = hmac.new(secret.encode(), body, algorithm).hexdigest()
+        if not hmac.compare_digest(expected.encode(), digest.lower().encode()):
+            raise SignatureError("signature does not match the webhook secret")
+        return
+    if token:
+        given = headers.get(JIRA_TOKEN_HEADER) or query_token
+        if given and hmac.compare_digest(given.encode(), token.encode()):
+            return
+        raise SignatureError(f"missing or wrong token ({JIRA_TOKEN_HEADER} header or ?token=)")
+    raise SignatureError(f"missing {JIRA_SIGNATURE}")

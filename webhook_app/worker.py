@@ -50,6 +50,7 @@ class Worker:
 
     def run(self, stop: threading.Event) -> None:
         log.info("worker %s started", self.id)
+        self.escalator.warm_up()
         while not stop.is_set():
             try:
                 if self.run_once():

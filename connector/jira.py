@@ -1,0 +1,308 @@
+"""Jira Cloud and Data Center (incl. Service Management): read an issue into a :class:`Ticket`,
+write a tier move back as one field update plus one internal comment."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from connector import adf
+from connector.errors import HelpdeskError, NotFound, Rejected
+from connector.http import ApiSession
+from connector.ticket import (
+    AuthorRole,
+    Comment,
+    Priority,
+    SentRequest,
+    Ticket,
+    TierChange,
+    TierLadder,
+    TierWrite,
+    WriteResult,
+)
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "jira"
+PAGE = 100
+MAX_PAGES = 50
+INTERNAL = {"key": "sd.public.comment", "value": {"internal": True}}
+# Priority names of Jira's default schemes, old and new, for reading an issue's priority.
+KNOWN_PRIORITIES = {
+    "highest": Priority.URGENT, "blocker": Priority.URGENT, "critical": Priority.URGENT,
+    "high": Priority.HIGH, "major": Priority.HIGH,
+    "medium": Priority.NORMAL,
+    "low": Priority.LOW, "minor": Priority.LOW, "lowest": Priority.LOW, "trivial": Priority.LOW,
+}
+ISSUE_FIELDS = ("summary", "status", "priority", "labels", "reporter", "assignee", "created",
+                "updated", "project", "comment", "description")
+
+
+def parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def user_id(user: Mapping[str, Any] | None) -> str | None:
+    """Cloud ``accountId``, else the Data Center user ``key`` or ``name``."""
+    if not user:
+        return None
+    ident = user.get("accountId") or user.get("key") or user.get("name")
+    return str(ident) if ident else None
+
+
+class JiraConnector:
+    """Talks to one Jira site. Cloud: REST v3 and ADF; Data Center: REST v2 and plain text.
+
+    The tier lives in a single-select custom field: ``tier_values`` maps each tier to its option;
+    an empty or unmapped value is the ladder's default tier.
+    """
+
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        api: ApiSession,
+        *,
+        cloud: bool,
+        tier_field: str,
+        tier_values: Mapping[str, str],
+        ladder: TierLadder,
+        priorities: Mapping[str, str],
+        transition: str | None = None,
+    ) -> None:
+        self.api = api
+        self.cloud = cloud
+        self.rest = "/rest/api/3" if cloud else "/rest/api/2"
+        self.tier_field = tier_field
+        self.tier_values = dict(tier_values)
+        self._tier_of_value = {v.casefold(): k for k, v in self.tier_values.items()}
+        self.ladder = ladder
+        self.priorities = {Priority[k.upper()]: v for k, v in priorities.items()}
+        self._priority_of_name = {**KNOWN_PRIORITIES,
+                                  **{v.casefold(): k for k, v in self.priorities.items()}}
+        self.transition = transition
+        self._me: str | None = None
+        self._service_desk: dict[str, bool] = {}  # project key -> is a JSM project
+        self._lock = threading.Lock()
+
+    def tier_of_value(self, value: object) -> str:
+        """The tier of a tier-field value (an option object or its text); default if unset."""
+        if isinstance(value, dict):
+            value = value.get("value")
+        if not value:
+            return self.ladder.default
+        return self._tier_of_value.get(str(value).casefold(), self.ladder.default)
+
+    def whoami(self) -> str:
+        """Our API user (``/myself``), asked once: its changes and comments are our own."""
+        if self._me is None:
+            response = self.api.get(f"{self.rest}/myself")
+            _raise_for_status(response, "myself")
+            self._me = user_id(response.json())
+        return self._me
+
+    def fetch(self, ref: str, *, needs: frozenset[str] = frozenset()) -> Ticket:
+        """The issue as it is now, with comments and tier history (one request, usually).
+
+        Comments are always read: they also show whether our own note is already there.
+        """
+        expand = "changelog,names" if "history" in needs else "names"
+        response = self.api.get(f"{self.rest}/issue/{quote(ref)}",
+                                fields=",".join((*ISSUE_FIELDS, self.tier_field)),
+                                expand=expand)
+        _raise_for_status(response, f"issue {ref}")
+        raw = response.json()
+        fields = raw.get("fields") or {}
+        project = fields.get("project") or {}
+        with self._lock:
+            self._service_desk[project.get("key", "")] = \
+                project.get("projectTypeKey") == "service_desk"
+        reporter = user_id(fields.get("reporter"))
+        created = parse_time(fields["created"])
+        tier = self.tier_of_value(fields.get(self.tier_field))
+        comments = [*self._description(fields, reporter, created),
+                    *self._comments(raw["key"], fields, reporter)]
+        history = self._tier_history(raw, tier, created) if "history" in needs else ()
+        return Ticket(
+            platform=PLATFORM,
+            ref=raw["key"],
+            subject=fields.get("summary") or "",
+            status=(fields.get("status") or {}).get("name", ""),
+            priority=self._priority(fields.get("priority")),
+            tier=tier,
+            tags=tuple(fields.get("labels") or ()),
+            requester_id=reporter,
+            assignee_id=user_id(fields.get("assignee")),
+            organization_id=None,
+            channel=None,
+            created_at=created,
+            updated_at=parse_time(fields["updated"]),
+            version=fields["updated"],
+            comments=tuple(comments),
+            tier_history=tuple(history),
+            custom_fields={k: _simple(v) for k, v in fields.items()
+                           if k.startswith("customfield_")},
+        )
+
+    def _priority(self, raw: Mapping[str, Any] | None) -> Priority | None:
+        name = (raw or {}).get("name")
+        return self._priority_of_name.get(name.casefold()) if name else None
+
+    def _description(self, fields: Mapping[str, Any], reporter: str | None,
+                     created: datetime) -> Iterator[Comment]:
+        """The description is the customer's first message: policies read it as a comment."""
+        text = adf.to_text(fields.get("description"))
+        if text and reporter:
+            yield Comment(id="description", author_id=reporter,
+                          author_role=AuthorRole.CUSTOMER, public=True, body=text,
+                          created_at=created)
+
+    def _comments(self, key: str, fields: Mapping[str, Any],
+                  reporter: str | None) -> Iterator[Comment]:
+        me = self.whoami()
+        page = fields.get("comment") or {}
+        raws = list(page.get("comments") or ())
+        total = page.get("total", len(raws))
+        pages = 0
+        while len(raws) < total and pages < MAX_PAGES:  # more than the issue carried inline
+            pages += 1
+            response = self.api.get(f"{self.rest}/issue/{quote(key)}/comment",
+                                    startAt=len(raws), maxResults=PAGE)
+            _raise_for_status(response, f"comments of issue {key}")
+            more = response.json().get("comments") or []
+            if not more:
+                break
+            raws += more
+        for raw in raws:
+            author = raw.get("author") or {}
+            ident = user_id(author)
+            yield Comment(
+                id=str(raw["id"]),
+                author_id=ident or "",
+                author_role=_role(author, ident, reporter, me),
+                public=raw.get("jsdPublic", not raw.get("visibility")),
+                body=adf.to_text(raw.get("body")),
+                created_at=parse_time(raw["created"]),
+            )
+
+    def _tier_history(self, raw: Mapping[str, Any], tier: str,
+                      created: datetime) -> list[TierChange]:
+        """Tier field changes from the changelog, starting with the tier at creation."""
+        name = (raw.get("names") or {}).get(self.tier_field)
+        changes = []
+        for history in (raw.get("changelog") or {}).get("histories") or ():
+            for item in history.get("items") or ():
+                if item.get("fieldId") == self.tier_field or \
+                        (not item.get("fieldId") and name and item.get("field") == name):
+                    changes.append((parse_time(history["created"]), item))
+        changes.sort(key=lambda change: change[0])
+        if not changes:
+            return [TierChange(created, tier)]
+        first = self.tier_of_value(changes[0][1].get("fromString"))
+        return [TierChange(created, first),
+                *(TierChange(at, self.tier_of_value(item.get("toString")))
+                  for at, item in changes)]
+
+    def escalate(self, ticket: Ticket, write: TierWrite) -> WriteResult:
+        """Leave the internal note, then set the tier field, labels and priority in one PUT,
+        then run the configured transition, if any.
+
+        The note goes first and is recognised by its evidence line, and the PUT sets absolute
+        values: repeating an interrupted escalation never duplicates the note or the move.
+        """
+        sent: list[SentRequest] = []
+        if not self._note_present(ticket, write.internal_note):
+            sent.append(self._add_internal_note(ticket.ref, write.internal_note))
+        fields: dict[str, Any] = {}
+        if write.tier is not None:
+            fields[self.tier_field] = {"value": self.tier_values[write.tier]}
+        if write.priority is not None:
+            fields["priority"] = {"name": self.priorities[write.priority]}
+        body = {"fields": fields,
+                "update": {"labels": [{"add": t} for t in dict.fromkeys(write.add_tags)
+                                      if t not in ticket.tags]}}
+        path = f"{self.rest}/issue/{quote(ticket.ref)}"
+        response = self.api.request("PUT", path, json=body)
+        sent.append(SentRequest("PUT", path, body, response.status_code))
+        _raise_for_status(response, f"update of issue {ticket.ref}")
+        if self.transition and write.tier is not None:
+            sent += self._transition(ticket.ref)
+        return WriteResult(tuple(sent))
+
+    def _note_present(self, ticket: Ticket, note: str) -> bool:
+        marker = note.rstrip().rsplit("\n", 1)[-1]
+        return any(c.author_role is AuthorRole.SELF and marker in c.body
+                   for c in ticket.comments)
+
+    def _add_internal_note(self, key: str, note: str) -> SentRequest:
+        """JSM projects: a service-desk comment with ``public: false``. Other projects: a Jira
+        comment with the ``sd.public.comment`` property set to internal."""
+        with self._lock:
+            service_desk = self._service_desk.get(key.rpartition("-")[0], False)
+        if service_desk:
+            path = f"/rest/servicedeskapi/request/{quote(key)}/comment"
+            body: dict[str, Any] = {"body": note, "public": False}
+        else:
+            path = f"{self.rest}/issue/{quote(key)}/comment"
+            body = {"body": adf.from_text(note) if self.cloud else note,
+                    "properties": [INTERNAL]}
+        response = self.api.request("POST", path, json=body)
+        _raise_for_status(response, f"internal note on issue {key}")
+        return SentRequest("POST", path, body, response.status_code)
+
+    def _transition(self, key: str) -> list[SentRequest]:
+        path = f"{self.rest}/issue/{quote(key)}/transitions"
+        response = self.api.get(path)
+        _raise_for_status(response, f"transitions of issue {key}")
+        sent = [SentRequest("GET", path, None, response.status_code)]
+        wanted = self.transition.casefold()
+        match = next((t for t in response.json().get("transitions") or ()
+                      if str(t.get("name", "")).casefold() == wanted), None)
+        if match is None:  # e.g. the issue is already past it: the tier move still stands
+            log.warning("issue %s: no transition named %r available", key, self.transition)
+            return sent
+        body = {"transition": {"id": str(match["id"])}}
+        response = self.api.request("POST", path, json=body)
+        sent.append(SentRequest("POST", path, body, response.status_code))
+        _raise_for_status(response, f"transition {self.transition!r} of issue {key}")
+        return sent
+
+
+def _role(author: Mapping[str, Any], ident: str | None, reporter: str | None,
+          me: str) -> AuthorRole:
+    if ident is not None and ident == me:
+        return AuthorRole.SELF
+    kind = author.get("accountType")
+    if kind == "customer":
+        return AuthorRole.CUSTOMER
+    if kind == "app":
+        return AuthorRole.AGENT
+    return AuthorRole.CUSTOMER if ident is not None and ident == reporter else AuthorRole.AGENT
+
+
+def _simple(value: Any) -> Any:
+    """Option objects to their value, so policies see ``"Gold"``, not ``{"value": "Gold"}``."""
+    if isinstance(value, dict) and "value" in value:
+        return value["value"]
+    if isinstance(value, list):
+        return [_simple(v) for v in value]
+    return value
+
+
+def _raise_for_status(response, what: str) -> None:
+    status = response.status_code
+    if status < 400:
+        return
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = response.text[:500]
+    if status == 404:
+        raise NotFound(f"{what}: not found", status=status)
+    if status in (400, 422):
+        raise Rejected(f"{what}: rejected ({payload})", status=status, details=payload)
+    raise HelpdeskError(f"{what}: HTTP {status} ({payload})", status=status)
