@@ -155,6 +155,9 @@ def test_a_signed_delivery_is_acknowledged_fast_and_escalates_exactly_once(zende
 def test_a_forged_delivery_gets_401_and_causes_no_api_call(zendesk, tierlift):
     ticket = manager_ticket(zendesk)
     tl = tierlift().start()
+    # At start the worker asks Zendesk who it is (users/me), and nothing else.
+    wait_for(lambda: zendesk.requests, what="the worker to identify its API user")
+    assert [r.path for r in zendesk.requests] == ["/api/v2/users/me.json"]
     body = comment_added(ticket, MAYA)
     forged = requests.post(f"{tl.url}/webhooks/zendesk", data=body,
                            headers=sign(body, secret="guessed"), timeout=5)
@@ -162,7 +165,7 @@ def test_a_forged_delivery_gets_401_and_causes_no_api_call(zendesk, tierlift):
                              headers={"Content-Type": "application/json"}, timeout=5)
     assert (forged.status_code, unsigned.status_code) == (401, 401)
     time.sleep(1.0)  # longer than the coalescing window: a stored delivery would be processed
-    assert zendesk.requests == []
+    assert [r.path for r in zendesk.requests] == ["/api/v2/users/me.json"]
 
 
 def test_a_delivery_acknowledged_before_a_kill_is_processed_after_restart(zendesk, tierlift):

@@ -9,55 +9,36 @@ Used by ``tierlift demo`` and by the end-to-end tests.
 from __future__ import annotations
 
 import base64
-import itertools
 import json
-import math
-import re
-import threading
-import time
 import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import ClassVar
 
-from flask import Flask, jsonify, request
+from flask import Flask, request
 
-from webhook_app.emulator.server import LoopbackServer, WebhookSender
+from webhook_app.emulator.base import BaseEmulator, Recorded
+from webhook_app.emulator.server import WebhookSender
 from webhook_app.signatures import ZENDESK_SIGNATURE, ZENDESK_TIMESTAMP, zendesk_signature
 
 BOT_ID = 900001
-RATE_LIMIT = 700
-
-
-@dataclass
-class Fault:
-    """Answer ``status`` (or, with ``status=None``, answer normally after ``delay`` seconds)."""
-
-    method: str
-    path: re.Pattern[str]
-    status: int | None
-    times: int
-    headers: dict[str, str] = field(default_factory=dict)
-    body: dict = field(default_factory=dict)
-    delay: float = 0.0
-
-
-@dataclass(frozen=True)
-class Recorded:
-    method: str
-    path: str
-    body: dict | None
-    status: int
+RATE_LIMIT = 700  # requests per minute, as Zendesk Enterprise allows
 
 
 def _iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class ZendeskEmulator:
+class ZendeskEmulator(BaseEmulator):
     """State and behaviour; :meth:`app` exposes it over HTTP. All methods are thread-safe."""
+
+    rate_limit_headers = ("x-rate-limit", "x-rate-limit-remaining", "ratelimit-reset")
+    unauthorized_body: ClassVar[dict] = {"error": "Couldn't authenticate you"}
+    rate_limited_body: ClassVar[dict] = {"error": "TooManyRequests"}
+    fault_body: ClassVar[dict] = {"error": "EmulatedFault"}
 
     def __init__(self, *, email: str = "bot@acme.example", api_token: str = "emulator-token",
                  account_id: int = 12514403, rate_limit: int = RATE_LIMIT) -> None:
+        super().__init__(rate_limit=rate_limit)
         self.email = email
         self.api_token = api_token
         self.account_id = account_id
@@ -67,16 +48,8 @@ class ZendeskEmulator:
         self.users: dict[int, dict] = {BOT_ID: {"id": BOT_ID, "name": "tierlift bot",
                                                 "role": "admin", "email": email}}
         self.memberships: dict[int, set[int]] = {}
-        self.requests: list[Recorded] = []
-        self.faults: list[Fault] = []
-        self.sender: WebhookSender | None = None
         self.webhook_secret: str | None = None
-        self._ids = itertools.count(1000)
-        self._lock = threading.RLock()
         self._clock = datetime.now(UTC).replace(microsecond=0)
-        self.rate_limit = rate_limit  # requests per minute, as Zendesk Enterprise allows
-        self._rate_remaining = rate_limit
-        self._rate_window_start = time.monotonic()
 
     # -- setting the scene ------------------------------------------------------------------
 
@@ -135,19 +108,6 @@ class ZendeskEmulator:
         """An agent puts the ticket in another group (e.g. back down to tier 1)."""
         self._update_as(ticket_id, agent_id, group_id=group_id, notify=notify)
 
-    def fail_next(self, method: str, path: str, status: int, *, times: int = 1,
-                  headers: dict[str, str] | None = None, body: dict | None = None) -> None:
-        """The next ``times`` requests matching ``method`` and the ``path`` regex get ``status``."""
-        with self._lock:
-            self.faults.append(Fault(method.upper(), re.compile(path), status, times,
-                                     headers or {}, body or {"error": "EmulatedFault"}))
-
-    def slow_next(self, method: str, path: str, seconds: float, *, times: int = 1) -> None:
-        """The next ``times`` matching requests are answered normally, ``seconds`` late."""
-        with self._lock:
-            self.faults.append(Fault(method.upper(), re.compile(path), None, times,
-                                     delay=seconds))
-
     def send_webhooks_to(self, url: str, secret: str) -> None:
         self.sender = WebhookSender(url)
         self.webhook_secret = secret
@@ -157,10 +117,6 @@ class ZendeskEmulator:
         suffix = f"/api/v2/tickets/{ticket_id}.json" if ticket_id is not None else ".json"
         return [r for r in list(self.requests)
                 if r.method == "PUT" and r.status == 200 and r.path.endswith(suffix)]
-
-    def close(self) -> None:
-        if self.sender is not None:
-            self.sender.close()
 
     # -- behaviour shared by the HTTP API and the scene helpers -----------------------------
 
@@ -247,30 +203,8 @@ class ZendeskEmulator:
 
     # -- HTTP -------------------------------------------------------------------------------
 
-    def app(self) -> Flask:
-        app = Flask("zendesk-emulator")
+    def _routes(self, app: Flask) -> None:
         emulator = self
-
-        @app.before_request
-        def _gate():
-            if not emulator._authorized(request.headers.get("Authorization", "")):
-                return emulator._reply(401, {"error": "Couldn't authenticate you"})
-            wait = emulator._spend()
-            if wait is not None:
-                return emulator._reply(429, {"error": "TooManyRequests"},
-                                       {"Retry-After": str(math.ceil(wait))})
-            with emulator._lock:
-                fault = next((f for f in emulator.faults if f.times and
-                              f.method == request.method and f.path.search(request.path)),
-                             None)
-                if fault is not None:
-                    fault.times -= 1
-            if fault is None:
-                return None
-            if fault.status is None:
-                time.sleep(fault.delay)
-                return None
-            return emulator._reply(fault.status, fault.body, fault.headers)
 
         @app.get("/api/v2/users/me.json")
         def me():
@@ -308,11 +242,6 @@ class ZendeskEmulator:
         @app.put("/api/v2/tickets/<int:ticket_id>.json")
         def update(ticket_id: int):
             return emulator._api_update(ticket_id, request.get_json(force=True) or {})
-
-        return app
-
-    def serve(self) -> LoopbackServer:
-        return LoopbackServer(self.app()).start()
 
     def _authorized(self, header: str) -> bool:
         expected = base64.b64encode(f"{self.email}/token:{self.api_token}".encode()).decode()
@@ -367,27 +296,3 @@ class ZendeskEmulator:
 
     def _not_found(self):
         return self._reply(404, {"error": "RecordNotFound", "description": "Not found"})
-
-    def _spend(self) -> float | None:
-        """Count a request against the per-minute budget; seconds until reset if it is spent."""
-        with self._lock:
-            now = time.monotonic()
-            if now - self._rate_window_start >= 60:
-                self._rate_window_start, self._rate_remaining = now, self.rate_limit
-            if self._rate_remaining == 0:
-                return 60 - (now - self._rate_window_start)
-            self._rate_remaining -= 1
-            return None
-
-    def _reply(self, status: int, body: dict, headers: dict[str, str] | None = None):
-        with self._lock:
-            elapsed = time.monotonic() - self._rate_window_start
-            self.requests.append(Recorded(request.method, request.path,
-                                          request.get_json(silent=True), status))
-            response = jsonify(body)
-            response.status_code = status
-            response.headers.update({"x-rate-limit": str(self.rate_limit),
-                                     "x-rate-limit-remaining": str(self._rate_remaining),
-                                     "ratelimit-reset": str(int(60 - elapsed)),
-                                     **(headers or {})})
-            return response

@@ -1,0 +1,637 @@
+"""A small Jira (Cloud or Data Center, with Service Management) on loopback.
+
+Cloud: basic auth with an API token, REST v3 (and v2) with ADF bodies on v3, users by
+``accountId``. Data Center: a personal access token, REST v2 with plain-text bodies, users by
+``name``/``key``. Both serve ``/rest/servicedeskapi``. After every change, tierlift's own writes
+included, it sends the webhook Jira would send (``jira:issue_created``, ``jira:issue_updated``,
+``comment_created``), signed with ``X-Hub-Signature`` when a secret is set.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any, ClassVar
+from urllib.parse import quote, urlencode
+
+from flask import Flask, Response, request
+
+from webhook_app.emulator.base import BaseEmulator, Recorded
+from webhook_app.emulator.server import WebhookSender
+
+BOT_ACCOUNT_ID = "712020:5c1e0b7d-1a2b-4c3d-8e9f-7a6b5c4d3e2f"
+BOT_NAME = "tierlift-bot"
+RATE_LIMIT = 600  # requests per minute; Jira publishes no fixed figure for API-token traffic
+PRIORITIES = {"Highest": "1", "High": "2", "Medium": "3", "Low": "4", "Lowest": "5"}
+STATUSES = {"To Do": ("10000", "new"), "Waiting for support": ("10001", "new"),
+            "Escalated": ("10010", "indeterminate"), "Resolved": ("10011", "done")}
+CATEGORIES = {"new": (2, "To Do"), "indeterminate": (4, "In Progress"), "done": (3, "Done")}
+TRANSITIONS = {"31": ("Escalate", "Escalated"), "41": ("Resolve", "Resolved")}
+FIELD_NAMES = {"summary": "Summary", "description": "Description", "issuetype": "Issue Type",
+               "project": "Project", "reporter": "Reporter", "creator": "Creator",
+               "assignee": "Assignee", "priority": "Priority", "status": "Status",
+               "labels": "Labels", "created": "Created", "updated": "Updated",
+               "comment": "Comment"}
+EXPAND = "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations"
+NOT_FOUND = {"errorMessages": ["Issue does not exist or you do not have permission to see it."],
+             "errors": {}}
+UNKNOWN_FIELD = "Field '{}' cannot be set. It is not on the appropriate screen, or unknown."
+ISSUE_PATH = re.compile(r"/rest/api/[23]/issue/([^/]+)")
+COMMENT_PATH = re.compile(r"/rest/(?:api/[23]/issue|servicedeskapi/request)/([^/]+)/comment")
+
+
+def adf(text: str) -> dict:
+    """``text`` as an Atlassian Document: one paragraph per line."""
+    return {"type": "doc", "version": 1, "content": [
+        {"type": "paragraph", "content": [{"type": "text", "text": line}] if line else []}
+        for line in text.split("\n")]}
+
+
+def adf_text(node: dict) -> str:
+    """The text of an ADF node; top-level blocks become lines."""
+    if node.get("type") == "text":
+        return node.get("text", "")
+    if node.get("type") == "hardBreak":
+        return "\n"
+    glue = "\n" if node.get("type") == "doc" else ""
+    return glue.join(adf_text(child) for child in node.get("content") or ())
+
+
+def _stamp(moment: datetime) -> str:
+    """Jira's time format: ``2024-09-23T10:30:43.918+0000``."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
+
+
+def _millis(moment: datetime) -> int:
+    return round(moment.timestamp() * 1000)
+
+
+@dataclass(frozen=True)
+class User:
+    ident: str  # Cloud accountId, Data Center name (and key)
+    display_name: str
+    customer: bool
+    email: str
+
+
+@dataclass
+class Comment:
+    id: str
+    author: str
+    body: str
+    created: datetime
+    public: bool
+
+
+@dataclass
+class History:
+    id: str
+    author: str
+    created: datetime
+    items: list[dict]
+
+
+@dataclass
+class Issue:
+    id: str
+    key: str
+    project: str
+    service_desk: bool
+    summary: str
+    description: str | None
+    reporter: str
+    priority: str
+    tier: str | None
+    labels: list[str]
+    status: str
+    created: datetime
+    updated: datetime
+    comments: list[Comment] = field(default_factory=list)
+    histories: list[History] = field(default_factory=list)
+
+
+class _Invalid(Exception):
+    """A field value Jira would reject; the message is Jira's."""
+
+
+def _priority(value: Any) -> str:
+    if isinstance(value, dict):
+        for name, priority_id in PRIORITIES.items():
+            if value.get("name") == name or value.get("id") == priority_id:
+                return name
+    raise _Invalid("Specify a valid 'id' or 'name' for Priority")
+
+
+def _labels(value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(label, str) for label in value):
+        raise _Invalid("data was not an array")
+    for label in value:
+        if " " in label:
+            raise _Invalid(f"The label '{label}' contains spaces which is invalid.")
+    return list(value)
+
+
+def _edit_labels(labels: list[str], operations: list[dict]) -> list[str]:
+    """``labels`` after a PUT's ``update`` operations (``add``, ``remove``, ``set``)."""
+    labels = list(labels)
+    for operation in operations:
+        for verb, value in operation.items():
+            if verb == "set":
+                labels = _labels(value)
+            elif verb == "add" and _labels([value])[0] not in labels:
+                labels.append(value)
+            elif verb == "remove" and value in labels:
+                labels.remove(value)
+    return labels
+
+
+class JiraEmulator(BaseEmulator):
+    """State and behaviour; :meth:`app` exposes it over HTTP. All methods are thread-safe."""
+
+    rate_limit_headers = ("X-RateLimit-Limit", "X-RateLimit-Remaining", None)
+    unauthorized_body: ClassVar[dict] = {
+        "errorMessages": ["Client must be authenticated to access this resource."], "errors": {}}
+    rate_limited_body: ClassVar[dict] = {"errorMessages": ["Rate limit exceeded."], "errors": {}}
+    fault_body: ClassVar[dict] = {"errorMessages": ["Emulated fault"], "errors": {}}
+
+    def __init__(self, *, cloud: bool = True, email: str = "bot@acme.example",
+                 api_token: str = "emulator-token", pat: str = "emulator-pat",
+                 tier_field: str = "customfield_10050", tier_field_name: str = "Support Tier",
+                 tier_options: tuple[str, ...] = ("Tier 1", "Tier 2", "Tier 3"),
+                 rate_limit: int = RATE_LIMIT) -> None:
+        super().__init__(rate_limit=rate_limit, first_id=10000)
+        self.cloud = cloud
+        self.email = email
+        self.api_token = api_token
+        self.pat = pat
+        self.tier_field = tier_field
+        self.tier_field_name = tier_field_name
+        self.tier_options = {value: str(10100 + n) for n, value in enumerate(tier_options)}
+        self.site = "https://acme.atlassian.net" if cloud else "https://jira.acme.example"
+        self.bot = BOT_ACCOUNT_ID if cloud else BOT_NAME
+        self.users: dict[str, User] = {self.bot: User(self.bot, "tierlift bot", False, email)}
+        self.issues: dict[str, Issue] = {}
+        self.webhook_secret: str | None = None
+        self._projects: dict[str, str] = {}  # key -> id
+        self._clock = datetime.now(UTC).replace(microsecond=0)
+
+    # -- setting the scene ------------------------------------------------------------------
+
+    def user(self, ident: str, display_name: str, customer: bool = False) -> str:
+        """A user: ``ident`` is the Cloud accountId or the Data Center user name."""
+        with self._lock:
+            email = f"{display_name.lower().replace(' ', '.')}@example.com"
+            self.users[ident] = User(ident, display_name, customer, email)
+            return ident
+
+    def create_issue(self, summary: str, description: str | None, reporter: str, *,
+                     tier: str | None = "Tier 1", project: str = "SUP",
+                     service_desk: bool = True, priority: str = "Medium",
+                     labels: tuple[str, ...] = (), notify: bool = True) -> str:
+        """A new issue reported by ``reporter``; returns its key (``SUP-1``)."""
+        with self._lock:
+            self._check(reporter, tier)
+            if priority not in PRIORITIES:
+                raise ValueError(f"no priority {priority!r}")
+            number = 1 + sum(issue.project == project for issue in self.issues.values())
+            self._projects.setdefault(project, str(10000 + len(self._projects)))
+            now = self._tick()
+            issue = Issue(str(next(self._ids)), f"{project}-{number}", project, service_desk,
+                          summary, description, reporter, priority, tier, list(labels),
+                          "Waiting for support" if service_desk else "To Do", now, now)
+            self.issues[issue.key] = issue
+            if notify:
+                self._issue_event(issue, "jira:issue_created", "issue_created", reporter, now,
+                                  self._creation_items(issue) if self.cloud else None)
+            return issue.key
+
+    def customer_comment(self, key: str, body: str, *, notify: bool = True) -> None:
+        """The reporter writes a (public) comment."""
+        with self._lock:
+            issue = self.issues[key]
+            self._comment(issue, issue.reporter, body, public=True, notify=notify)
+
+    def agent_comment(self, key: str, agent: str, body: str, *, internal: bool = True,
+                      notify: bool = True) -> None:
+        with self._lock:
+            self._check(agent)
+            self._comment(self.issues[key], agent, body, public=not internal, notify=notify)
+
+    def agent_sets_tier(self, key: str, agent: str, value: str | None, *,
+                        notify: bool = True) -> None:
+        """An agent edits the tier field (e.g. hands the issue back down to tier 1)."""
+        with self._lock:
+            self._check(agent, value)
+            self._set(self.issues[key], agent, {"tier": value}, "issue_updated", notify=notify)
+
+    def send_webhooks_to(self, url: str, secret: str | None = None,
+                         token: str | None = None) -> None:
+        """Deliver webhooks to ``url``: signed with ``secret`` (Cloud), or with ``?token=``
+        appended (the Data Center way, which cannot sign)."""
+        if token is not None:
+            url += ("&" if "?" in url else "?") + urlencode({"token": token})
+        self.sender = WebhookSender(url)
+        self.webhook_secret = secret
+
+    def writes(self, key: str | None = None) -> list[Recorded]:
+        """Successful issue edits (PUTs answered 204), optionally for one issue."""
+        return [r for r in list(self.requests) if r.method == "PUT" and r.status == 204
+                and self._concerns(ISSUE_PATH, r.path, key)]
+
+    def comments_posted(self, key: str | None = None) -> list[Recorded]:
+        """Comments added over either API (POSTs answered 201), optionally for one issue."""
+        return [r for r in list(self.requests) if r.method == "POST" and r.status == 201
+                and self._concerns(COMMENT_PATH, r.path, key)]
+
+    # -- behaviour shared by the HTTP API and the scene helpers -----------------------------
+
+    def _tick(self) -> datetime:
+        # Millisecond resolution, like Jira; every change gets a later stamp.
+        now = datetime.now(UTC)
+        self._clock = max(self._clock + timedelta(milliseconds=1),
+                          now.replace(microsecond=now.microsecond // 1000 * 1000))
+        return self._clock
+
+    def _check(self, ident: str, tier: str | None = None) -> None:
+        """Scene helpers refuse unknown users and tier values (the HTTP API would fail later)."""
+        if ident not in self.users:
+            raise ValueError(f"unknown user {ident!r}: add it with user() first")
+        if tier is not None and tier not in self.tier_options:
+            raise ValueError(f"no tier option {tier!r}")
+
+    def _find(self, id_or_key: str) -> Issue | None:
+        with self._lock:
+            return self.issues.get(id_or_key) or next(
+                (issue for issue in self.issues.values() if issue.id == id_or_key), None)
+
+    def _concerns(self, pattern: re.Pattern[str], path: str, key: str | None) -> bool:
+        match = pattern.fullmatch(path)
+        if match is None or key is None:
+            return match is not None
+        issue = self._find(match[1])
+        return issue is not None and issue.key == key
+
+    def _comment(self, issue: Issue, author: str, body: str, *, public: bool,
+                 notify: bool) -> Comment:
+        now = self._tick()
+        comment = Comment(str(next(self._ids)), author, body, now, public)
+        issue.comments.append(comment)
+        issue.updated = now
+        if notify:  # the issue in comment events carries a few fields only
+            brief = {"summary", "issuetype", "project", "assignee", "priority", "status"}
+            self._send({"timestamp": _millis(now), "webhookEvent": "comment_created",
+                        "user": self._user_json(author, "2"),
+                        "comment": self._comment_json(issue, comment, "2"),
+                        "issue": self._hook_issue(issue, brief)})
+        return comment
+
+    def _set(self, issue: Issue, actor: str, values: dict[str, Any], event_type: str, *,
+             notify: bool) -> None:
+        """Change issue attributes, record a changelog history, send ``jira:issue_updated``."""
+        items = []
+        for attr, value in values.items():
+            if getattr(issue, attr) != value:
+                items.append(self._item(attr, getattr(issue, attr), value))
+                setattr(issue, attr, value)
+        if not items:
+            return
+        now = self._tick()
+        history = History(str(next(self._ids)), actor, now, items)
+        issue.histories.append(history)
+        issue.updated = now
+        if notify:
+            self._issue_event(issue, "jira:issue_updated", event_type, actor, now,
+                              {"id": history.id, "items": items})
+
+    def _item(self, attr: str, old: Any, new: Any) -> dict:
+        """A changelog item; Cloud adds ``fieldId``."""
+        tier = attr == "tier"
+        item = {"field": self.tier_field_name if tier else attr,
+                "fieldtype": "custom" if tier else "jira"}
+        if self.cloud:
+            item["fieldId"] = self.tier_field if tier else attr
+        (before, before_text), (after, after_text) = self._raw(attr, old), self._raw(attr, new)
+        return {**item, "from": before, "fromString": before_text, "to": after,
+                "toString": after_text}
+
+    def _raw(self, attr: str, value: Any) -> tuple[str | None, str | None]:
+        """A value as a changelog item holds it: (id, display string)."""
+        if value is None:
+            return None, None
+        if attr == "tier":
+            return self.tier_options.get(value), value
+        if attr == "priority":
+            return PRIORITIES[value], value
+        if attr == "status":
+            return STATUSES[value][0], value
+        if attr == "reporter":
+            return value, self.users[value].display_name
+        if attr == "labels":
+            return None, " ".join(value)
+        return None, value  # summary, description
+
+    def _creation_items(self, issue: Issue) -> dict:
+        """The changelog Cloud puts in ``jira:issue_created``: the initial values."""
+        attrs = ["description", "priority", "reporter", "status", "summary"]
+        attrs += [attr for attr in ("tier", "labels") if getattr(issue, attr)]
+        return {"id": str(next(self._ids)),
+                "items": [self._item(attr, None, getattr(issue, attr)) for attr in attrs]}
+
+    def _issue_event(self, issue: Issue, event: str, event_type: str, actor: str,
+                     at: datetime, changelog: dict | None) -> None:
+        payload = {"timestamp": _millis(at), "webhookEvent": event,
+                   "issue_event_type_name": event_type, "user": self._user_json(actor, "2"),
+                   "issue": self._hook_issue(issue)}
+        if self.cloud:  # Cloud leaves comments out of the issue in webhooks; DC includes them
+            del payload["issue"]["fields"]["comment"]
+        if changelog is not None:
+            payload["changelog"] = changelog
+        self._send(payload)
+
+    def _hook_issue(self, issue: Issue, wanted: set[str] | None = None) -> dict:
+        """The issue as webhooks carry it: the REST v2 shape without ``expand``."""
+        body = self._issue_json(issue, "2", wanted)
+        del body["expand"]
+        return body
+
+    def _send(self, payload: dict) -> None:
+        if self.sender is not None:
+            identifier = str(uuid.uuid4())  # one per delivery, the same on retries
+            self.sender.send(json.dumps(payload).encode(), partial(self._sign, identifier))
+
+    def _sign(self, identifier: str, body: bytes) -> dict[str, str]:
+        headers = {"Content-Type": "application/json",
+                   "X-Atlassian-Webhook-Identifier": identifier}
+        if self.webhook_secret is not None:
+            digest = hmac.new(self.webhook_secret.encode(), body, hashlib.sha256).hexdigest()
+            headers["X-Hub-Signature"] = f"sha256={digest}"
+        return headers
+
+    # -- representations --------------------------------------------------------------------
+
+    def _user_json(self, ident: str, version: str) -> dict:
+        user = self.users[ident]
+        if self.cloud:
+            return {"self": f"{self.site}/rest/api/{version}/user?accountId={quote(ident)}",
+                    "accountId": ident, "displayName": user.display_name, "active": True,
+                    "timeZone": "Etc/UTC",
+                    "accountType": "customer" if user.customer else "atlassian"}
+        return {"self": f"{self.site}/rest/api/2/user?username={quote(ident)}", "name": ident,
+                "key": ident, "emailAddress": user.email, "displayName": user.display_name,
+                "active": True, "timeZone": "Etc/UTC"}
+
+    def _body(self, text: str | None, version: str) -> dict | str | None:
+        return adf(text) if version == "3" and text is not None else text
+
+    def _status_json(self, name: str, version: str) -> dict:
+        status_id, category = STATUSES[name]
+        category_id, category_name = CATEGORIES[category]
+        return {"self": f"{self.site}/rest/api/{version}/status/{status_id}", "name": name,
+                "id": status_id, "statusCategory": {"id": category_id, "key": category,
+                                                    "name": category_name}}
+
+    def _fields(self, issue: Issue, version: str) -> dict:
+        api = f"{self.site}/rest/api/{version}"
+        kind = ("10002", "Service Request") if issue.service_desk else ("10001", "Task")
+        project = {"self": f"{api}/project/{self._projects[issue.project]}",
+                   "id": self._projects[issue.project], "key": issue.project,
+                   "name": issue.project,
+                   "projectTypeKey": "service_desk" if issue.service_desk else "software"}
+        tier = None if issue.tier is None else {
+            "self": f"{api}/customFieldOption/{self.tier_options[issue.tier]}",
+            "value": issue.tier, "id": self.tier_options[issue.tier]}
+        comments = [self._comment_json(issue, c, version) for c in issue.comments]
+        return {
+            "summary": issue.summary,
+            "description": self._body(issue.description, version),
+            "issuetype": {"self": f"{api}/issuetype/{kind[0]}", "id": kind[0], "name": kind[1],
+                          "subtask": False},
+            "project": project,
+            "reporter": self._user_json(issue.reporter, version),
+            "creator": self._user_json(issue.reporter, version),
+            "assignee": None,
+            "priority": {"self": f"{api}/priority/{PRIORITIES[issue.priority]}",
+                         "name": issue.priority, "id": PRIORITIES[issue.priority]},
+            "status": self._status_json(issue.status, version),
+            "labels": list(issue.labels),
+            self.tier_field: tier,
+            "created": _stamp(issue.created),
+            "updated": _stamp(issue.updated),
+            "comment": {"comments": comments, "self": f"{api}/issue/{issue.id}/comment",
+                        "maxResults": len(comments), "total": len(comments), "startAt": 0},
+        }
+
+    def _issue_json(self, issue: Issue, version: str, wanted: set[str] | None = None,
+                    expand: set[str] | frozenset[str] = frozenset()) -> dict:
+        fields = {k: v for k, v in self._fields(issue, version).items()
+                  if wanted is None or k in wanted}
+        body = {"expand": EXPAND, "id": issue.id,
+                "self": f"{self.site}/rest/api/{version}/issue/{issue.id}", "key": issue.key,
+                "fields": fields}
+        if "names" in expand:
+            names = {**FIELD_NAMES, self.tier_field: self.tier_field_name}
+            body["names"] = {k: names[k] for k in fields}
+        if "changelog" in expand:
+            histories = [{"id": h.id, "author": self._user_json(h.author, version),
+                          "created": _stamp(h.created), "items": h.items}
+                         for h in issue.histories]
+            body["changelog"] = {"startAt": 0, "maxResults": len(histories),
+                                 "total": len(histories), "histories": histories}
+        return body
+
+    def _comment_json(self, issue: Issue, comment: Comment, version: str) -> dict:
+        author = self._user_json(comment.author, version)
+        body = {"self": f"{self.site}/rest/api/{version}/issue/{issue.id}/comment/{comment.id}",
+                "id": comment.id, "author": author, "body": self._body(comment.body, version),
+                "updateAuthor": author, "created": _stamp(comment.created),
+                "updated": _stamp(comment.created)}
+        if issue.service_desk:
+            body["jsdPublic"] = comment.public
+        return body
+
+    def _request_comment_json(self, comment: Comment) -> dict:
+        """A comment as ``/rest/servicedeskapi`` shows it."""
+        user = self.users[comment.author]
+        ident = {"accountId": user.ident} if self.cloud else {"key": user.ident,
+                                                                "name": user.ident}
+        created = comment.created
+        return {"id": comment.id, "body": comment.body, "public": comment.public,
+                "author": {**ident, "emailAddress": user.email,
+                           "displayName": user.display_name, "active": True,
+                           "timeZone": "Etc/UTC"},
+                "created": {"iso8601": created.strftime("%Y-%m-%dT%H:%M:%S+0000"),
+                            "jira": _stamp(created),
+                            "friendly": created.strftime("%d/%b/%y %I:%M %p"),
+                            "epochMillis": _millis(created)}}
+
+    # -- HTTP -------------------------------------------------------------------------------
+
+    def _authorized(self, header: str) -> bool:
+        if self.cloud:
+            token = base64.b64encode(f"{self.email}:{self.api_token}".encode()).decode()
+            return header == f"Basic {token}"
+        return header == f"Bearer {self.pat}"
+
+    def _routes(self, app: Flask) -> None:
+        api = '/rest/api/<any("2", "3"):version>' if self.cloud else '/rest/api/<any("2"):version>'
+
+        @app.get(f"{api}/myself")
+        def myself(version: str) -> Response:
+            return self._reply(200, {**self._user_json(self.bot, version),
+                                     "emailAddress": self.email, "locale": "en_US"})
+
+        @app.get(f"{api}/issue/<ref>")
+        def show(version: str, ref: str) -> Response:
+            wanted = {f.strip() for f in request.args.get("fields", "*all").split(",")}
+            expand = {e.strip() for e in request.args.get("expand", "").split(",")}
+            with self._lock:
+                issue = self._find(ref)
+                if issue is None:
+                    return self._reply(404, NOT_FOUND)
+                all_fields = wanted & {"*all", "*navigable"}
+                return self._reply(200, self._issue_json(issue, version,
+                                                         None if all_fields else wanted, expand))
+
+        @app.put(f"{api}/issue/<ref>")
+        def edit(version: str, ref: str) -> Response:
+            with self._lock:
+                issue = self._find(ref)
+                if issue is None:
+                    return self._reply(404, NOT_FOUND)
+                errors = self._edit(issue, request.get_json(silent=True) or {})
+                if errors:
+                    return self._reply(400, {"errorMessages": [], "errors": errors})
+                return self._reply(204, None)
+
+        @app.get(f"{api}/issue/<ref>/comment")
+        def comments(version: str, ref: str) -> Response:
+            start = request.args.get("startAt", 0, type=int)
+            size = request.args.get("maxResults", 5000, type=int)
+            with self._lock:
+                issue = self._find(ref)
+                if issue is None:
+                    return self._reply(404, NOT_FOUND)
+                page = issue.comments[start:start + size]
+                return self._reply(200, {
+                    "startAt": start, "maxResults": size, "total": len(issue.comments),
+                    "comments": [self._comment_json(issue, c, version) for c in page]})
+
+        @app.post(f"{api}/issue/<ref>/comment")
+        def add_comment(version: str, ref: str) -> Response:
+            body = request.get_json(silent=True) or {}
+            text = body.get("body")
+            if version == "3":
+                if not (isinstance(text, dict) and text.get("type") == "doc"):
+                    return self._reply(400, {"errorMessages": [], "errors": {
+                        "comment": "Operation value must be an Atlassian Document "
+                                   "(see the Atlassian Document Format)"}})
+                text = adf_text(text)
+            if not isinstance(text, str) or not text.strip():
+                return self._reply(400, {"errorMessages": [],
+                                         "errors": {"comment": "Comment body can not be empty!"}})
+            internal = any(p.get("key") == "sd.public.comment"
+                           and (p.get("value") or {}).get("internal") is True
+                           for p in body.get("properties") or ())
+            with self._lock:
+                issue = self._find(ref)
+                if issue is None:
+                    return self._reply(404, NOT_FOUND)
+                comment = self._comment(issue, self.bot, text, public=not internal, notify=True)
+                return self._reply(201, self._comment_json(issue, comment, version))
+
+        @app.post("/rest/servicedeskapi/request/<ref>/comment")
+        def add_request_comment(ref: str) -> Response:
+            body = request.get_json(silent=True) or {}
+            text, public = body.get("body"), body.get("public", True)
+            with self._lock:
+                issue = self._find(ref)
+                if issue is None or not issue.service_desk:
+                    return self._reply(404, {"errorMessage": "Request does not exist or you "
+                                                             "do not have permission to see it."})
+                if not isinstance(text, str) or not text.strip() or not isinstance(public, bool):
+                    return self._reply(400, {"errorMessage": "The comment body and 'public' "
+                                                             "flag are not valid."})
+                comment = self._comment(issue, self.bot, text, public=public, notify=True)
+                return self._reply(201, self._request_comment_json(comment))
+
+        @app.get(f"{api}/issue/<ref>/transitions")
+        def transitions(version: str, ref: str) -> Response:
+            with self._lock:
+                issue = self._find(ref)
+                if issue is None:
+                    return self._reply(404, NOT_FOUND)
+                return self._reply(200, {"expand": "transitions", "transitions": [
+                    {"id": tid, "name": name, "to": self._status_json(target, version),
+                     "hasScreen": False, "isGlobal": True, "isInitial": False,
+                     "isConditional": False}
+                    for tid, (name, target) in TRANSITIONS.items() if target != issue.status]})
+
+        @app.post(f"{api}/issue/<ref>/transitions")
+        def transition(version: str, ref: str) -> Response:
+            wanted = str(((request.get_json(silent=True) or {}).get("transition") or {})
+                         .get("id"))
+            with self._lock:
+                issue = self._find(ref)
+                if issue is None:
+                    return self._reply(404, NOT_FOUND)
+                target = TRANSITIONS.get(wanted, ("", issue.status))[1]
+                if target == issue.status:  # unknown, or not available from here
+                    return self._reply(400, {"errorMessages": [
+                        f"Transition id '{wanted}' is not valid for this issue."], "errors": {}})
+                self._set(issue, self.bot, {"status": target},
+                          "issue_resolved" if target == "Resolved" else "issue_generic",
+                          notify=True)
+                return self._reply(204, None)
+
+    def _edit(self, issue: Issue, body: dict) -> dict[str, str]:
+        """Apply a PUT body as the bot; Jira's field errors if it is invalid (nothing changes)."""
+        values: dict[str, Any] = {}
+        errors: dict[str, str] = {}
+        for name, value in (body.get("fields") or {}).items():
+            try:
+                attr, parsed = self._parse(name, value)
+                values[attr] = parsed
+            except _Invalid as exc:
+                errors[name] = str(exc)
+        for name, operations in (body.get("update") or {}).items():
+            if name != "labels":
+                errors[name] = UNKNOWN_FIELD.format(name)
+                continue
+            try:
+                values["labels"] = _edit_labels(values.get("labels", issue.labels), operations)
+            except _Invalid as exc:
+                errors[name] = str(exc)
+        if not errors:
+            self._set(issue, self.bot, values, "issue_updated", notify=True)
+        return errors
+
+    def _parse(self, name: str, value: Any) -> tuple[str, Any]:
+        """The issue attribute a PUT's ``fields`` entry sets, and its value."""
+        if name == self.tier_field:
+            return "tier", self._option(value)
+        if name == "priority":
+            return "priority", _priority(value)
+        if name == "labels":
+            return "labels", _labels(value)
+        raise _Invalid(UNKNOWN_FIELD.format(name))
+
+    def _option(self, value: Any) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, dict) and "value" in value:
+            if value["value"] in self.tier_options:
+                return value["value"]
+            raise _Invalid(f"Option value '{value['value']}' is not valid")
+        if isinstance(value, dict) and "id" in value:
+            match = [v for v, option_id in self.tier_options.items() if option_id == value["id"]]
+            if match:
+                return match[0]
+            raise _Invalid(f"Option id '{value['id']}' is not valid")
+        raise _Invalid(f"Specify a valid 'id' or 'value' for {self.tier_field_name}")
