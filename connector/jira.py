@@ -212,9 +212,13 @@ class JiraConnector:
         then run the configured transition, if any.
 
         The note goes first and is recognised by its evidence line, and the PUT sets absolute
-        values: repeating an interrupted escalation never duplicates the note or the move.
+        values: repeating an interrupted escalation never duplicates the note or the move. So
+        that a note never announces a move Jira will refuse, the tier field's edit metadata is
+        checked before anything is written.
         """
         sent: list[SentRequest] = []
+        if write.tier is not None:
+            sent.append(self._check_tier_editable(ticket.ref, self.tier_values[write.tier]))
         if not self._note_present(ticket, write.internal_note):
             sent.append(self._add_internal_note(ticket.ref, write.internal_note))
         fields: dict[str, Any] = {}
@@ -232,6 +236,22 @@ class JiraConnector:
         if self.transition and write.tier is not None:
             sent += self._transition(ticket.ref)
         return WriteResult(tuple(sent))
+
+    def _check_tier_editable(self, key: str, value: str) -> SentRequest:
+        """Raise :class:`Rejected` unless the issue's edit screen has the tier field with
+        ``value`` among its options."""
+        path = f"{self.rest}/issue/{quote(key)}/editmeta"
+        response = self.api.get(path)
+        _raise_for_status(response, f"edit metadata of issue {key}")
+        meta = (response.json().get("fields") or {}).get(self.tier_field)
+        if meta is None:
+            raise Rejected(f"issue {key}: {self.tier_field} cannot be edited (not on the "
+                           "issue's edit screen, or no permission): add it to the screen")
+        options = [o.get("value") for o in meta.get("allowedValues") or ()]
+        if options and value not in options:
+            raise Rejected(f"issue {key}: {value!r} is not an option of {self.tier_field} "
+                           f"(options: {options}); check [jira.tier_values]")
+        return SentRequest("GET", path, None, response.status_code)
 
     def _note_present(self, ticket: Ticket, note: str) -> bool:
         marker = note.rstrip().rsplit("\n", 1)[-1]

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import signal
+import socket
+import subprocess
 import sys
 import textwrap
 import time
 from pathlib import Path
 
+import requests
+
 from webhook_app.emulator.zendesk import ZendeskEmulator
+from webhook_app.store import Store
 
 TIERLIFT = str(Path(sys.executable).parent / "tierlift")
 L1, L2, L3 = 101, 102, 103
@@ -70,4 +76,90 @@ def write_config(path: Path, zendesk: ZendeskEmulator, db: Path, *, secret: str,
 
         [worker]
     """) + worker_table + "\n")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Tierlift:
+    """A ``tierlift serve`` subprocess with its own config file and SQLite store."""
+
+    def __init__(self, tmp_path: Path, config: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.db = tmp_path / "tierlift.db"
+        self.log = tmp_path / "serve.log"
+        self.config = config
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> Tierlift:
+        with self.log.open("a") as log:
+            self.process = subprocess.Popen(
+                [TIERLIFT, "serve", "--config", str(self.config), "--port", str(self.port)],
+                stdout=log, stderr=subprocess.STDOUT)
+        wait_for(self._healthy, what=f"tierlift on {self.url}")
+        return self
+
+    def _healthy(self) -> bool:
+        if self.process.poll() is not None:
+            raise AssertionError(f"tierlift exited:\n{self.log.read_text()}")
+        try:
+            return requests.get(f"{self.url}/readyz", timeout=1).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def pending(self) -> int:
+        store = Store(f"sqlite:///{self.db}")
+        try:
+            return store.inbox_counts().get("pending", 0)
+        finally:
+            store.close()
+
+    def audit(self) -> list[dict]:
+        store = Store(f"sqlite:///{self.db}")
+        try:
+            return store.audit_log(limit=1000)
+        finally:
+            store.close()
+
+
+def write_jira_config(path: Path, jira, db: Path, *, secret: str | None = None,
+                      token: str | None = None) -> Path:
+    """A config with only ``[jira]`` against the Jira emulator, customer_request on."""
+    if jira.cloud:
+        auth = f'email = "{jira.email}"\napi_token = "{jira.api_token}"'
+    else:
+        auth = f'pat = "{jira.pat}"'
+    webhook = "\n".join(f'{key} = "{value}"' for key, value in
+                        (("webhook_secret", secret), ("webhook_token", token)) if value)
+    path.write_text(textwrap.dedent(f"""
+        database_url = "sqlite:///{db}"
+        [worker]
+        poll_seconds = 0.2
+        [policies.customer_request]
+        enabled = true
+        [jira]
+        base_url = "{jira.url}"
+        tier_field = "{jira.tier_field}"
+        [jira.tier_values]
+        L1 = "Tier 1"
+        L2 = "Tier 2"
+        L3 = "Tier 3"
+    """).replace("[jira]\n", f"[jira]\n{auth}\n{webhook}\n"))
     return path

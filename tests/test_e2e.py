@@ -3,82 +3,16 @@
 from __future__ import annotations
 
 import json
-import signal
-import socket
-import subprocess
 import time
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 import requests
 from conftest import SECRET, sign
-from emulated import CHEN, L1, L2, MAYA, TIERLIFT, manager_ticket, wait_for, write_config
+from emulated import CHEN, L1, L2, MAYA, Tierlift, manager_ticket, wait_for, write_config
 
 from webhook_app.emulator.zendesk import BOT_ID, ZendeskEmulator
-from webhook_app.store import Store
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Tierlift:
-    """A ``tierlift serve`` subprocess with its own config file and SQLite store."""
-
-    def __init__(self, tmp_path: Path, zendesk: ZendeskEmulator, **worker: float) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.db = tmp_path / "tierlift.db"
-        self.log = tmp_path / "serve.log"
-        self.config = write_config(tmp_path / "tierlift.toml", zendesk, self.db, secret=SECRET,
-                                   worker=worker)
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> Tierlift:
-        with self.log.open("a") as log:
-            self.process = subprocess.Popen(
-                [TIERLIFT, "serve", "--config", str(self.config), "--port", str(self.port)],
-                stdout=log, stderr=subprocess.STDOUT)
-        wait_for(self._healthy, what=f"tierlift on {self.url}")
-        return self
-
-    def _healthy(self) -> bool:
-        if self.process.poll() is not None:
-            raise AssertionError(f"tierlift exited:\n{self.log.read_text()}")
-        try:
-            return requests.get(f"{self.url}/readyz", timeout=1).status_code == 200
-        except requests.ConnectionError:
-            return False
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def pending(self) -> int:
-        store = Store(f"sqlite:///{self.db}")
-        try:
-            return store.inbox_counts().get("pending", 0)
-        finally:
-            store.close()
-
-    def audit(self) -> list[dict]:
-        store = Store(f"sqlite:///{self.db}")
-        try:
-            return store.audit_log(limit=1000)
-        finally:
-            store.close()
 
 
 @pytest.fixture
@@ -86,7 +20,9 @@ def tierlift(tmp_path, zendesk):
     instances: list[Tierlift] = []
 
     def make(**worker: float) -> Tierlift:
-        instance = Tierlift(tmp_path, zendesk, **worker)
+        config = write_config(tmp_path / "tierlift.toml", zendesk, tmp_path / "tierlift.db",
+                              secret=SECRET, worker=worker)
+        instance = Tierlift(tmp_path, config)
         instances.append(instance)
         return instance
 

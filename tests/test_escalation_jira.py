@@ -22,6 +22,7 @@ URL = "https://acme.atlassian.net"
 ISSUE = f"{URL}/rest/api/3/issue/SUP-7"
 MYSELF = f"{URL}/rest/api/3/myself"
 NOTE_URL = f"{URL}/rest/servicedeskapi/request/SUP-7/comment"
+EDITMETA = f"{ISSUE}/editmeta"
 BOT = "bot-account"
 CUSTOMER = "customer-account"
 TIER_FIELD = "customfield_10050"
@@ -88,8 +89,12 @@ def worker(store, settings):
 
 @pytest.fixture
 def jira():
-    with responses.RequestsMock() as mock:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         mock.get(MYSELF, json={"accountId": BOT, "accountType": "atlassian"})
+        mock.get(EDITMETA, json={"fields": {TIER_FIELD: {
+            "operations": ["set"], "allowedValues": [{"id": "1", "value": "Tier 1"},
+                                                     {"id": "2", "value": "Tier 2"},
+                                                     {"id": "3", "value": "Tier 3"}]}}})
         yield mock
 
 
@@ -134,7 +139,9 @@ def test_a_jsm_customer_asking_for_a_manager_gets_one_internal_note_and_one_put(
     [entry] = store.audit_log()
     assert (entry["platform"], entry["outcome"], entry["from_tier"], entry["to_tier"]) == \
         ("jira", "escalated", "L1", "L2")
-    assert [r["status"] for r in entry["detail"]["rounds"][0]["write"]["requests"]] == [201, 204]
+    assert [(r["method"], r["path"].rsplit("/", 1)[-1], r["status"])
+            for r in entry["detail"]["rounds"][0]["write"]["requests"]] == [
+        ("GET", "editmeta", 200), ("POST", "comment", 201), ("PUT", "SUP-7", 204)]
 
 
 def escalated_issue() -> dict:

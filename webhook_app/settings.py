@@ -80,6 +80,10 @@ class JiraSettings(_Section):
             raise ValueError("set email + api_token (Cloud) or pat (Data Center), not both")
         if self.pat is None and (self.email is None or self.api_token is None):
             raise ValueError("set email together with api_token (Cloud), or pat (Data Center)")
+        for name in ("webhook_secret", "webhook_token"):
+            value = getattr(self, name)
+            if value is not None and not value.get_secret_value():
+                raise ValueError(f"{name} is empty")
         if self.webhook_secret is None and self.webhook_token is None:
             raise ValueError("set webhook_secret (the Jira webhook's secret) or, for Data "
                              "Center webhooks that cannot sign, webhook_token: tierlift does "
@@ -88,6 +92,7 @@ class JiraSettings(_Section):
         if unknown:
             raise ValueError(f"priorities: unknown tierlift priority {sorted(unknown)}; "
                              f"use {list(JIRA_PRIORITIES)}")
+        self.priorities = {**JIRA_PRIORITIES, **self.priorities}  # a partial table keeps the rest
         return self
 
     @property

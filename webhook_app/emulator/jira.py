@@ -510,6 +510,27 @@ class JiraEmulator(BaseEmulator):
                     return self._reply(400, {"errorMessages": [], "errors": errors})
                 return self._reply(204, None)
 
+        @app.get(f"{api}/issue/<ref>/editmeta")
+        def editmeta(version: str, ref: str) -> Response:
+            with self._lock:
+                if self._find(ref) is None:
+                    return self._reply(404, NOT_FOUND)
+                return self._reply(200, {"fields": {
+                    self.tier_field: {
+                        "required": False, "name": self.tier_field_name, "key": self.tier_field,
+                        "operations": ["set"],
+                        "schema": {"type": "option", "custom": "com.atlassian.jira.plugin."
+                                   "system.customfieldtypes:select"},
+                        "allowedValues": [{"id": oid, "value": value}
+                                          for value, oid in self.tier_options.items()]},
+                    "priority": {"required": False, "name": "Priority", "key": "priority",
+                                 "operations": ["set"],
+                                 "allowedValues": [{"id": str(n), "name": name}
+                                                   for n, name in enumerate(PRIORITIES, 1)]},
+                    "labels": {"required": False, "name": "Labels", "key": "labels",
+                               "operations": ["add", "set", "remove"]},
+                }})
+
         @app.get(f"{api}/issue/<ref>/comment")
         def comments(version: str, ref: str) -> Response:
             start = request.args.get("startAt", 0, type=int)
