@@ -8,13 +8,15 @@ import json
 import pytest
 import requests
 import responses
-from conftest import make_settings
+from conftest import FIXTURES, make_settings
 
 from connector.http import ApiSession
 from connector.jira import JiraConnector
 from plugins.manager import PolicyHost
+from webhook_app import create_app
 from webhook_app.escalation import Escalator
 from webhook_app.settings import JiraSettings
+from webhook_app.signatures import jira_signature
 from webhook_app.store import Delivery, Store
 from webhook_app.worker import Worker
 
@@ -216,3 +218,19 @@ def test_the_issue_description_counts_as_the_customers_first_message(store, work
     worker.run_once()
     note = sent(jira)[0][2]["body"]
     assert "Evidence: customer_request/comment:description" in note
+
+
+def test_a_minimal_delivery_makes_the_worker_fetch_the_issue(store, settings, worker, jira):
+    """The recorded Cloud delivery that carries only the issue id and key."""
+    body = (FIXTURES / "jira-webhooks" / "cloud-issue-updated-minimal.json").read_bytes()
+    client = create_app(settings, store=store).test_client()
+    response = client.post("/webhooks/jira", data=body, headers={
+        "Content-Type": "application/json", "X-Hub-Signature": jira_signature("s", body)})
+    assert response.status_code == 202
+    minimal = f"{URL}/rest/api/3/issue/JIRATEST1-14"
+    jira.get(minimal, status=404, json={"errorMessages": ["Issue does not exist"]})
+    worker.run_once()
+    assert [c.request.url.split("?")[0] for c in jira.calls if "JIRATEST1-14" in
+            c.request.url] == [minimal]
+    [entry] = store.audit_log()
+    assert (entry["ticket_ref"], entry["outcome"]) == ("JIRATEST1-14", "not_found")
