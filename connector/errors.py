@@ -54,3 +54,21 @@ class AmbiguousWrite(HelpdeskError):
     """
 
     transient = True
+
+
+def raise_for_status(response, what: str, *, rejected: tuple[int, ...] = (422,)) -> None:
+    """Turn an error answer into the error the worker acts on; ``what`` names the request."""
+    status = response.status_code
+    if status < 400:
+        return
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = response.text[:500]
+    if status == 404:
+        raise NotFound(f"{what}: not found", status=status)
+    if status == 409:
+        raise Conflict(f"{what}: changed since it was read ({payload})", status=status)
+    if status in rejected:
+        raise Rejected(f"{what}: rejected ({payload})", status=status, details=payload)
+    raise HelpdeskError(f"{what}: HTTP {status} ({payload})", status=status)

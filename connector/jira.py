@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 from connector import adf
-from connector.errors import HelpdeskError, NotFound, Rejected
+from connector.errors import Rejected, raise_for_status
 from connector.http import ApiSession
 from connector.ticket import (
     AuthorRole,
@@ -31,6 +31,7 @@ PLATFORM = "jira"
 PAGE = 100
 MAX_PAGES = 50
 INTERNAL = {"key": "sd.public.comment", "value": {"internal": True}}
+REFUSED = (400, 422)  # Jira answers an invalid write with 400
 # Priority names of Jira's default schemes, old and new, for reading an issue's priority.
 KNOWN_PRIORITIES = {
     "highest": Priority.URGENT, "blocker": Priority.URGENT, "critical": Priority.URGENT,
@@ -101,7 +102,7 @@ class JiraConnector:
         """Our API user (``/myself``), asked once: its changes and comments are our own."""
         if self._me is None:
             response = self.api.get(f"{self.rest}/myself")
-            _raise_for_status(response, "myself")
+            raise_for_status(response, "myself")
             self._me = user_id(response.json())
         return self._me
 
@@ -114,7 +115,7 @@ class JiraConnector:
         response = self.api.get(f"{self.rest}/issue/{quote(ref)}",
                                 fields=",".join((*ISSUE_FIELDS, self.tier_field)),
                                 expand=expand)
-        _raise_for_status(response, f"issue {ref}")
+        raise_for_status(response, f"issue {ref}")
         raw = response.json()
         fields = raw.get("fields") or {}
         project = fields.get("project") or {}
@@ -172,7 +173,7 @@ class JiraConnector:
             pages += 1
             response = self.api.get(f"{self.rest}/issue/{quote(key)}/comment",
                                     startAt=len(raws), maxResults=PAGE)
-            _raise_for_status(response, f"comments of issue {key}")
+            raise_for_status(response, f"comments of issue {key}")
             more = response.json().get("comments") or []
             if not more:
                 break
@@ -232,7 +233,7 @@ class JiraConnector:
         path = f"{self.rest}/issue/{quote(ticket.ref)}"
         response = self.api.request("PUT", path, json=body)
         sent.append(SentRequest("PUT", path, body, response.status_code))
-        _raise_for_status(response, f"update of issue {ticket.ref}")
+        raise_for_status(response, f"update of issue {ticket.ref}", rejected=REFUSED)
         if self.transition and write.tier is not None:
             sent += self._transition(ticket.ref)
         return WriteResult(tuple(sent))
@@ -242,7 +243,7 @@ class JiraConnector:
         ``value`` among its options."""
         path = f"{self.rest}/issue/{quote(key)}/editmeta"
         response = self.api.get(path)
-        _raise_for_status(response, f"edit metadata of issue {key}")
+        raise_for_status(response, f"edit metadata of issue {key}")
         meta = (response.json().get("fields") or {}).get(self.tier_field)
         if meta is None:
             raise Rejected(f"issue {key}: {self.tier_field} cannot be edited (not on the "
@@ -271,13 +272,13 @@ class JiraConnector:
             body = {"body": adf.from_text(note) if self.cloud else note,
                     "properties": [INTERNAL]}
         response = self.api.request("POST", path, json=body)
-        _raise_for_status(response, f"internal note on issue {key}")
+        raise_for_status(response, f"internal note on issue {key}", rejected=REFUSED)
         return SentRequest("POST", path, body, response.status_code)
 
     def _transition(self, key: str) -> list[SentRequest]:
         path = f"{self.rest}/issue/{quote(key)}/transitions"
         response = self.api.get(path)
-        _raise_for_status(response, f"transitions of issue {key}")
+        raise_for_status(response, f"transitions of issue {key}")
         sent = [SentRequest("GET", path, None, response.status_code)]
         wanted = self.transition.casefold()
         match = next((t for t in response.json().get("transitions") or ()
@@ -288,7 +289,8 @@ class JiraConnector:
         body = {"transition": {"id": str(match["id"])}}
         response = self.api.request("POST", path, json=body)
         sent.append(SentRequest("POST", path, body, response.status_code))
-        _raise_for_status(response, f"transition {self.transition!r} of issue {key}")
+        raise_for_status(response, f"transition {self.transition!r} of issue {key}",
+                         rejected=REFUSED)
         return sent
 
 
@@ -311,18 +313,3 @@ def _simple(value: Any) -> Any:
     if isinstance(value, list):
         return [_simple(v) for v in value]
     return value
-
-
-def _raise_for_status(response, what: str) -> None:
-    status = response.status_code
-    if status < 400:
-        return
-    try:
-        payload = response.json()
-    except ValueError:
-        payload = response.text[:500]
-    if status == 404:
-        raise NotFound(f"{what}: not found", status=status)
-    if status in (400, 422):
-        raise Rejected(f"{what}: rejected ({payload})", status=status, details=payload)
-    raise HelpdeskError(f"{what}: HTTP {status} ({payload})", status=status)

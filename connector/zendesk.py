@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from connector.errors import Conflict, HelpdeskError, NotFound, Rejected
+from connector.errors import HelpdeskError, raise_for_status
 from connector.http import ApiSession
 from connector.ticket import (
     AuthorRole,
@@ -55,14 +55,14 @@ class ZendeskConnector:
         """The user id of our API user, asked once: its changes are our own."""
         if self._me is None:
             response = self.api.get("/api/v2/users/me.json")
-            _raise_for_status(response, "users/me")
+            raise_for_status(response, "users/me")
             self._me = str(response.json()["user"]["id"])
         return self._me
 
     def fetch(self, ref: str, *, needs: frozenset[str] = NEEDS) -> Ticket:
         """The ticket as it is now; ``needs`` says which extra reads policies asked for."""
         response = self.api.get(f"/api/v2/tickets/{ref}.json")
-        _raise_for_status(response, f"ticket {ref}")
+        raise_for_status(response, f"ticket {ref}")
         ticket = self.parse_ticket(response.json()["ticket"])
         if "comments" in needs:
             ticket = replace(ticket, comments=tuple(self._comments(ticket)))
@@ -139,7 +139,7 @@ class ZendeskConnector:
                 parts = urlsplit(url)
                 response = self.api.get(f"{parts.path}?{parts.query}" if parts.query
                                         else parts.path)
-            _raise_for_status(response, what)
+            raise_for_status(response, what)
             page = response.json()
             yield page
             meta = page.get("meta") or {}
@@ -175,7 +175,7 @@ class ZendeskConnector:
             body["ticket"]["assignee_id"] = None
             response = self.api.request("PUT", path, json=body)
             sent.append(SentRequest("PUT", path, body, response.status_code))
-        _raise_for_status(response, f"update of ticket {ticket.ref}")
+        raise_for_status(response, f"update of ticket {ticket.ref}")
         return WriteResult(tuple(sent), assignee_cleared=cleared)
 
 
@@ -193,23 +193,6 @@ def _about_assignee(response) -> bool:
     except ValueError:
         return False
     return isinstance(details, dict) and "assignee" in details
-
-
-def _raise_for_status(response, what: str) -> None:
-    status = response.status_code
-    if status < 400:
-        return
-    try:
-        payload = response.json()
-    except ValueError:
-        payload = response.text[:500]
-    if status == 404:
-        raise NotFound(f"{what}: not found", status=status)
-    if status == 409:
-        raise Conflict(f"{what}: changed since it was read ({payload})", status=status)
-    if status == 422:
-        raise Rejected(f"{what}: rejected ({payload})", details=payload)
-    raise HelpdeskError(f"{what}: HTTP {status} ({payload})", status=status)
 
 
 def _str_or_none(value: object) -> str | None:
