@@ -26,7 +26,7 @@ inbox = sa.Table(
     sa.Column("dedupe_key", sa.String(255), nullable=False),
     sa.Column("ticket_ref", sa.String(64), nullable=False),
     sa.Column("kind", sa.String(128), nullable=False),
-    sa.Column("actor", sa.String(64)),
+    sa.Column("actor", sa.String(255)),
     sa.Column("payload", sa.Text, nullable=False),
     sa.Column("received_at", sa.Float, nullable=False),
     sa.Column("available_at", sa.Float, nullable=False),
