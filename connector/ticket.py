@@ -56,6 +56,16 @@ class TierChange:
 
 
 @dataclass(frozen=True)
+class Organization:
+    """The requester's organization (Zendesk organization, JSM organization)."""
+
+    id: str
+    name: str = ""
+    tags: tuple[str, ...] = ()
+    fields: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class TierLadder:
     """The admin's ordered tiers, lowest first, and the tier of unmapped tickets."""
 
@@ -106,6 +116,32 @@ class Ticket:
     comments: tuple[Comment, ...] = ()
     tier_history: tuple[TierChange, ...] = ()
     custom_fields: dict[str, object] = field(default_factory=dict)
+    form: str | None = None  # Zendesk ticket form id; Jira issue type name
+    channel_detail: str | None = None  # e.g. Zendesk via.source.rel: "mention", "direct_message"
+    reopens: int = 0  # solved/resolved, then opened again (read with the history)
+    organization: Organization | None = None  # filled when a policy needs "organization"
+    route: str | None = None  # the specialist team (route) the ticket is with, if any
+
+    @property
+    def customer_comments(self) -> tuple[Comment, ...]:
+        """What the customer said publicly, oldest first (the description included)."""
+        return tuple(c for c in self.comments if c.from_customer)
+
+    @property
+    def tier_entered_at(self) -> datetime:
+        """When the ticket entered its current tier (its creation, if history does not say)."""
+        entered = self.created_at
+        for change in self.tier_history:
+            if change.tier != self.tier:
+                entered = None
+            elif entered is None:
+                entered = change.at
+        return entered or self.created_at
+
+    def agent_replies_since(self, when: datetime) -> int:
+        """Public replies by agents (not tierlift) since ``when``."""
+        return sum(1 for c in self.comments
+                   if c.public and c.author_role is AuthorRole.AGENT and c.created_at >= when)
 
     def tier_at(self, when: datetime) -> str:
         """The tier the ticket had at ``when``.
@@ -125,13 +161,16 @@ class Ticket:
 
 @dataclass(frozen=True)
 class TierWrite:
-    """One write-back: move to ``tier`` (``None``: stay), add tags, maybe raise priority, and
-    leave an internal note."""
+    """One write-back: move to ``tier`` or hand to the specialist team ``route`` (``None``:
+    stay), add tags, maybe raise priority, leave an internal note, and optionally a public
+    reply to the customer."""
 
     tier: str | None
     add_tags: tuple[str, ...]
     internal_note: str
     priority: Priority | None = None
+    route: str | None = None
+    public_reply: str | None = None
 
 
 @dataclass(frozen=True)

@@ -2,14 +2,44 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from connector.ticket import Priority, Ticket, TierLadder, TierWrite
+from plugins.history import PastTicket
 from plugins.proposal import Proposal
 
 ESCALATED_TAG = "tierlift_escalated"
+
+
+@dataclass(frozen=True)
+class DecisionRules:
+    """The guardrails of ``[escalation]``.
+
+    ``gated`` policies may move a ticket only once the minimum effort in its current tier is met
+    (``min_age_minutes`` in the tier, or ``min_agent_replies`` there; either one suffices; 0
+    means not required). ``cooldown_minutes`` holds every proposal for that long after
+    tierlift's last escalation of the ticket. ``top_tier`` caps hierarchical moves. When a
+    specialist route and a tier bump both apply, ``route_over_tier`` picks the route.
+    """
+
+    min_age_minutes: float = 0
+    min_agent_replies: int = 0
+    gated: frozenset[str] = frozenset({"complexity", "effort", "sentiment"})
+    cooldown_minutes: float = 0
+    top_tier: str | None = None
+    route_over_tier: bool = True
+    route_precedence: tuple[str, ...] = ("incident", "vip", "specialized")
+
+    def effort_met(self, ticket: Ticket, now: datetime) -> bool:
+        entered = ticket.tier_entered_at
+        checks = []
+        if self.min_age_minutes:
+            checks.append(now - entered >= timedelta(minutes=self.min_age_minutes))
+        if self.min_agent_replies:
+            checks.append(ticket.agent_replies_since(entered) >= self.min_agent_replies)
+        return not checks or any(checks)
 
 
 @dataclass(frozen=True)
@@ -20,10 +50,12 @@ class Resolved:
     target: str
     moves: bool
     raises_priority: bool
+    reroutes: bool
+    tags: bool
 
     @property
     def acts(self) -> bool:
-        return self.moves or self.raises_priority
+        return self.moves or self.raises_priority or self.reroutes or self.tags
 
 
 @dataclass(frozen=True)
@@ -32,19 +64,26 @@ class Decision:
 
     ``fired``: proposals behind the write. ``satisfied``: new evidence the ticket already
     answers (it is recorded, so an agent's later move down is not undone on it). ``stale``:
-    proposals whose evidence has been used before.
+    proposals whose evidence has been used before. ``held``: proposals a guardrail holds back
+    for now (their evidence is not used up). ``superseded`` explains a tier bump or route that
+    gave way to the other.
     """
 
     from_tier: str
     to_tier: str | None
     priority: Priority | None
+    route: str | None = None
+    add_tags: tuple[str, ...] = ()
     fired: tuple[Resolved, ...] = ()
     satisfied: tuple[Resolved, ...] = ()
     stale: tuple[Proposal, ...] = ()
+    held: tuple[tuple[Proposal, str], ...] = ()
+    superseded: str | None = None
+    also_evaluate: tuple[str, ...] = field(default=())
 
     @property
     def writes(self) -> bool:
-        return self.to_tier is not None or self.priority is not None
+        return bool(self.to_tier or self.priority or self.route or self.add_tags)
 
     def evidence_to_record(self) -> list[tuple[str, str, str]]:
         """``(policy, evidence key, outcome)`` that this decision uses up once it is applied:
@@ -61,66 +100,117 @@ def decide(
     proposals: Iterable[Proposal],
     ladder: TierLadder,
     used: Collection[tuple[str, str]] = (),
+    *,
+    rules: DecisionRules | None = None,
+    now: datetime | None = None,
+    last_escalation: datetime | None = None,
 ) -> Decision:
-    """The highest proposed tier wins, priority is the highest proposed, nothing moves down, and
-    evidence that was used before is ignored."""
+    """The highest proposed tier wins, priority is the highest proposed, a specialist route wins
+    over a mere tier bump (configurable), nothing moves down, evidence used before is ignored,
+    and the guardrails hold back what must wait."""
+    rules = rules or DecisionRules()
+    now = now or ticket.updated_at
     current = ladder.rank(ticket.tier)
+    cooling = last_escalation is not None and rules.cooldown_minutes and \
+        now - last_escalation < timedelta(minutes=rules.cooldown_minutes)
+    effort_met = rules.effort_met(ticket, now)
     fresh: list[Resolved] = []
     stale: list[Proposal] = []
+    held: list[tuple[Proposal, str]] = []
     for proposal in proposals:
         if all((proposal.policy, e.key) in used for e in proposal.evidence):
             stale.append(proposal)
             continue
-        target = _target(ticket, proposal, ladder)
+        if cooling:
+            held.append((proposal, f"cooldown: escalated less than {rules.cooldown_minutes:g} "
+                                   "min ago"))
+            continue
+        if proposal.policy in rules.gated and not effort_met:
+            held.append((proposal, "minimum effort in the current tier not met yet"))
+            continue
+        target = _target(ticket, proposal, ladder, rules.top_tier)
         fresh.append(Resolved(
             proposal=proposal,
             target=target,
             moves=ladder.rank(target) > current,
             raises_priority=proposal.priority is not None
             and (ticket.priority is None or proposal.priority > ticket.priority),
+            reroutes=proposal.route is not None and proposal.route != ticket.route,
+            tags=not set(proposal.add_tags) <= set(ticket.tags),
         ))
     fired = tuple(r for r in fresh if r.acts)
     movers = [r.target for r in fired if r.moves]
+    to_tier = ladder.highest(movers) if movers else None
+    route = _route([r.proposal for r in fired if r.reroutes], rules.route_precedence)
+    superseded = None
+    if route and to_tier:
+        if rules.route_over_tier:
+            superseded = f"the move to {to_tier} gave way to the {route} team"
+            to_tier = None
+        else:
+            superseded = f"the {route} team was not involved: tiers come first here"
+            route = None
     priorities = [r.proposal.priority for r in fired if r.raises_priority]
     return Decision(
         from_tier=ticket.tier,
-        to_tier=ladder.highest(movers) if movers else None,
+        to_tier=to_tier,
         priority=max(priorities) if priorities else None,
+        route=route,
+        add_tags=tuple(dict.fromkeys(t for r in fired for t in r.proposal.add_tags
+                                     if t not in ticket.tags)),
         fired=fired,
         satisfied=tuple(r for r in fresh if not r.acts),
         stale=tuple(stale),
+        held=tuple(held),
+        superseded=superseded,
+        also_evaluate=tuple(dict.fromkeys(ref for r in fired for ref in r.proposal.also_evaluate
+                                          if ref != ticket.ref)),
     )
 
 
-def _target(ticket: Ticket, proposal: Proposal, ladder: TierLadder) -> str:
+def _target(ticket: Ticket, proposal: Proposal, ladder: TierLadder, top: str | None) -> str:
     if proposal.tier is not None:
-        return proposal.tier
-    moments = [e.at for e in proposal.evidence if e.at is not None]
-    base = ticket.tier_at(min(moments)) if moments else ticket.tier
-    return ladder.above(base, proposal.steps_up)
+        target = proposal.tier
+    else:
+        moments = [e.at for e in proposal.evidence if e.at is not None]
+        base = ticket.tier_at(min(moments)) if moments else ticket.tier
+        target = ladder.above(base, proposal.steps_up)
+    if top is not None and ladder.rank(target) > ladder.rank(top):
+        return max(top, ticket.tier, key=ladder.rank)
+    return target
 
 
-def tier_write(decision: Decision, ticket: Ticket) -> TierWrite:
-    """The write-back for a decision that ``writes``: tags naming each policy, and the note."""
+def _route(proposals: Sequence[Proposal], precedence: Sequence[str]) -> str | None:
+    if not proposals:
+        return None
+    order = {policy: n for n, policy in enumerate(precedence)}
+    return min(proposals, key=lambda p: order.get(p.policy, len(order))).route
+
+
+def tier_write(decision: Decision, ticket: Ticket, *, related: Sequence[PastTicket] = (),
+               public_reply: str | None = None, now: datetime | None = None) -> TierWrite:
+    """The write-back for a decision that ``writes``: tags naming each policy, the note, and
+    the optional public reply (``{tier}`` and ``{team}`` are filled in)."""
     policies = sorted({r.proposal.policy for r in decision.fired})
+    reply = None
+    if public_reply and (decision.to_tier or decision.route):
+        reply = public_reply.format(tier=decision.to_tier or decision.from_tier,
+                                    team=decision.route or "specialist")
     return TierWrite(
         tier=decision.to_tier,
-        add_tags=(ESCALATED_TAG, *(f"tierlift_{p}" for p in policies)),
-        internal_note=handoff_note(decision, ticket),
+        add_tags=(ESCALATED_TAG, *(f"tierlift_{p}" for p in policies), *decision.add_tags),
+        internal_note=handoff_note(decision, ticket, related=related, now=now),
         priority=decision.priority,
+        route=decision.route,
+        public_reply=reply,
     )
 
 
-def handoff_note(decision: Decision, ticket: Ticket) -> str:
-    """The internal note: what moved, why (each policy with its evidence), what to do next."""
-    if decision.to_tier is not None:
-        head = f"tierlift escalated this ticket from {decision.from_tier} to {decision.to_tier}."
-    else:
-        head = f"tierlift kept this ticket in {decision.from_tier}."
-    if decision.priority is not None:
-        before = ticket.priority.name.lower() if ticket.priority else "none"
-        head += f" Priority: {before} → {decision.priority.name.lower()}."
-    lines = [head, "", "Why:"]
+def handoff_note(decision: Decision, ticket: Ticket, *, related: Sequence[PastTicket] = (),
+                 now: datetime | None = None) -> str:
+    """The internal note: what moved, why (each policy with its evidence), the ticket's facts,
+    and what to do next."""
+    lines = [_headline(decision, ticket), "", "Why:"]
     for resolved in decision.fired:
         proposal = resolved.proposal
         for evidence in proposal.evidence:
@@ -130,6 +220,9 @@ def handoff_note(decision: Decision, ticket: Ticket) -> str:
             lines.append(line)
             if evidence.quote:
                 lines.append(f'    "{evidence.quote}"')
+    if decision.superseded:
+        lines.append(f"- note: {decision.superseded}")
+    lines += ["", "Ticket facts:", *_facts(ticket, related, now or ticket.updated_at)]
     suggestions = [(r.proposal.policy, r.proposal.suggestion) for r in decision.fired
                    if r.proposal.suggestion]
     if suggestions:
@@ -139,6 +232,48 @@ def handoff_note(decision: Decision, ticket: Ticket) -> str:
                              for e in r.proposal.evidence}))
     lines += ["", f"Evidence: {keys}"]
     return "\n".join(lines)
+
+
+def _headline(decision: Decision, ticket: Ticket) -> str:
+    if decision.route is not None:
+        head = f"tierlift routed this ticket to the {decision.route} team."
+    elif decision.to_tier is not None:
+        head = f"tierlift escalated this ticket from {decision.from_tier} to {decision.to_tier}."
+    else:
+        head = f"tierlift kept this ticket in {decision.from_tier}."
+    if decision.priority is not None:
+        before = ticket.priority.name.lower() if ticket.priority else "none"
+        head += f" Priority: {before} → {decision.priority.name.lower()}."
+    return head
+
+
+def _facts(ticket: Ticket, related: Sequence[PastTicket], now: datetime) -> list[str]:
+    entered = ticket.tier_entered_at
+    facts = [
+        f"- Age: {_duration(now - ticket.created_at)} (created {_when(ticket.created_at)}); "
+        f"in {ticket.tier} since {_when(entered)}",
+        f"- Agent replies in {ticket.tier}: {ticket.agent_replies_since(entered)}; "
+        f"reopens: {ticket.reopens}",
+    ]
+    if ticket.channel:
+        facts.append(f"- Channel: {ticket.channel}"
+                     + (f" ({ticket.channel_detail})" if ticket.channel_detail else ""))
+    if ticket.organization is not None:
+        facts.append(f"- Organization: {ticket.organization.name or ticket.organization.id}")
+    if related:
+        shown = ", ".join(f'#{p.ref} "{p.subject}" ({p.created_at:%Y-%m-%d})'
+                          for p in related[:5])
+        more = f" and {len(related) - 5} more" if len(related) > 5 else ""
+        facts.append(f"- Earlier tickets from this requester or organization: {shown}{more}")
+    return facts
+
+
+def _duration(delta: timedelta) -> str:
+    minutes = max(0, int(delta.total_seconds() // 60))
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    parts = [f"{days} d" if days else "", f"{hours} h" if hours else "", f"{minutes} min"]
+    return " ".join(p for p in parts if p)
 
 
 def _when(moment: datetime) -> str:

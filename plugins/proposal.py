@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from pydantic import BaseModel
 
 from connector.ticket import Priority, TierLadder
+from plugins.calendars import ALWAYS, BusinessCalendar, CalendarError, twenty_four_seven
+from plugins.history import NoHistory, TicketHistory
 
 NEEDS = frozenset({"comments", "history"})
+KNOWN_NEEDS = frozenset({"comments", "history", "organization"})
 
 
 @dataclass(frozen=True)
@@ -28,8 +32,10 @@ class Evidence:
 
 @dataclass(frozen=True)
 class Proposal:
-    """A policy's proposal. Target: ``tier`` if given, else ``steps_up`` above the tier the ticket
-    had when its earliest evidence appeared."""
+    """A policy's proposal. Hierarchical target: ``tier`` if given, else ``steps_up`` above the
+    tier the ticket had when its earliest evidence appeared. Functional target: ``route``, the
+    name of a specialist team. Also: a priority, tags to add, and other tickets of the same
+    story that should be looked at again (``also_evaluate``)."""
 
     policy: str
     evidence: tuple[Evidence, ...]
@@ -37,6 +43,9 @@ class Proposal:
     steps_up: int = 0
     priority: Priority | None = None
     suggestion: str | None = None
+    route: str | None = None
+    add_tags: tuple[str, ...] = ()
+    also_evaluate: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -57,6 +66,17 @@ class PolicyContext:
     options: BaseModel
     now: datetime
     tiers: TierLadder
+    history: TicketHistory = field(default_factory=NoHistory)
+    calendars: Mapping[str, BusinessCalendar] = field(default_factory=dict)
+
+    def calendar(self, name: str = ALWAYS) -> BusinessCalendar:
+        """A business calendar from ``[calendars.<name>]``, or ``"24x7"``."""
+        if name == ALWAYS:
+            return twenty_four_seven()
+        try:
+            return self.calendars[name]
+        except KeyError:
+            raise CalendarError(f"no [calendars.{name}] table") from None
 
     def evidence(
         self, key: str, summary: str, *, quote: str | None = None, at: datetime | None = None
@@ -70,8 +90,12 @@ class PolicyContext:
         steps_up: int = 1,
         priority: Priority | str | None = None,
         suggestion: str | None = None,
+        route: str | None = None,
+        add_tags: tuple[str, ...] | list[str] = (),
+        also_evaluate: tuple[str, ...] | list[str] = (),
     ) -> Proposal:
-        """Propose a move backed by ``evidence``: to ``tier``, or ``steps_up`` tiers higher."""
+        """Propose a move backed by ``evidence``: to ``tier``, ``steps_up`` tiers higher (0: no
+        tier move), and/or to the specialist team ``route``."""
         if not evidence:
             raise ValueError(f"{self.policy}: a proposal needs at least one piece of evidence")
         if tier is not None and tier not in self.tiers.names:
@@ -85,4 +109,7 @@ class PolicyContext:
             steps_up=0 if tier is not None else steps_up,
             priority=priority,
             suggestion=suggestion,
+            route=route,
+            add_tags=tuple(add_tags),
+            also_evaluate=tuple(also_evaluate),
         )

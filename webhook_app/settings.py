@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -16,6 +17,8 @@ from pydantic_settings import (
 )
 
 from connector.ticket import TierLadder
+from plugins.calendars import BusinessCalendar, CalendarError, build_calendar
+from plugins.decision import DecisionRules
 from plugins.manager import ConfigError
 
 CONFIG_ENV = "TIERLIFT_CONFIG"
@@ -37,6 +40,8 @@ class ZendeskSettings(_Section):
     oauth_token: SecretStr | None = None
     webhook_secret: SecretStr
     tier_groups: dict[str, int] = Field(default_factory=dict)
+    route_groups: dict[str, int] = Field(default_factory=dict, description="Specialist team "
+                                         "(route) name -> id of the Zendesk group.")
 
     @model_validator(mode="after")
     def _complete(self) -> ZendeskSettings:
@@ -70,6 +75,10 @@ class JiraSettings(_Section):
                                    "when escalating, e.g. \"Escalate\".")
     priorities: dict[str, str] = Field(default_factory=lambda: dict(JIRA_PRIORITIES),
                                        description="tierlift priority -> Jira priority name.")
+    route_field: str | None = Field(None, description="Single-select field naming the "
+                                    "specialist team, e.g. a \"Team\" field.")
+    route_values: dict[str, str] = Field(default_factory=dict, description="Route name -> "
+                                         "option of route_field.")
 
     @model_validator(mode="after")
     def _complete(self) -> JiraSettings:
@@ -93,6 +102,8 @@ class JiraSettings(_Section):
             raise ValueError(f"priorities: unknown tierlift priority {sorted(unknown)}; "
                              f"use {list(JIRA_PRIORITIES)}")
         self.priorities = {**JIRA_PRIORITIES, **self.priorities}  # a partial table keeps the rest
+        if self.route_values and not self.route_field:
+            raise ValueError("route_values needs route_field, the field that holds the team")
         return self
 
     @property
@@ -103,6 +114,38 @@ class JiraSettings(_Section):
     @property
     def url(self) -> str:
         return self.base_url.rstrip("/")
+
+
+class PublicReplySettings(_Section):
+    enabled: bool = False
+    template: str = ("Thank you for your patience. Your request has been passed to our {tier} "
+                     "support team, who will follow up with you shortly.")
+
+
+class EscalationSettings(_Section):
+    """Guardrails and merge rules that apply to every policy."""
+
+    min_age_minutes: float = Field(0, ge=0, description="Minimum time in the current tier "
+                                   "before a gated policy may move a ticket (0: none).")
+    min_agent_replies: int = Field(0, ge=0, description="...or minimum agent replies in the "
+                                   "current tier (either one suffices; 0: none).")
+    gated: list[str] = Field(default_factory=lambda: ["complexity", "effort", "sentiment"],
+                             description="Policies that wait for the minimum effort; the "
+                             "others (vip, incident, policy_exception, customer_request…) "
+                             "bypass it.")
+    cooldown_minutes: float = Field(0, ge=0, description="After tierlift escalated a ticket, "
+                                    "hold further escalations for this long.")
+    top_tier: str | None = Field(None, description="Nothing goes above this tier "
+                                 "(default: the last tier).")
+    route_over_tier: bool = Field(True, description="When a specialist route and a tier "
+                                  "bump both apply, route.")
+    public_reply: PublicReplySettings = Field(default_factory=PublicReplySettings)
+
+
+class CalendarSettings(_Section):
+    timezone: str = "UTC"
+    hours: dict[str, str] = Field(default_factory=lambda: {"weekdays": "09:00-17:00"})
+    holidays: list[date] = Field(default_factory=list)
 
 
 class WorkerSettings(_Section):
@@ -129,6 +172,8 @@ class Settings(BaseSettings):
     zendesk: ZendeskSettings | None = None
     jira: JiraSettings | None = None
     policies: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    escalation: EscalationSettings = Field(default_factory=EscalationSettings)
+    calendars: dict[str, CalendarSettings] = Field(default_factory=dict)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
 
     @classmethod
@@ -146,6 +191,19 @@ class Settings(BaseSettings):
     @property
     def ladder(self) -> TierLadder:
         return TierLadder(tuple(self.tiers), self.default_tier)
+
+    @property
+    def rules(self) -> DecisionRules:
+        e = self.escalation
+        return DecisionRules(min_age_minutes=e.min_age_minutes,
+                             min_agent_replies=e.min_agent_replies, gated=frozenset(e.gated),
+                             cooldown_minutes=e.cooldown_minutes, top_tier=e.top_tier,
+                             route_over_tier=e.route_over_tier)
+
+    def business_calendars(self) -> dict[str, BusinessCalendar]:
+        """``[calendars.*]`` built (validated by :func:`load_settings`)."""
+        return {name: build_calendar(name, c.timezone, c.hours, c.holidays)
+                for name, c in self.calendars.items()}
 
 
 def load_settings(path: str | os.PathLike | None = None) -> Settings:
@@ -200,6 +258,20 @@ def _cross_check(settings: Settings) -> list[str]:
         problems.append(f"default_tier: {settings.default_tier!r} is not one of tiers "
                         f"{settings.tiers}")
         return problems
+    if settings.escalation.top_tier is not None and \
+            settings.escalation.top_tier not in settings.tiers:
+        problems.append(f"escalation.top_tier: {settings.escalation.top_tier!r} is not one of "
+                        f"tiers {settings.tiers}")
+    for name, calendar in settings.calendars.items():
+        try:
+            build_calendar(name, calendar.timezone, calendar.hours, calendar.holidays)
+        except CalendarError as exc:
+            problems.append(f"calendars.{name}: {exc}")
+    try:
+        settings.escalation.public_reply.template.format(tier="L2", team="billing")
+    except (KeyError, IndexError, ValueError) as exc:
+        problems.append(f"escalation.public_reply.template: use only {{tier}} and {{team}} "
+                        f"placeholders ({exc!r})")
     if settings.zendesk is None and settings.jira is None:
         problems.append("config: no helpdesk configured; add a [zendesk] or [jira] section")
     if settings.zendesk is not None:
