@@ -15,7 +15,9 @@ from pydantic import BaseModel, ValidationError
 
 from connector.ticket import Ticket, TierLadder
 from plugins import hookspecs
-from plugins.proposal import NEEDS, PolicyContext, PolicySpec, Proposal
+from plugins.calendars import BusinessCalendar
+from plugins.history import NoHistory, TicketHistory
+from plugins.proposal import KNOWN_NEEDS, NEEDS, PolicyContext, PolicySpec, Proposal
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +108,10 @@ class PolicyHost:
             name = impl.plugin_name
 
             def register(options, needs=NEEDS, summary="", _name=name):
+                unknown = set(needs) - KNOWN_NEEDS
+                if unknown:
+                    raise ValueError(f"policy {_name}: unknown needs {sorted(unknown)}; "
+                                     f"known: {sorted(KNOWN_NEEDS)}")
                 specs[_name] = PolicySpec(options=options, needs=frozenset(needs),
                                           summary=summary or _doc(self.pm.get_plugin(_name)))
 
@@ -169,14 +175,19 @@ class EnabledPolicies:
     def needs(self) -> frozenset[str]:
         return frozenset().union(*(s.needs for s in self.specs.values()))
 
-    def evaluate(self, ticket: Ticket, *, now: datetime, tiers: TierLadder) -> Evaluation:
+    def evaluate(self, ticket: Ticket, *, now: datetime, tiers: TierLadder,
+                 history: TicketHistory | None = None,
+                 calendars: Mapping[str, BusinessCalendar] | None = None) -> Evaluation:
         """Call each enabled policy in isolation: one that raises is recorded, the rest run."""
         result = Evaluation()
+        history = history or NoHistory()
+        calendars = calendars or {}
         for impl in self._host.pm.hook.tierlift_evaluate.get_hookimpls():
             name = impl.plugin_name
             if name not in self.options:
                 continue
-            ctx = PolicyContext(policy=name, options=self.options[name], now=now, tiers=tiers)
+            ctx = PolicyContext(policy=name, options=self.options[name], now=now, tiers=tiers,
+                                history=history, calendars=calendars)
             kwargs = {"ticket": ticket, "ctx": ctx}
             try:
                 returned = impl.function(**{a: kwargs[a] for a in impl.argnames})

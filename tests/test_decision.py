@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from builders import LADDER, T0, comment, ticket
 
-from connector.ticket import Priority, TierLadder
-from plugins.decision import decide, handoff_note, tier_write
+from connector.ticket import AuthorRole, Organization, Priority, TierLadder
+from plugins.decision import DecisionRules, decide, handoff_note, tier_write
+from plugins.history import PastTicket
 from plugins.proposal import Evidence, Proposal
 
 
@@ -86,8 +88,120 @@ def test_the_note_says_what_moved_why_and_what_to_do():
         "- customer_request: customer_request saw comment:1 (2026-11-20 09:05 UTC)\n"
         '    "let me talk to a manager"\n'
         "\n"
+        "Ticket facts:\n"
+        "- Age: 1 h 0 min (created 2026-11-20 09:00 UTC); in L1 since 2026-11-20 09:00 UTC\n"
+        "- Agent replies in L1: 0; reopens: 0\n"
+        "- Channel: email\n"
+        "\n"
         "Suggested next steps:\n"
         "- customer_request: Reply personally as the next tier.\n"
         "\n"
         "Evidence: customer_request/comment:1"
     )
+
+
+def route(policy, name, key="k", **kw):
+    return Proposal(policy, (Evidence(key, f"{policy} wants {name}"),), steps_up=0, route=name,
+                    **kw)
+
+
+def test_a_specialist_route_wins_over_a_tier_bump_and_the_note_says_so():
+    decision = decide(ticket(), [proposal(), route("specialized", "billing")], LADDER)
+    assert (decision.to_tier, decision.route) == (None, "billing")
+    assert decision.superseded == "the move to L2 gave way to the billing team"
+    assert [r.proposal.policy for r in decision.fired] == ["customer_request", "specialized"]
+    note = handoff_note(decision, ticket())
+    assert note.startswith("tierlift routed this ticket to the billing team.\n")
+    assert "- note: the move to L2 gave way to the billing team" in note
+
+
+def test_tiers_first_when_configured():
+    rules = DecisionRules(route_over_tier=False)
+    decision = decide(ticket(), [proposal(), route("specialized", "billing")], LADDER,
+                      rules=rules)
+    assert (decision.to_tier, decision.route) == ("L2", None)
+
+
+def test_route_precedence_and_a_ticket_already_with_the_team():
+    decision = decide(ticket(), [route("specialized", "billing"), route("incident", "incident"),
+                                 route("vip", "vip")], LADDER)
+    assert decision.route == "incident"
+    with_billing = replace(ticket(), route="billing")
+    decision = decide(with_billing, [route("specialized", "billing")], LADDER)
+    assert not decision.writes
+    assert [r.proposal.policy for r in decision.satisfied] == ["specialized"]
+
+
+def test_the_top_tier_caps_every_move():
+    rules = DecisionRules(top_tier="L2")
+    assert decide(ticket(), [proposal(steps_up=2)], LADDER, rules=rules).to_tier == "L2"
+    assert not decide(ticket(tier="L2"), [proposal(tier="L3")], LADDER, rules=rules).writes
+
+
+def test_gated_policies_wait_for_the_minimum_effort_others_bypass_it():
+    rules = DecisionRules(min_age_minutes=120, min_agent_replies=2)
+    young = ticket()  # created 09:00, evaluated at 10:00, no agent reply
+    now = T0 + timedelta(hours=1)
+    decision = decide(young, [proposal("complexity"), proposal("sentiment", key="s")], LADDER,
+                      rules=rules, now=now)
+    assert not decision.writes
+    assert [(p.policy, reason) for p, reason in decision.held] == [
+        ("complexity", "minimum effort in the current tier not met yet"),
+        ("sentiment", "minimum effort in the current tier not met yet")]
+    assert decision.evidence_to_record() == []  # held evidence is not used up
+    # customer_request is not gated
+    assert decide(young, [proposal()], LADDER, rules=rules, now=now).to_tier == "L2"
+    # two agent replies meet the minimum even before two hours
+    replied = ticket(comment(2, "a", role=AuthorRole.AGENT, minutes=10),
+                     comment(3, "b", role=AuthorRole.AGENT, minutes=20))
+    assert decide(replied, [proposal("complexity")], LADDER, rules=rules,
+                  now=now).to_tier == "L2"
+    # so does the age alone
+    assert decide(young, [proposal("complexity")], LADDER, rules=rules,
+                  now=T0 + timedelta(hours=2)).to_tier == "L2"
+
+
+def test_the_cooldown_holds_everything_after_an_escalation():
+    rules = DecisionRules(cooldown_minutes=30)
+    now = T0 + timedelta(hours=2)
+    decision = decide(ticket(), [proposal()], LADDER, rules=rules, now=now,
+                      last_escalation=now - timedelta(minutes=10))
+    assert not decision.writes
+    assert decision.held[0][1] == "cooldown: escalated less than 30 min ago"
+    assert decide(ticket(), [proposal()], LADDER, rules=rules, now=now,
+                  last_escalation=now - timedelta(minutes=31)).to_tier == "L2"
+
+
+def test_tags_priority_and_tickets_to_look_at_again_are_merged():
+    a = proposal("incident", key="i", tier="L1", priority=Priority.URGENT)
+    a = replace(a, add_tags=("tierlift_incident_ab12cd34",), also_evaluate=("43", "44", "42"))
+    decision = decide(ticket(), [a], LADDER)
+    assert decision.add_tags == ("tierlift_incident_ab12cd34",)
+    assert decision.also_evaluate == ("43", "44")  # not the ticket itself
+    assert decision.priority is Priority.URGENT
+    write = tier_write(decision, ticket())
+    assert write.add_tags == ("tierlift_escalated", "tierlift_incident",
+                              "tierlift_incident_ab12cd34")
+
+
+def test_the_public_reply_is_filled_in_only_when_the_ticket_moves():
+    template = "A {tier} specialist ({team}) has your request."
+    moved = decide(ticket(), [proposal()], LADDER)
+    assert tier_write(moved, ticket(), public_reply=template).public_reply == \
+        "A L2 specialist (specialist) has your request."
+    priority_only = decide(ticket(), [proposal(tier="L1", priority=Priority.URGENT)], LADDER)
+    assert tier_write(priority_only, ticket(), public_reply=template).public_reply is None
+
+
+def test_ticket_facts_list_earlier_tickets_and_the_organization():
+    t = replace(ticket(), organization=Organization("77", "Acme Corp"), reopens=2,
+                channel="twitter", channel_detail="mention")
+    earlier = [PastTicket("zendesk", str(n), f"Sync fails {n}", (), None, "1", "77",
+                          T0 - timedelta(days=n), "solved") for n in range(1, 8)]
+    note = handoff_note(decide(t, [proposal()], LADDER), t, related=earlier)
+    assert "- Agent replies in L1: 0; reopens: 2" in note
+    assert "- Channel: twitter (mention)" in note
+    assert "- Organization: Acme Corp" in note
+    assert ('- Earlier tickets from this requester or organization: #1 "Sync fails 1" '
+            '(2026-11-19), #2 "Sync fails 2" (2026-11-18)') in note
+    assert note.count("#") == 5 and "and 2 more" in note

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -23,6 +24,7 @@ COMMENTS = f"{ZENDESK_URL}/api/v2/tickets/42/comments.json"
 AUDITS = f"{ZENDESK_URL}/api/v2/tickets/42/audits.json"
 ME = f"{ZENDESK_URL}/api/v2/users/me.json"
 BOT = 900
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 ASK = (11, 1, "Honestly, I want to speak to a manager.", True, "2026-11-20T09:05:00Z")
 
 
@@ -63,7 +65,7 @@ def worker(store, settings, sleeps, host) -> Worker:
     connector = ZendeskConnector(api, TIER_GROUPS, settings.ladder)
     escalator = Escalator(store, {"zendesk": connector},
                           host.configure({"customer_request": {"enabled": True}}),
-                          settings.ladder, max_attempts=3)
+                          settings.ladder, max_attempts=3, now=lambda: NOW)
     return Worker(store, escalator, settings.worker)
 
 
@@ -91,11 +93,16 @@ def puts(zd) -> list[dict]:
 
 def expected_put(*, stamp="2026-11-20T10:00:00Z", evidence="comment:11",
                  quote="Honestly, I want to speak to a manager.", at="2026-11-20 09:05 UTC",
-                 **extra) -> dict:
+                 in_l1_since="2026-11-20 09:00 UTC", **extra) -> dict:
     note = (
         "tierlift escalated this ticket from L1 to L2.\n\nWhy:\n"
         f'- customer_request: The customer asked: "speak to a manager" ({at})\n'
         f'    "{quote}"\n\n'
+        "Ticket facts:\n"
+        "- Age: 3 h 0 min (created 2026-11-20 09:00 UTC); "
+        f"in L1 since {in_l1_since}\n"
+        "- Agent replies in L1: 0; reopens: 0\n"
+        "- Channel: email\n\n"
         "Suggested next steps:\n- customer_request: Reply personally as the next tier, "
         "acknowledge the request, and own the ticket from here.\n\n"
         f"Evidence: customer_request/{evidence}"
@@ -167,7 +174,8 @@ def test_after_escalating_the_same_comment_never_writes_again(store, worker, zd)
     worker.run_once()
     assert puts(zd)[-1] == expected_put(stamp="2026-11-20T11:00:00Z", evidence="comment:12",
                                         quote="I still need to speak to a manager!",
-                                        at="2026-11-20 11:30 UTC")
+                                        at="2026-11-20 11:30 UTC",
+                                        in_l1_since="2026-11-20 11:00 UTC")
 
 
 def test_409_rereads_and_writes_with_the_new_stamp(store, worker, zd):
@@ -286,7 +294,8 @@ def test_a_raising_policy_is_audited_and_the_others_still_escalate(store, settin
     api = ApiSession(ZENDESK_URL, ("bot@acme.example/token", "token"))
     escalator = Escalator(store, {"zendesk": ZendeskConnector(api, TIER_GROUPS, settings.ladder)},
                           host.configure({"customer_request": {"enabled": True},
-                                          "raising": {"enabled": True}}), settings.ladder)
+                                          "raising": {"enabled": True}}), settings.ladder,
+                          now=lambda: NOW)
     serve_ticket(zd)
     zd.put(TICKET, json=zendesk_ticket(group_id=102))
     deliver(store, "event:a")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -28,6 +29,7 @@ EDITMETA = f"{ISSUE}/editmeta"
 BOT = "bot-account"
 CUSTOMER = "customer-account"
 TIER_FIELD = "customfield_10050"
+NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 
 
 def adf(text: str) -> dict:
@@ -85,8 +87,8 @@ def worker(store, settings):
                               ladder=settings.ladder, priorities=jira.priorities)
     policies = PolicyHost(load_entry_points=False).configure(
         {"customer_request": {"enabled": True}})
-    return Worker(store, Escalator(store, {"jira": connector}, policies, settings.ladder),
-                  settings.worker)
+    return Worker(store, Escalator(store, {"jira": connector}, policies, settings.ladder,
+                                   now=lambda: NOW), settings.worker)
 
 
 @pytest.fixture
@@ -114,6 +116,9 @@ NOTE = (
     "tierlift escalated this ticket from L1 to L2.\n\nWhy:\n"
     '- customer_request: The customer asked: "speak to a manager" (2026-11-20 09:30 UTC)\n'
     '    "This is urgent, I want to speak to a manager."\n\n'
+    "Ticket facts:\n"
+    "- Age: 1 h 0 min (created 2026-11-20 09:00 UTC); in L1 since 2026-11-20 09:00 UTC\n"
+    "- Agent replies in L1: 0; reopens: 0\n\n"
     "Suggested next steps:\n- customer_request: Reply personally as the next tier, acknowledge "
     "the request, and own the ticket from here.\n\n"
     "Evidence: customer_request/comment:20001"

@@ -7,19 +7,21 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from connector.errors import AmbiguousWrite, Conflict, HelpdeskError, NotFound, Rejected
 from connector.ticket import Ticket, TierLadder, TierWrite, WriteResult
-from plugins.decision import Decision, decide, tier_write
+from plugins.calendars import BusinessCalendar
+from plugins.decision import Decision, DecisionRules, decide, tier_write
 from plugins.manager import EnabledPolicies, Evaluation
-from webhook_app.store import AuditRecord, Claim, Store
+from webhook_app.store import AuditRecord, Claim, Store, StoreHistory
 
 log = logging.getLogger(__name__)
 
 MAX_ROUNDS = 3  # read-decide-write rounds after 409 or an ambiguous write before backing off
 MAX_BACKOFF = 600.0
+RELATED_WINDOW = timedelta(days=90)  # earlier tickets listed in the handoff note
 
 
 class Connector(Protocol):
@@ -40,6 +42,9 @@ class Escalator:
         policies: EnabledPolicies,
         ladder: TierLadder,
         *,
+        rules: DecisionRules | None = None,
+        calendars: Mapping[str, BusinessCalendar] | None = None,
+        public_reply: str | None = None,
         max_attempts: int = 10,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         rng: random.Random | None = None,
@@ -48,6 +53,10 @@ class Escalator:
         self.connectors = dict(connectors)
         self.policies = policies
         self.ladder = ladder
+        self.rules = rules or DecisionRules()
+        self.calendars = dict(calendars or {})
+        self.public_reply = public_reply
+        self.history = StoreHistory(store)
         self.max_attempts = max_attempts
         self.now = now
         self.rng = rng or random.Random()
@@ -67,12 +76,13 @@ class Escalator:
                              detail={"deliveries": [e.dedupe_key for e in claim.entries]})
         version = None
         used: list[tuple[str, str, str]] = []
+        then: tuple[str, ...] = ()
         try:
             connector = self.connectors[claim.platform]
             if self._only_our_own_changes(claim, connector):
                 record.outcome = "own_change"
             else:
-                version, used = self._evaluate_and_apply(claim, connector, record)
+                version, used, then = self._evaluate_and_apply(claim, connector, record)
         except NotFound as exc:
             record.outcome, record.detail["error"] = "not_found", str(exc)
         except Rejected as exc:
@@ -84,7 +94,7 @@ class Escalator:
                 return self._retry_later(claim, record, exc, started)
             record.outcome = "failed"
         record.duration_ms = (time.monotonic() - started) * 1000
-        self.store.finish(claim, record, used=used, version=version)
+        self.store.finish(claim, record, used=used, version=version, then_evaluate=then)
         log.info("%s ticket %s: %s %s", claim.platform, claim.ticket_ref, record.outcome,
                  f"{record.from_tier}->{record.to_tier}" if record.to_tier else "")
         return record
@@ -96,13 +106,23 @@ class Escalator:
 
     def _evaluate_and_apply(
         self, claim: Claim, connector: Connector, record: AuditRecord
-    ) -> tuple[str, list[tuple[str, str, str]]]:
+    ) -> tuple[str, list[tuple[str, str, str]], tuple[str, ...]]:
+        """Read, decide, write; again after a conflict. Returns the version seen, the evidence
+        used up, and other tickets to look at again."""
         rounds = record.detail.setdefault("rounds", [])
         for _ in range(MAX_ROUNDS):
             ticket = connector.fetch(claim.ticket_ref, needs=self.policies.needs)
-            evaluation = self.policies.evaluate(ticket, now=self.now(), tiers=self.ladder)
+            self.store.index(ticket)
+            now = self.now()
+            evaluation = self.policies.evaluate(ticket, now=now, tiers=self.ladder,
+                                                history=self.history,
+                                                calendars=self.calendars)
+            last = self.store.last_escalation(claim.platform, claim.ticket_ref)
             decision = decide(ticket, evaluation.proposals, self.ladder,
-                              self.store.used_evidence(claim.platform, claim.ticket_ref))
+                              self.store.used_evidence(claim.platform, claim.ticket_ref),
+                              rules=self.rules, now=now,
+                              last_escalation=None if last is None
+                              else datetime.fromtimestamp(last, UTC))
             round_detail = _describe(ticket, evaluation, decision)
             rounds.append(round_detail)
             record.from_tier = ticket.tier
@@ -110,9 +130,15 @@ class Escalator:
                 record.detail["policy_errors"] = [asdict(f) for f in evaluation.failures]
             if not decision.writes:
                 record.outcome = "no_change"
-                return ticket.version, decision.evidence_to_record()
+                return ticket.version, decision.evidence_to_record(), ()
+            related = [p for p in self.history.related(
+                ticket.platform, requester_id=ticket.requester_id,
+                organization_id=ticket.organization_id, since=now - RELATED_WINDOW)
+                if p.ref != ticket.ref]
+            write = tier_write(decision, ticket, related=related, public_reply=self.public_reply,
+                               now=now)
             try:
-                result = connector.escalate(ticket, tier_write(decision, ticket))
+                result = connector.escalate(ticket, write)
             except Conflict as exc:
                 round_detail["write"] = {"status": 409, "error": str(exc)}
                 continue
@@ -122,8 +148,9 @@ class Escalator:
             round_detail["write"] = asdict(result)
             record.outcome = "escalated"
             record.to_tier = decision.to_tier
+            record.route = decision.route
             record.priority = decision.priority.name.lower() if decision.priority else None
-            return ticket.version, decision.evidence_to_record()
+            return ticket.version, decision.evidence_to_record(), decision.also_evaluate
         raise _StillConflicting(f"ticket kept changing under us for {MAX_ROUNDS} rounds")
 
     def _retry_later(self, claim: Claim, record: AuditRecord, exc: Exception,
@@ -148,6 +175,7 @@ class _StillConflicting(HelpdeskError):
 def _describe(ticket: Ticket, evaluation: Evaluation, decision: Decision) -> dict:
     """The audit's view of one round: what we saw, what each policy proposed, what we decided."""
     targets = {id(r.proposal): r.target for r in (*decision.fired, *decision.satisfied)}
+    held = {id(p): reason for p, reason in decision.held}
     return {
         "ticket": {"tier": ticket.tier, "status": ticket.status, "version": ticket.version,
                    "priority": ticket.priority.name.lower() if ticket.priority else None},
@@ -157,11 +185,21 @@ def _describe(ticket: Ticket, evaluation: Evaluation, decision: Decision) -> dic
                 "target": targets.get(id(p)),
                 "priority": p.priority.name.lower() if p.priority else None,
                 "evidence": [{"key": e.key, "summary": e.summary} for e in p.evidence],
-                "state": "stale" if p in decision.stale else
-                ("fired" if any(r.proposal is p for r in decision.fired) else "satisfied"),
+                "state": _state(p, decision, held),
+                **({"route": p.route} if p.route else {}),
+                **({"held": held[id(p)]} if id(p) in held else {}),
             }
             for p in evaluation.proposals
         ],
-        "decision": {"to_tier": decision.to_tier,
-                     "priority": decision.priority.name.lower() if decision.priority else None},
+        "decision": {"to_tier": decision.to_tier, "route": decision.route,
+                     "priority": decision.priority.name.lower() if decision.priority else None,
+                     **({"superseded": decision.superseded} if decision.superseded else {})},
     }
+
+
+def _state(proposal, decision: Decision, held: dict[int, str]) -> str:
+    if id(proposal) in held:
+        return "held"
+    if proposal in decision.stale:
+        return "stale"
+    return "fired" if any(r.proposal is proposal for r in decision.fired) else "satisfied"

@@ -67,7 +67,10 @@ class Service:
         policies = enabled_policies(settings, host)
         store = Store(settings.database_url)
         store.create_schema()
+        reply = settings.escalation.public_reply
         escalator = Escalator(store, build_connectors(settings), policies, settings.ladder,
+                              rules=settings.rules, calendars=settings.business_calendars(),
+                              public_reply=reply.template if reply.enabled else None,
                               max_attempts=settings.worker.max_attempts)
         return cls(settings, store, escalator, workers)
 

@@ -11,10 +11,14 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+
+from connector.ticket import Ticket
+from plugins.history import PastTicket
 
 metadata = sa.MetaData()
 
@@ -48,6 +52,26 @@ tickets = sa.Table(
     sa.Column("lease_until", sa.Float),
     sa.Column("last_evaluated_at", sa.Float),
     sa.Column("last_version", sa.String(64)),
+    sa.Column("last_escalated_at", sa.Float),
+)
+
+# What tierlift saw of each ticket at its last evaluation: the project's own history, for
+# policies that look across tickets (repeat issues, incidents).
+ticket_index = sa.Table(
+    "ticket_index",
+    metadata,
+    sa.Column("platform", sa.String(16), primary_key=True),
+    sa.Column("ticket_ref", sa.String(64), primary_key=True),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("tags", sa.Text, nullable=False),
+    sa.Column("form", sa.String(64)),
+    sa.Column("requester_id", sa.String(255)),
+    sa.Column("organization_id", sa.String(255)),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("status", sa.String(64), nullable=False),
+    sa.Index("ix_index_requester", "platform", "requester_id", "created_at"),
+    sa.Index("ix_index_organization", "platform", "organization_id", "created_at"),
+    sa.Index("ix_index_created", "platform", "created_at"),
 )
 
 evidence = sa.Table(
@@ -72,6 +96,7 @@ audit = sa.Table(
     sa.Column("outcome", sa.String(32), nullable=False),
     sa.Column("from_tier", sa.String(64)),
     sa.Column("to_tier", sa.String(64)),
+    sa.Column("route", sa.String(64)),
     sa.Column("priority", sa.String(16)),
     sa.Column("duration_ms", sa.Float, nullable=False),
     sa.Column("detail", sa.Text, nullable=False),
@@ -118,6 +143,7 @@ class AuditRecord:
     outcome: str
     from_tier: str | None = None
     to_tier: str | None = None
+    route: str | None = None
     priority: str | None = None
     duration_ms: float = 0.0
     detail: dict[str, Any] = field(default_factory=dict)
@@ -156,30 +182,33 @@ class Store:
 
     def receive(self, delivery: Delivery, *, delay: float = 0.0) -> bool:
         """Store a delivery durably; ``False`` if its dedupe key was seen before."""
-        now = self.clock()
         with self._writing() as conn:
-            inserted = conn.execute(
-                _insert(self.engine, inbox)
-                .values(
-                    platform=delivery.platform,
-                    dedupe_key=delivery.dedupe_key,
-                    ticket_ref=delivery.ticket_ref,
-                    kind=delivery.kind,
-                    actor=delivery.actor,
-                    payload=delivery.payload,
-                    received_at=now,
-                    available_at=now + delay,
-                    status="pending",
-                    attempts=0,
-                )
+            return self._enqueue(conn, delivery, self.clock(), delay)
+
+    def _enqueue(self, conn: sa.Connection, delivery: Delivery, now: float,
+                 delay: float) -> bool:
+        inserted = conn.execute(
+            _insert(self.engine, inbox)
+            .values(
+                platform=delivery.platform,
+                dedupe_key=delivery.dedupe_key,
+                ticket_ref=delivery.ticket_ref,
+                kind=delivery.kind,
+                actor=delivery.actor,
+                payload=delivery.payload,
+                received_at=now,
+                available_at=now + delay,
+                status="pending",
+                attempts=0,
+            )
+            .on_conflict_do_nothing()
+        ).rowcount
+        if inserted:
+            conn.execute(
+                _insert(self.engine, tickets)
+                .values(platform=delivery.platform, ticket_ref=delivery.ticket_ref)
                 .on_conflict_do_nothing()
-            ).rowcount
-            if inserted:
-                conn.execute(
-                    _insert(self.engine, tickets)
-                    .values(platform=delivery.platform, ticket_ref=delivery.ticket_ref)
-                    .on_conflict_do_nothing()
-                )
+            )
         return bool(inserted)
 
     # -- working ----------------------------------------------------------------------------
@@ -233,6 +262,42 @@ class Store:
                 sa.select(sa.func.min(inbox.c.available_at)).where(inbox.c.status == "pending")
             ).scalar()
 
+    def last_escalation(self, platform: str, ref: str) -> float | None:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                sa.select(tickets.c.last_escalated_at)
+                .where(tickets.c.platform == platform, tickets.c.ticket_ref == ref)
+            ).scalar()
+
+    def index(self, ticket: Ticket) -> None:
+        """Remember what this ticket looks like now, for policies that look across tickets."""
+        values = dict(subject=ticket.subject, tags=json.dumps(list(ticket.tags)),
+                      form=ticket.form, requester_id=ticket.requester_id,
+                      organization_id=ticket.organization_id,
+                      created_at=ticket.created_at.timestamp(), status=ticket.status)
+        statement = _insert(self.engine, ticket_index).values(
+            platform=ticket.platform, ticket_ref=ticket.ref, **values)
+        with self._writing() as conn:
+            conn.execute(statement.on_conflict_do_update(
+                index_elements=["platform", "ticket_ref"], set_=values))
+
+    def past_tickets(self, platform: str, *, since: float, requester_id: str | None = None,
+                     organization_id: str | None = None, limit: int = 500) -> list[dict]:
+        """Indexed tickets created since ``since`` (newest first); with a requester and/or an
+        organization, only theirs."""
+        query = (sa.select(ticket_index)
+                 .where(ticket_index.c.platform == platform, ticket_index.c.created_at >= since)
+                 .order_by(ticket_index.c.created_at.desc()).limit(limit))
+        owners = []
+        if requester_id is not None:
+            owners.append(ticket_index.c.requester_id == requester_id)
+        if organization_id is not None:
+            owners.append(ticket_index.c.organization_id == organization_id)
+        if requester_id is not None or organization_id is not None:
+            query = query.where(sa.or_(*owners))
+        with self.engine.connect() as conn:
+            return [dict(row) for row in conn.execute(query).mappings()]
+
     def used_evidence(self, platform: str, ref: str) -> set[tuple[str, str]]:
         with self.engine.connect() as conn:
             rows = conn.execute(
@@ -248,8 +313,10 @@ class Store:
         *,
         used: Iterable[tuple[str, str, str]] = (),
         version: str | None = None,
+        then_evaluate: Iterable[str] = (),
     ) -> int:
-        """Close a claim in one transaction: audit, ledger, deliveries done, lease released."""
+        """Close a claim in one transaction: audit, ledger, deliveries done, lease released,
+        and a delivery for each ticket in ``then_evaluate`` (looked at again after this one)."""
         now = self.clock()
         with self._writing() as conn:
             audit_id = self._audit(conn, claim.platform, claim.ticket_ref, record, now)
@@ -266,7 +333,12 @@ class Store:
                 .where(inbox.c.id.in_([e.id for e in claim.entries]))
                 .values(status="done", processed_at=now, audit_id=audit_id)
             )
-            self._release(conn, claim, last_evaluated_at=now, last_version=version)
+            for ref in then_evaluate:
+                self._enqueue(conn, Delivery(claim.platform, f"after:{audit_id}:{ref}", ref,
+                                             "reevaluate", "{}"), now, 0.0)
+            escalated = now if record.outcome == "escalated" else None
+            self._release(conn, claim, last_evaluated_at=now, last_version=version,
+                          last_escalated_at=escalated)
         return audit_id
 
     def retry_later(self, claim: Claim, record: AuditRecord, *, delay: float,
@@ -307,7 +379,8 @@ class Store:
         return conn.execute(
             audit.insert().values(
                 at=now, platform=platform, ticket_ref=ref, outcome=record.outcome,
-                from_tier=record.from_tier, to_tier=record.to_tier, priority=record.priority,
+                from_tier=record.from_tier, to_tier=record.to_tier, route=record.route,
+                priority=record.priority,
                 duration_ms=record.duration_ms, detail=json.dumps(record.detail, default=str),
             )
         ).inserted_primary_key[0]
@@ -346,3 +419,30 @@ def _sqlite_on_connect(dbapi_connection, _record) -> None:
 def _sqlite_begin(conn: sa.Connection) -> None:
     write = conn.get_execution_options().get("tierlift_write", False)
     conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+class StoreHistory:
+    """The store's ticket index as a policy's ``ctx.history`` (see plugins.history)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def related(self, platform: str, *, requester_id: str | None,
+                organization_id: str | None, since: datetime) -> list[PastTicket]:
+        if requester_id is None and organization_id is None:
+            return []
+        return [_past(row) for row in self._store.past_tickets(
+            platform, since=since.timestamp(), requester_id=requester_id,
+            organization_id=organization_id)]
+
+    def recent(self, platform: str, *, since: datetime) -> list[PastTicket]:
+        return [_past(row) for row in self._store.past_tickets(platform,
+                                                               since=since.timestamp())]
+
+
+def _past(row: dict) -> PastTicket:
+    return PastTicket(platform=row["platform"], ref=row["ticket_ref"], subject=row["subject"],
+                      tags=tuple(json.loads(row["tags"])), form=row["form"],
+                      requester_id=row["requester_id"], organization_id=row["organization_id"],
+                      created_at=datetime.fromtimestamp(row["created_at"], UTC),
+                      status=row["status"])

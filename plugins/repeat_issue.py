@@ -1,0 +1,175 @@
+"""repeat_issue: the same requester or organization raised a similar issue again and again."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from plugins import hookimpl
+
+PRIORITIES = ("low", "normal", "high", "urgent")
+
+# Words that say nothing about what a subject is about (English, plus reply/forward prefixes
+# and the halves of contractions the tokenizer leaves).
+STOP_WORDS = frozenset("""
+    a about above after again against all also am an and any are as at be because been before
+    being below between both but by can cannot could did do does doing don doesn didn during
+    each few for from further had has hasn have haven having he her here hers him his how i if
+    im in into is isn it its itself just ll me more most my no nor not now of off on once only
+    or other our ours over own same she should so some still such than that the their theirs
+    them then there these they this those through to too under until very ve was wasn we were
+    weren what when where which while who whom why will with won would wouldn you your yours
+    re fw fwd aw wg
+""".split())
+
+_WORD = re.compile(r"[^\W\d_]{2,}")  # runs of two or more letters: digits and punctuation go
+
+
+def _stem(word: str) -> str:
+    """A crude singular: "errors" → "error", but "access" and "bus" stay."""
+    return word[:-1] if len(word) > 3 and word[-1] == "s" and word[-2] != "s" else word
+
+
+@lru_cache(maxsize=32)
+def subject_words(ignored: frozenset[str] = STOP_WORDS) -> Callable[[str], frozenset[str]]:
+    """A (cached) function turning a subject into its set of significant words: lowercased,
+    digits and punctuation removed, words in ``ignored`` dropped, plurals made singular."""
+
+    @lru_cache(maxsize=16384)
+    def words(subject: str) -> frozenset[str]:
+        found = set()
+        for word in _WORD.findall(subject.lower()):
+            if word not in ignored:
+                stem = _stem(word)
+                if stem not in ignored:
+                    found.add(stem)
+        return frozenset(found)
+
+    return words
+
+
+def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    """|a ∩ b| / |a ∪ b|; 0 when either is empty (an empty subject is similar to nothing)."""
+    if not a or not b:
+        return 0.0
+    common = len(a & b)
+    return common / (len(a) + len(b) - common)
+
+
+class Options(BaseModel):
+    count: int = Field(3, ge=2, description="Fire on the N-th similar ticket (this one "
+                       "included) of the same requester or organization.")
+    days: float = Field(30, gt=0, description="Within this many days.")
+    match_by: list[Literal["requester", "organization"]] = Field(
+        default_factory=lambda: ["requester", "organization"],
+        description="Whose earlier tickets count: the same \"requester\", the same "
+        "\"organization\", or both.",
+    )
+    subject_similarity: float = Field(0.6, gt=0, le=1, description="Subjects are similar when "
+                                      "their significant words overlap this much (Jaccard, "
+                                      "0–1; 1: the same words).")
+    same_form: bool = Field(False, description="Also count tickets with the same ticket form "
+                            "(Zendesk) or issue type (Jira) as similar. Off by default: most "
+                            "tickets share the default form.")
+    tags: list[str] = Field(default_factory=list, description="Tickets sharing one of these "
+                            "tags are similar (e.g. a product or component tag).")
+    steps_up: int = Field(1, ge=1, description="How many tiers above the tier the ticket had "
+                          "when it was created.")
+    priority: str | None = Field(None, description="Also raise priority to this "
+                                 "(low, normal, high, urgent); empty: leave priority alone.")
+
+    @field_validator("match_by")
+    @classmethod
+    def _someone(cls, match_by: list[str]) -> list[str]:
+        if not match_by:
+            raise ValueError('give "requester", "organization" or both')
+        return list(dict.fromkeys(match_by))
+
+    @field_validator("tags")
+    @classmethod
+    def _clean_tags(cls, tags: list[str]) -> list[str]:
+        return [t.strip() for t in tags if t.strip()]
+
+    @field_validator("priority")
+    @classmethod
+    def _known_priority(cls, value: str | None) -> str | None:
+        if value is not None and value.strip().lower() not in PRIORITIES:
+            raise ValueError("expected one of low, normal, high, urgent")
+        return value.strip().lower() if value else None
+
+
+@hookimpl
+def tierlift_register_policy(register):
+    register(Options, needs={"history"},
+             summary="The same requester or organization raised a similar issue repeatedly")
+
+
+@hookimpl
+def tierlift_evaluate(ticket, ctx):
+    options = ctx.options
+    by_requester = "requester" in options.match_by and ticket.requester_id is not None
+    by_organization = "organization" in options.match_by and ticket.organization_id is not None
+    if not (by_requester or by_organization):
+        return None
+    since = ctx.now - timedelta(days=options.days)
+    past = ctx.history.related(
+        ticket.platform,
+        requester_id=ticket.requester_id if by_requester else None,
+        organization_id=ticket.organization_id if by_organization else None,
+        since=since,
+    )
+    words = subject_words()
+    mine = words(ticket.subject)
+    form = ticket.form if options.same_form else None
+    tags = set(options.tags).intersection(ticket.tags)
+    earlier, requester_only = [], True
+    for p in past:
+        if p.ref == ticket.ref or not since <= p.created_at <= ticket.created_at:
+            continue
+        same_requester = by_requester and p.requester_id == ticket.requester_id
+        if not (same_requester
+                or (by_organization and p.organization_id == ticket.organization_id)):
+            continue
+        if ((form is not None and p.form == form)
+                or (tags and not tags.isdisjoint(p.tags))
+                or jaccard(mine, words(p.subject)) >= options.subject_similarity):
+            earlier.append(p)
+            requester_only = requester_only and same_requester
+    if len(earlier) + 1 < options.count:
+        return None
+    earlier.sort(key=lambda p: (p.created_at, p.ref))
+    who = "requester" if requester_only else "organization"
+    return ctx.propose(
+        ctx.evidence(
+            "repeat",
+            f"{len(earlier) + 1} similar tickets from the same {who} in {options.days:g} days: "
+            f"{_listing(earlier)} and this one",
+            quote=ticket.subject.strip()[:240] or None,
+            at=ticket.created_at,
+        ),
+        steps_up=options.steps_up,
+        priority=options.priority,
+        suggestion=f"Look for the root cause behind {_refs(earlier)} and this ticket: link them "
+        "to a problem ticket (or open one) and answer the customer with the lasting fix.",
+    )
+
+
+def _listing(tickets: Iterable, limit: int = 10) -> str:
+    tickets = list(tickets)
+    shown = ", ".join(f"#{p.ref} ({_day(p.created_at)})" for p in tickets[:limit])
+    return shown + (f" and {len(tickets) - limit} more" if len(tickets) > limit else "")
+
+
+def _refs(tickets: Iterable, limit: int = 10) -> str:
+    tickets = list(tickets)
+    shown = ", ".join(f"#{p.ref}" for p in tickets[:limit])
+    return shown + (f" and {len(tickets) - limit} more" if len(tickets) > limit else "")
+
+
+def _day(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d")
