@@ -209,7 +209,8 @@ def test_finish_closes_the_claim_in_one_go(db, clock):
     [entry] = db.audit_log()
     assert entry == {
         "id": audit_id, "at": T0 + 2, "platform": "zendesk", "ticket_ref": "35436",
-        "outcome": "escalated", "from_tier": "L1", "to_tier": "L2", "priority": "high",
+        "outcome": "escalated", "from_tier": "L1", "to_tier": "L2", "route": None,
+        "priority": "high",
         "duration_ms": 12.5, "detail": {"reasons": ["customer asked"], "round": 1},
     }
     assert [(r["policy"], r["evidence_key"], r["outcome"], r["recorded_at"], r["audit_id"])
