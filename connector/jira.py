@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 from connector import adf
-from connector.errors import Rejected, raise_for_status
+from connector.errors import HelpdeskError, Rejected, raise_for_status
 from connector.http import ApiSession
 from connector.ticket import (
     AuthorRole,
@@ -40,7 +40,7 @@ KNOWN_PRIORITIES = {
     "low": Priority.LOW, "minor": Priority.LOW, "lowest": Priority.LOW, "trivial": Priority.LOW,
 }
 ISSUE_FIELDS = ("summary", "status", "priority", "labels", "reporter", "assignee", "created",
-                "updated", "project", "comment", "description")
+                "updated", "project", "comment", "description", "issuetype")
 
 
 def parse_time(value: str) -> datetime:
@@ -74,6 +74,8 @@ class JiraConnector:
         ladder: TierLadder,
         priorities: Mapping[str, str],
         transition: str | None = None,
+        route_field: str | None = None,
+        route_values: Mapping[str, str] | None = None,
     ) -> None:
         self.api = api
         self.cloud = cloud
@@ -86,17 +88,18 @@ class JiraConnector:
         self._priority_of_name = {**KNOWN_PRIORITIES,
                                   **{v.casefold(): k for k, v in self.priorities.items()}}
         self.transition = transition
+        self.route_field = route_field
+        self.route_values = dict(route_values or {})
+        self._route_of_value = {v.casefold(): k for k, v in self.route_values.items()}
         self._me: str | None = None
         self._service_desk: dict[str, bool] = {}  # project key -> is a JSM project
         self._lock = threading.Lock()
 
     def tier_of_value(self, value: object) -> str:
         """The tier of a tier-field value (an option object or its text); default if unset."""
-        if isinstance(value, dict):
-            value = value.get("value")
-        if not value:
-            return self.ladder.default
-        return self._tier_of_value.get(str(value).casefold(), self.ladder.default)
+        text = _option(value)
+        return self._tier_of_value.get(text.casefold(), self.ladder.default) if text \
+            else self.ladder.default
 
     def whoami(self) -> str:
         """Our API user (``/myself``), asked once: its changes and comments are our own."""
@@ -112,9 +115,9 @@ class JiraConnector:
         Comments are always read: they also show whether our own note is already there.
         """
         expand = "changelog,names" if "history" in needs else "names"
+        extra = (self.tier_field, *((self.route_field,) if self.route_field else ()))
         response = self.api.get(f"{self.rest}/issue/{quote(ref)}",
-                                fields=",".join((*ISSUE_FIELDS, self.tier_field)),
-                                expand=expand)
+                                fields=",".join((*ISSUE_FIELDS, *extra)), expand=expand)
         raise_for_status(response, f"issue {ref}")
         raw = response.json()
         fields = raw.get("fields") or {}
@@ -128,6 +131,7 @@ class JiraConnector:
         comments = [*self._description(fields, reporter, created),
                     *self._comments(raw["key"], fields, reporter)]
         history = self._tier_history(raw, tier, created) if "history" in needs else ()
+        route = _option(fields.get(self.route_field)) if self.route_field else None
         return Ticket(
             platform=PLATFORM,
             ref=raw["key"],
@@ -147,6 +151,9 @@ class JiraConnector:
             tier_history=tuple(history),
             custom_fields={k: _simple(v) for k, v in fields.items()
                            if k.startswith("customfield_")},
+            form=(fields.get("issuetype") or {}).get("name"),
+            reopens=_reopens(raw) if "history" in needs else 0,
+            route=self._route_of_value.get(route.casefold()) if route else None,
         )
 
     def _priority(self, raw: Mapping[str, Any] | None) -> Priority | None:
@@ -218,13 +225,12 @@ class JiraConnector:
         checked before anything is written.
         """
         sent: list[SentRequest] = []
-        if write.tier is not None:
-            sent.append(self._check_tier_editable(ticket.ref, self.tier_values[write.tier]))
+        options = self._options(ticket.ref, write)
+        if options:
+            sent.append(self._check_editable(ticket.ref, options))
         if not self._note_present(ticket, write.internal_note):
-            sent.append(self._add_internal_note(ticket.ref, write.internal_note))
-        fields: dict[str, Any] = {}
-        if write.tier is not None:
-            fields[self.tier_field] = {"value": self.tier_values[write.tier]}
+            sent.append(self._add_comment(ticket.ref, write.internal_note, internal=True))
+        fields: dict[str, Any] = {field: {"value": value} for field, value in options.items()}
         if write.priority is not None:
             fields["priority"] = {"name": self.priorities[write.priority]}
         body = {"fields": fields,
@@ -236,22 +242,46 @@ class JiraConnector:
         raise_for_status(response, f"update of issue {ticket.ref}", rejected=REFUSED)
         if self.transition and write.tier is not None:
             sent += self._transition(ticket.ref)
+        if write.public_reply:
+            sent.append(self._public_reply(ticket.ref, write.public_reply))
         return WriteResult(tuple(sent))
 
-    def _check_tier_editable(self, key: str, value: str) -> SentRequest:
-        """Raise :class:`Rejected` unless the issue's edit screen has the tier field with
-        ``value`` among its options."""
+    def _options(self, key: str, write: TierWrite) -> dict[str, str]:
+        """The single-select options to set: the tier field, and the team field for a route."""
+        options = {}
+        if write.tier is not None:
+            options[self.tier_field] = self.tier_values[write.tier]
+        if write.route is not None:
+            if not self.route_field or write.route not in self.route_values:
+                raise Rejected(f"issue {key}: route {write.route!r} has no option in "
+                               "[jira.route_values] (and route_field)")
+            options[self.route_field] = self.route_values[write.route]
+        return options
+
+    def _public_reply(self, key: str, reply: str) -> SentRequest:
+        """Best effort, never repeated: a failure is logged, the customer never gets it twice."""
+        try:
+            return self._add_comment(key, reply, internal=False)
+        except HelpdeskError as exc:
+            log.warning("public reply on issue %s not sent: %s", key, exc)
+            return SentRequest("POST", f"issue/{key}/comment", None, exc.status or 0)
+
+    def _check_editable(self, key: str, options: Mapping[str, str]) -> SentRequest:
+        """Raise :class:`Rejected` unless the issue's edit screen has each field with the
+        wanted value among its options."""
         path = f"{self.rest}/issue/{quote(key)}/editmeta"
         response = self.api.get(path)
         raise_for_status(response, f"edit metadata of issue {key}")
-        meta = (response.json().get("fields") or {}).get(self.tier_field)
-        if meta is None:
-            raise Rejected(f"issue {key}: {self.tier_field} cannot be edited (not on the "
-                           "issue's edit screen, or no permission): add it to the screen")
-        options = [o.get("value") for o in meta.get("allowedValues") or ()]
-        if options and value not in options:
-            raise Rejected(f"issue {key}: {value!r} is not an option of {self.tier_field} "
-                           f"(options: {options}); check [jira.tier_values]")
+        editable = response.json().get("fields") or {}
+        for field, value in options.items():
+            meta = editable.get(field)
+            if meta is None:
+                raise Rejected(f"issue {key}: {field} cannot be edited (not on the issue's "
+                               "edit screen, or no permission): add it to the screen")
+            allowed = [o.get("value") for o in meta.get("allowedValues") or ()]
+            if allowed and value not in allowed:
+                raise Rejected(f"issue {key}: {value!r} is not an option of {field} "
+                               f"(options: {allowed}); check the [jira] option mapping")
         return SentRequest("GET", path, None, response.status_code)
 
     def _note_present(self, ticket: Ticket, note: str) -> bool:
@@ -259,20 +289,21 @@ class JiraConnector:
         return any(c.author_role is AuthorRole.SELF and marker in c.body
                    for c in ticket.comments)
 
-    def _add_internal_note(self, key: str, note: str) -> SentRequest:
-        """JSM projects: a service-desk comment with ``public: false``. Other projects: a Jira
-        comment with the ``sd.public.comment`` property set to internal."""
+    def _add_comment(self, key: str, text: str, *, internal: bool) -> SentRequest:
+        """JSM projects: a service-desk comment (``public: false`` when internal). Other
+        projects: a Jira comment, with the ``sd.public.comment`` property set to internal."""
         with self._lock:
             service_desk = self._service_desk.get(key.rpartition("-")[0], False)
         if service_desk:
             path = f"/rest/servicedeskapi/request/{quote(key)}/comment"
-            body: dict[str, Any] = {"body": note, "public": False}
+            body: dict[str, Any] = {"body": text, "public": not internal}
         else:
             path = f"{self.rest}/issue/{quote(key)}/comment"
-            body = {"body": adf.from_text(note) if self.cloud else note,
-                    "properties": [INTERNAL]}
+            body = {"body": adf.from_text(text) if self.cloud else text}
+            if internal:
+                body["properties"] = [INTERNAL]
         response = self.api.request("POST", path, json=body)
-        raise_for_status(response, f"internal note on issue {key}", rejected=REFUSED)
+        raise_for_status(response, f"comment on issue {key}", rejected=REFUSED)
         return SentRequest("POST", path, body, response.status_code)
 
     def _transition(self, key: str) -> list[SentRequest]:
@@ -304,6 +335,21 @@ def _role(author: Mapping[str, Any], ident: str | None, reporter: str | None,
     if kind == "app":
         return AuthorRole.AGENT
     return AuthorRole.CUSTOMER if ident is not None and ident == reporter else AuthorRole.AGENT
+
+
+def _option(value: Any) -> str | None:
+    """The text of a single-select value (an option object, or already text)."""
+    if isinstance(value, dict):
+        value = value.get("value")
+    return str(value) if value else None
+
+
+def _reopens(raw: Mapping[str, Any]) -> int:
+    """Times the resolution was cleared (resolved, then reopened), from the changelog."""
+    return sum(1 for history in (raw.get("changelog") or {}).get("histories") or ()
+               for item in history.get("items") or ()
+               if item.get("field") == "resolution" and item.get("from") is not None
+               and item.get("to") is None)
 
 
 def _simple(value: Any) -> Any:

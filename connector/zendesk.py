@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import copy
+import logging
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from connector.errors import HelpdeskError, raise_for_status
+from connector.errors import HelpdeskError, Rejected, raise_for_status
 from connector.http import ApiSession
 from connector.ticket import (
     AuthorRole,
     Comment,
+    Organization,
     Priority,
     SentRequest,
     Ticket,
@@ -23,7 +26,11 @@ from connector.ticket import (
     WriteResult,
 )
 
+log = logging.getLogger(__name__)
+
 PLATFORM = "zendesk"
+DONE = frozenset({"solved", "closed"})
+ORGANIZATION_TTL = 300.0
 MAX_PAGES = 60  # 100 per page: Zendesk caps a ticket at 5,000 comments
 NEEDS = frozenset({"comments", "history"})  # what fetch() can add to the ticket itself
 
@@ -36,17 +43,22 @@ class ZendeskConnector:
     """Talks to one Zendesk account through an :class:`ApiSession`.
 
     ``tier_groups`` maps each tier to the Zendesk group that works it; a ticket in any other group
-    (or none) is in the ladder's default tier.
+    (or none) is in the ladder's default tier. ``route_groups`` maps specialist teams (routes)
+    to their groups.
     """
 
     platform = PLATFORM
 
-    def __init__(self, api: ApiSession, tier_groups: Mapping[str, int], ladder: TierLadder):
+    def __init__(self, api: ApiSession, tier_groups: Mapping[str, int], ladder: TierLadder,
+                 route_groups: Mapping[str, int] | None = None):
         self.api = api
         self.ladder = ladder
         self.tier_groups = dict(tier_groups)
+        self.route_groups = dict(route_groups or {})
         self._tier_of_group = {str(group): tier for tier, group in self.tier_groups.items()}
+        self._route_of_group = {str(group): r for r, group in self.route_groups.items()}
         self._me: str | None = None
+        self._organizations: dict[str, tuple[float, Organization]] = {}
 
     def tier_of_group(self, group_id: object) -> str:
         return self._tier_of_group.get(str(group_id), self.ladder.default)
@@ -67,8 +79,25 @@ class ZendeskConnector:
         if "comments" in needs:
             ticket = replace(ticket, comments=tuple(self._comments(ticket)))
         if "history" in needs:
-            ticket = replace(ticket, tier_history=tuple(self._tier_history(ticket)))
+            history, reopens = self._history(ticket)
+            ticket = replace(ticket, tier_history=tuple(history), reopens=reopens)
+        if "organization" in needs and ticket.organization_id:
+            ticket = replace(ticket, organization=self._organization(ticket.organization_id))
         return ticket
+
+    def _organization(self, org_id: str) -> Organization:
+        """The organization, cached for a few minutes: it rarely changes, tickets come often."""
+        cached = self._organizations.get(org_id)
+        if cached is not None and time.monotonic() - cached[0] < ORGANIZATION_TTL:
+            return cached[1]
+        response = self.api.get(f"/api/v2/organizations/{org_id}.json")
+        raise_for_status(response, f"organization {org_id}")
+        raw = response.json()["organization"]
+        organization = Organization(id=str(raw["id"]), name=raw.get("name") or "",
+                                    tags=tuple(raw.get("tags") or ()),
+                                    fields=dict(raw.get("organization_fields") or {}))
+        self._organizations[org_id] = (time.monotonic(), organization)
+        return organization
 
     def parse_ticket(self, raw: Mapping[str, Any]) -> Ticket:
         return Ticket(
@@ -87,6 +116,9 @@ class ZendeskConnector:
             updated_at=parse_time(raw["updated_at"]),
             version=raw["updated_at"],
             custom_fields={str(f["id"]): f.get("value") for f in raw.get("custom_fields") or ()},
+            form=_str_or_none(raw.get("ticket_form_id")),
+            channel_detail=((raw.get("via") or {}).get("source") or {}).get("rel"),
+            route=self._route_of_group.get(str(raw.get("group_id"))),
         )
 
     def _comments(self, ticket: Ticket) -> Iterator[Comment]:
@@ -106,22 +138,27 @@ class ZendeskConnector:
                     created_at=parse_time(raw["created_at"]),
                 )
 
-    def _tier_history(self, ticket: Ticket) -> Iterator[TierChange]:
-        """Group changes from the audit trail, starting with the group the ticket was created in."""
-        started = False
+    def _history(self, ticket: Ticket) -> tuple[list[TierChange], int]:
+        """From the audit trail: group changes, starting with the group the ticket was created
+        in, and how often it was reopened (solved or closed, then open again)."""
+        changes: list[TierChange] = []
+        reopens = 0
         path = f"/api/v2/tickets/{ticket.ref}/audits.json"
         for page in self._pages(path, {}, what=f"audits of ticket {ticket.ref}"):
             for audit in page.get("audits") or ():
                 at = parse_time(audit["created_at"])
                 for event in audit.get("events") or ():
-                    if event.get("field_name") != "group_id":
+                    field_name = event.get("field_name")
+                    if field_name == "status" and event.get("type") == "Change" and \
+                            event.get("previous_value") in DONE and \
+                            event.get("value") not in DONE:
+                        reopens += 1
+                    if field_name != "group_id":
                         continue
-                    if not started and at > ticket.created_at:
-                        yield TierChange(ticket.created_at, self.ladder.default)
-                    started = True
-                    yield TierChange(at, self.tier_of_group(event.get("value")))
-        if not started:
-            yield TierChange(ticket.created_at, ticket.tier)
+                    if not changes and at > ticket.created_at:
+                        changes.append(TierChange(ticket.created_at, self.ladder.default))
+                    changes.append(TierChange(at, self.tier_of_group(event.get("value"))))
+        return changes or [TierChange(ticket.created_at, ticket.tier)], reopens
 
     def _pages(self, path: str, params: dict, *, what: str) -> Iterator[dict]:
         """Follow cursor (``meta.has_more`` + ``links.next``) or offset (``next_page``) paging.
@@ -158,7 +195,12 @@ class ZendeskConnector:
         path = f"/api/v2/tickets/{ticket.ref}.json"
         tags = list(dict.fromkeys((*ticket.tags, *write.add_tags)))
         fields: dict[str, Any] = {"tags": tags}
-        if write.tier is not None:
+        if write.route is not None:
+            if write.route not in self.route_groups:
+                raise Rejected(f"ticket {ticket.ref}: route {write.route!r} has no group in "
+                               "[zendesk.route_groups]")
+            fields["group_id"] = self.route_groups[write.route]
+        elif write.tier is not None:
             fields["group_id"] = self.tier_groups[write.tier]
         if write.priority is not None:
             fields["priority"] = write.priority.name.lower()
@@ -176,7 +218,25 @@ class ZendeskConnector:
             response = self.api.request("PUT", path, json=body)
             sent.append(SentRequest("PUT", path, body, response.status_code))
         raise_for_status(response, f"update of ticket {ticket.ref}")
+        if write.public_reply:
+            sent.append(self._public_reply(path, write.public_reply, response))
         return WriteResult(tuple(sent), assignee_cleared=cleared)
+
+    def _public_reply(self, path: str, reply: str, written) -> SentRequest:
+        """The courtesy reply to the customer, a second update on top of the one just made (a
+        Zendesk update carries one comment). Best effort: a failure is logged, not retried,
+        so the customer never gets it twice."""
+        stamp = (written.json().get("ticket") or {}).get("updated_at")
+        body = {"ticket": {"comment": {"body": reply, "public": True},
+                           **({"safe_update": True, "updated_stamp": stamp} if stamp else {})}}
+        try:
+            response = self.api.request("PUT", path, json=body)
+        except HelpdeskError as exc:
+            log.warning("public reply on %s not sent: %s", path, exc)
+            return SentRequest("PUT", path, body, exc.status or 0)
+        if response.status_code >= 400:
+            log.warning("public reply on %s refused: HTTP %s", path, response.status_code)
+        return SentRequest("PUT", path, body, response.status_code)
 
 
 def _role(author: str, role: str | None, requester: str | None, me: str) -> AuthorRole:

@@ -11,7 +11,7 @@ from waitress.server import create_server
 from connector.http import ApiSession, BearerAuth
 from connector.jira import JiraConnector
 from connector.zendesk import ZendeskConnector
-from plugins.manager import EnabledPolicies, PolicyHost
+from plugins.manager import ConfigError, EnabledPolicies, PolicyHost
 from webhook_app import create_app
 from webhook_app.escalation import Connector, Escalator
 from webhook_app.settings import Settings
@@ -30,7 +30,7 @@ def build_connectors(settings: Settings) -> dict[str, Connector]:
         else:
             auth = (f"{zd.email}/token", zd.api_token.get_secret_value())
         connectors["zendesk"] = ZendeskConnector(ApiSession(zd.url, auth), zd.tier_groups,
-                                                 settings.ladder)
+                                                 settings.ladder, zd.route_groups)
     jira = settings.jira
     if jira is not None:
         if jira.cloud:
@@ -40,13 +40,37 @@ def build_connectors(settings: Settings) -> dict[str, Connector]:
         connectors["jira"] = JiraConnector(
             ApiSession(jira.url, auth), cloud=jira.cloud, tier_field=jira.tier_field,
             tier_values=jira.tier_values, ladder=settings.ladder, priorities=jira.priorities,
-            transition=jira.transition)
+            transition=jira.transition, route_field=jira.route_field,
+            route_values=jira.route_values)
     return connectors
 
 
 def enabled_policies(settings: Settings, host: PolicyHost | None = None) -> EnabledPolicies:
-    """Raises :class:`ConfigError` naming each bad ``policies.*`` key."""
-    return (host or PolicyHost()).configure(settings.policies)
+    """Raises :class:`ConfigError` naming each bad ``policies.*`` key, and each specialist
+    route an enabled policy uses that a configured helpdesk cannot write."""
+    policies = (host or PolicyHost()).configure(settings.policies)
+    problems = []
+    for name, options in policies.options.items():
+        for route in _routes(options):
+            if settings.zendesk is not None and route not in settings.zendesk.route_groups:
+                problems.append(f"zendesk.route_groups.{route}: missing; policy {name} routes "
+                                "tickets to this team: give the id of its Zendesk group")
+            if settings.jira is not None and route not in settings.jira.route_values:
+                problems.append(f"jira.route_values.{route}: missing; policy {name} routes "
+                                "tickets to this team: give the option of jira.route_field")
+    if problems:
+        raise ConfigError(problems)
+    return policies
+
+
+def _routes(options: object) -> set[str]:
+    """Routes an options model names: a ``route`` field, or the keys of a ``routes`` map."""
+    routes = set()
+    if isinstance(getattr(options, "route", None), str):
+        routes.add(options.route)
+    if isinstance(getattr(options, "routes", None), dict):
+        routes.update(options.routes)
+    return routes
 
 
 @dataclass
