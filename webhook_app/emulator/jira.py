@@ -115,6 +115,7 @@ class Issue:
     updated: datetime
     comments: list[Comment] = field(default_factory=list)
     histories: list[History] = field(default_factory=list)
+    team: str | None = None
 
 
 class _Invalid(Exception):
@@ -165,6 +166,9 @@ class JiraEmulator(BaseEmulator):
                  api_token: str = "emulator-token", pat: str = "emulator-pat",
                  tier_field: str = "customfield_10050", tier_field_name: str = "Support Tier",
                  tier_options: tuple[str, ...] = ("Tier 1", "Tier 2", "Tier 3"),
+                 team_field: str = "customfield_10060", team_field_name: str = "Team",
+                 team_options: tuple[str, ...] = ("Billing", "Security", "Compliance",
+                                                  "Integrations", "Key accounts", "Incident"),
                  rate_limit: int = RATE_LIMIT) -> None:
         super().__init__(rate_limit=rate_limit, first_id=10000)
         self.cloud = cloud
@@ -174,6 +178,12 @@ class JiraEmulator(BaseEmulator):
         self.tier_field = tier_field
         self.tier_field_name = tier_field_name
         self.tier_options = {value: str(10100 + n) for n, value in enumerate(tier_options)}
+        self.team_field = team_field
+        self.team_field_name = team_field_name
+        self.team_options = {value: str(10200 + n) for n, value in enumerate(team_options)}
+        # the single-select custom fields: issue attribute -> (field id, name, options)
+        self._selects = {"tier": (tier_field, tier_field_name, self.tier_options),
+                         "team": (team_field, team_field_name, self.team_options)}
         self.site = "https://acme.atlassian.net" if cloud else "https://jira.acme.example"
         self.bot = BOT_ACCOUNT_ID if cloud else BOT_NAME
         self.users: dict[str, User] = {self.bot: User(self.bot, "tierlift bot", False, email)}
@@ -312,11 +322,11 @@ class JiraEmulator(BaseEmulator):
 
     def _item(self, attr: str, old: Any, new: Any) -> dict:
         """A changelog item; Cloud adds ``fieldId``."""
-        tier = attr == "tier"
-        item = {"field": self.tier_field_name if tier else attr,
-                "fieldtype": "custom" if tier else "jira"}
+        select = self._selects.get(attr)
+        item = {"field": select[1] if select else attr,
+                "fieldtype": "custom" if select else "jira"}
         if self.cloud:
-            item["fieldId"] = self.tier_field if tier else attr
+            item["fieldId"] = select[0] if select else attr
         (before, before_text), (after, after_text) = self._raw(attr, old), self._raw(attr, new)
         return {**item, "from": before, "fromString": before_text, "to": after,
                 "toString": after_text}
@@ -325,8 +335,8 @@ class JiraEmulator(BaseEmulator):
         """A value as a changelog item holds it: (id, display string)."""
         if value is None:
             return None, None
-        if attr == "tier":
-            return self.tier_options.get(value), value
+        if attr in self._selects:
+            return self._selects[attr][2].get(value), value
         if attr == "priority":
             return PRIORITIES[value], value
         if attr == "status":
@@ -340,7 +350,7 @@ class JiraEmulator(BaseEmulator):
     def _creation_items(self, issue: Issue) -> dict:
         """The changelog Cloud puts in ``jira:issue_created``: the initial values."""
         attrs = ["description", "priority", "reporter", "status", "summary"]
-        attrs += [attr for attr in ("tier", "labels") if getattr(issue, attr)]
+        attrs += [attr for attr in ("tier", "team", "labels") if getattr(issue, attr)]
         return {"id": str(next(self._ids)),
                 "items": [self._item(attr, None, getattr(issue, attr)) for attr in attrs]}
 
@@ -404,9 +414,11 @@ class JiraEmulator(BaseEmulator):
                    "id": self._projects[issue.project], "key": issue.project,
                    "name": issue.project,
                    "projectTypeKey": "service_desk" if issue.service_desk else "software"}
-        tier = None if issue.tier is None else {
-            "self": f"{api}/customFieldOption/{self.tier_options[issue.tier]}",
-            "value": issue.tier, "id": self.tier_options[issue.tier]}
+        selects = {
+            field_id: None if getattr(issue, attr) is None else {
+                "self": f"{api}/customFieldOption/{options[getattr(issue, attr)]}",
+                "value": getattr(issue, attr), "id": options[getattr(issue, attr)]}
+            for attr, (field_id, _, options) in self._selects.items()}
         comments = [self._comment_json(issue, c, version) for c in issue.comments]
         return {
             "summary": issue.summary,
@@ -421,7 +433,7 @@ class JiraEmulator(BaseEmulator):
                          "name": issue.priority, "id": PRIORITIES[issue.priority]},
             "status": self._status_json(issue.status, version),
             "labels": list(issue.labels),
-            self.tier_field: tier,
+            **selects,
             "created": _stamp(issue.created),
             "updated": _stamp(issue.updated),
             "comment": {"comments": comments, "self": f"{api}/issue/{issue.id}/comment",
@@ -436,7 +448,7 @@ class JiraEmulator(BaseEmulator):
                 "self": f"{self.site}/rest/api/{version}/issue/{issue.id}", "key": issue.key,
                 "fields": fields}
         if "names" in expand:
-            names = {**FIELD_NAMES, self.tier_field: self.tier_field_name}
+            names = {**FIELD_NAMES, **{f: n for f, n, _ in self._selects.values()}}
             body["names"] = {k: names[k] for k in fields}
         if "changelog" in expand:
             histories = [{"id": h.id, "author": self._user_json(h.author, version),
@@ -516,13 +528,14 @@ class JiraEmulator(BaseEmulator):
                 if self._find(ref) is None:
                     return self._reply(404, NOT_FOUND)
                 return self._reply(200, {"fields": {
-                    self.tier_field: {
-                        "required": False, "name": self.tier_field_name, "key": self.tier_field,
+                    **{field_id: {
+                        "required": False, "name": name, "key": field_id,
                         "operations": ["set"],
                         "schema": {"type": "option", "custom": "com.atlassian.jira.plugin."
                                    "system.customfieldtypes:select"},
                         "allowedValues": [{"id": oid, "value": value}
-                                          for value, oid in self.tier_options.items()]},
+                                          for value, oid in options.items()]}
+                       for field_id, name, options in self._selects.values()},
                     "priority": {"required": False, "name": "Priority", "key": "priority",
                                  "operations": ["set"],
                                  "allowedValues": [{"id": str(n), "name": name}
@@ -635,24 +648,27 @@ class JiraEmulator(BaseEmulator):
 
     def _parse(self, name: str, value: Any) -> tuple[str, Any]:
         """The issue attribute a PUT's ``fields`` entry sets, and its value."""
-        if name == self.tier_field:
-            return "tier", self._option(value)
+        for attr, (field_id, field_name, options) in self._selects.items():
+            if name == field_id:
+                return attr, _select(value, options, field_name)
         if name == "priority":
             return "priority", _priority(value)
         if name == "labels":
             return "labels", _labels(value)
         raise _Invalid(UNKNOWN_FIELD.format(name))
 
-    def _option(self, value: Any) -> str | None:
-        if value is None:
-            return None
-        if isinstance(value, dict) and "value" in value:
-            if value["value"] in self.tier_options:
-                return value["value"]
-            raise _Invalid(f"Option value '{value['value']}' is not valid")
-        if isinstance(value, dict) and "id" in value:
-            match = [v for v, option_id in self.tier_options.items() if option_id == value["id"]]
-            if match:
-                return match[0]
-            raise _Invalid(f"Option id '{value['id']}' is not valid")
-        raise _Invalid(f"Specify a valid 'id' or 'value' for {self.tier_field_name}")
+
+def _select(value: Any, options: dict[str, str], field_name: str) -> str | None:
+    """A single-select value from a PUT (``{"value": …}``, ``{"id": …}`` or null)."""
+    if value is None:
+        return None
+    if isinstance(value, dict) and "value" in value:
+        if value["value"] in options:
+            return value["value"]
+        raise _Invalid(f"Option value '{value['value']}' is not valid")
+    if isinstance(value, dict) and "id" in value:
+        match = [v for v, option_id in options.items() if option_id == value["id"]]
+        if match:
+            return match[0]
+        raise _Invalid(f"Option id '{value['id']}' is not valid")
+    raise _Invalid(f"Specify a valid 'id' or 'value' for {field_name}")
