@@ -48,6 +48,7 @@ class ZendeskEmulator(BaseEmulator):
         self.users: dict[int, dict] = {BOT_ID: {"id": BOT_ID, "name": "tierlift bot",
                                                 "role": "admin", "email": email}}
         self.memberships: dict[int, set[int]] = {}
+        self.organizations: dict[int, dict] = {}
         self.webhook_secret: str | None = None
         self._clock = datetime.now(UTC).replace(microsecond=0)
 
@@ -64,24 +65,37 @@ class ZendeskEmulator(BaseEmulator):
             self.memberships.setdefault(group_id, set()).update(members)
             return group_id
 
+    def organization(self, org_id: int, name: str, *, tags: tuple[str, ...] = (),
+                     fields: dict | None = None) -> int:
+        with self._lock:
+            self.organizations[org_id] = {"id": org_id, "name": name, "tags": list(tags),
+                                          "organization_fields": dict(fields or {}),
+                                          "domain_names": [], "group_id": None}
+            return org_id
+
     def create_ticket(self, *, subject: str, description: str, requester_id: int,
                       group_id: int | None, assignee_id: int | None = None,
                       priority: str | None = "normal", tags: list[str] | None = None,
-                      channel: str = "email", ticket_id: int | None = None,
-                      notify: bool = True) -> int:
+                      channel: str = "email", channel_rel: str | None = None,
+                      organization_id: int | None = None, form_id: int | None = None,
+                      custom_fields: dict[int, object] | None = None,
+                      ticket_id: int | None = None, notify: bool = True) -> int:
         with self._lock:
             ticket_id = ticket_id or next(self._ids)
             now = self._tick()
             self.tickets[ticket_id] = {
                 "url": f"https://emulator.zendesk.com/api/v2/tickets/{ticket_id}.json",
                 "id": ticket_id, "external_id": None,
-                "via": {"channel": channel, "source": {"from": {}, "to": {}, "rel": None}},
+                "via": {"channel": channel, "source": {"from": {}, "to": {},
+                                                       "rel": channel_rel}},
                 "created_at": _iso(now), "updated_at": _iso(now), "type": None,
                 "subject": subject, "raw_subject": subject, "description": description,
                 "priority": priority, "status": "new", "requester_id": requester_id,
                 "submitter_id": requester_id, "assignee_id": assignee_id,
-                "organization_id": None, "group_id": group_id, "tags": list(tags or []),
-                "custom_fields": [], "is_public": True,
+                "organization_id": organization_id, "group_id": group_id,
+                "tags": list(tags or []), "ticket_form_id": form_id, "is_public": True,
+                "custom_fields": [{"id": k, "value": v}
+                                  for k, v in (custom_fields or {}).items()],
             }
             self.comments[ticket_id] = []
             self.audits[ticket_id] = []
@@ -102,6 +116,10 @@ class ZendeskEmulator(BaseEmulator):
     def agent_note(self, ticket_id: int, agent_id: int, body: str, *, public: bool = False,
                    notify: bool = True) -> None:
         self._update_as(ticket_id, agent_id, comment=(body, public), notify=notify)
+
+    def agent_solves(self, ticket_id: int, agent_id: int, *, notify: bool = True) -> None:
+        """An agent marks the ticket solved (the customer's next comment reopens it)."""
+        self._update_as(ticket_id, agent_id, status="solved", notify=notify)
 
     def agent_moves(self, ticket_id: int, agent_id: int, group_id: int, *,
                     notify: bool = True) -> None:
@@ -149,12 +167,18 @@ class ZendeskEmulator(BaseEmulator):
                                        "events": events})
 
     def _update_as(self, ticket_id: int, actor: int, *, comment: tuple[str, bool] | None = None,
-                   group_id: int | None = None, notify: bool) -> None:
+                   group_id: int | None = None, status: str | None = None,
+                   notify: bool) -> None:
         with self._lock:
             ticket = self.tickets[ticket_id]
             now = self._tick()
             changes: list[dict] = []
             kinds: list[str] = []
+            if status is not None and status != ticket["status"]:
+                changes.append({"type": "Change", "field_name": "status",
+                                "previous_value": ticket["status"], "value": status})
+                ticket["status"] = status
+                kinds.append("status_changed")
             if group_id is not None and group_id != ticket["group_id"]:
                 changes.append({"type": "Change", "field_name": "group_id",
                                 "previous_value": str(ticket["group_id"]),
@@ -209,6 +233,13 @@ class ZendeskEmulator(BaseEmulator):
         @app.get("/api/v2/users/me.json")
         def me():
             return emulator._reply(200, {"user": emulator.users[BOT_ID]})
+
+        @app.get("/api/v2/organizations/<int:org_id>.json")
+        def organization(org_id: int):
+            with emulator._lock:
+                if org_id not in emulator.organizations:
+                    return emulator._not_found()
+                return emulator._reply(200, {"organization": emulator.organizations[org_id]})
 
         @app.get("/api/v2/tickets/<int:ticket_id>.json")
         def show(ticket_id: int):
