@@ -6,6 +6,7 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
 
 class Priority(enum.IntEnum):
@@ -45,6 +46,11 @@ class Comment:
     def from_customer(self) -> bool:
         """A public comment written by an end user: what the customer actually said."""
         return self.public and self.author_role is AuthorRole.CUSTOMER
+
+    @cached_property
+    def lowered(self) -> str:
+        """The body in lower case, computed once and shared by every policy."""
+        return self.body.lower()
 
 
 @dataclass(frozen=True)
@@ -122,7 +128,7 @@ class Ticket:
     organization: Organization | None = None  # filled when a policy needs "organization"
     route: str | None = None  # the specialist team (route) the ticket is with, if any
 
-    @property
+    @cached_property
     def customer_comments(self) -> tuple[Comment, ...]:
         """What the customer said publicly, oldest first (the description included)."""
         return tuple(c for c in self.comments if c.from_customer)

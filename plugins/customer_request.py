@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from pydantic import BaseModel, Field, field_validator
@@ -56,17 +57,22 @@ def tierlift_register_policy(register):
              summary="The customer asks for a manager or a higher tier")
 
 
-def _pattern(phrases: list[str]) -> re.Pattern[str]:
+@functools.lru_cache(maxsize=32)
+def _matcher(phrases: tuple[str, ...]) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """Built once per phrase list: a cheap pre-check for the longest word of any phrase (on
+    the lower-cased text), then the exact whole-word, whitespace-tolerant pattern."""
+    anchors = sorted({max(p.lower().split(), key=len) for p in phrases})
     alternatives = "|".join(r"\s+".join(map(re.escape, p.split())) for p in phrases)
-    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
+    return (re.compile("|".join(map(re.escape, anchors))),
+            re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE))
 
 
 @hookimpl
 def tierlift_evaluate(ticket, ctx):
-    pattern = _pattern(ctx.options.phrases)
+    anchors, pattern = _matcher(tuple(ctx.options.phrases))
     proposals = []
-    for comment in ticket.comments:
-        if not comment.from_customer:
+    for comment in ticket.customer_comments:
+        if anchors.search(comment.lowered) is None:
             continue
         match = pattern.search(comment.body)
         if match is None:

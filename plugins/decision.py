@@ -113,7 +113,7 @@ def decide(
     current = ladder.rank(ticket.tier)
     cooling = last_escalation is not None and rules.cooldown_minutes and \
         now - last_escalation < timedelta(minutes=rules.cooldown_minutes)
-    effort_met = rules.effort_met(ticket, now)
+    effort_met: bool | None = None  # worked out only if a gated policy proposes
     fresh: list[Resolved] = []
     stale: list[Proposal] = []
     held: list[tuple[Proposal, str]] = []
@@ -125,9 +125,12 @@ def decide(
             held.append((proposal, f"cooldown: escalated less than {rules.cooldown_minutes:g} "
                                    "min ago"))
             continue
-        if proposal.policy in rules.gated and not effort_met:
-            held.append((proposal, "minimum effort in the current tier not met yet"))
-            continue
+        if proposal.policy in rules.gated:
+            if effort_met is None:
+                effort_met = rules.effort_met(ticket, now)
+            if not effort_met:
+                held.append((proposal, "minimum effort in the current tier not met yet"))
+                continue
         target = _target(ticket, proposal, ladder, rules.top_tier)
         fresh.append(Resolved(
             proposal=proposal,
