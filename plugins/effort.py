@@ -15,15 +15,15 @@ DEFAULT_RESOLVED = ["solved", "closed", "resolved", "done", "cancelled", "cancel
 
 
 class Options(BaseModel):
-    agent_replies: int | None = Field(3, ge=1, description="Fire after this many public agent "
+    agent_replies: int | None = Field(3, ge=0, description="Fire after this many public agent "
                                       "replies since the ticket entered its current tier; "
-                                      "empty: do not count replies.")
-    reopens: int | None = Field(2, ge=1, description="Fire once the ticket has been reopened "
-                                "this many times, and again after as many more; empty: do not "
+                                      "0: do not count replies.")
+    reopens: int | None = Field(2, ge=0, description="Fire once the ticket has been reopened "
+                                "this many times, and again after as many more; 0: do not "
                                 "count reopens.")
-    hours_in_tier: float | None = Field(None, gt=0, description="Fire after this many hours in "
-                                        "the current tier, counted in `calendar`; empty: no time "
-                                        "limit.")
+    hours_in_tier: float | None = Field(None, ge=0, description="Fire after this many hours in "
+                                        "the current tier, counted in `calendar`; 0 or not set: "
+                                        "no time limit.")
     calendar: str = Field(ALWAYS, description="The business calendar ([calendars.<name>]) that "
                           "`hours_in_tier` is counted in; \"24x7\" counts every hour.")
     resolved_statuses: list[str] = Field(
@@ -33,6 +33,11 @@ class Options(BaseModel):
     steps_up: int = Field(1, ge=1, description="How many tiers above the current tier.")
     priority: str | None = Field(None, description="Also raise priority to this "
                                  "(low, normal, high, urgent); empty: leave priority alone.")
+
+    @field_validator("agent_replies", "reopens", "hours_in_tier")
+    @classmethod
+    def _zero_is_off(cls, value: float | None) -> float | None:
+        return value or None  # TOML has no null: 0 switches a trigger off
 
     @field_validator("calendar")
     @classmethod
@@ -49,9 +54,10 @@ class Options(BaseModel):
     @field_validator("priority")
     @classmethod
     def _known_priority(cls, value: str | None) -> str | None:
-        if value is not None and value.strip().lower() not in PRIORITIES:
-            raise ValueError("expected one of low, normal, high, urgent")
-        return value.strip().lower() if value else None
+        value = (value or "").strip().lower()
+        if value and value not in PRIORITIES:
+            raise ValueError("expected one of low, normal, high, urgent (or empty)")
+        return value or None
 
     @model_validator(mode="after")
     def _something_to_count(self) -> Options:
@@ -74,17 +80,16 @@ def tierlift_evaluate(ticket, ctx):
         return None
     tier = ticket.tier
     entered = ticket.tier_entered_at
-    since = _when(entered)
     evidence = []
 
     # Effort inside this stint in the tier: one key per stint, so it fires once per stint, and a
     # stint that starts with a move (up, or back down by an agent) counts from zero again.
     done, reached = [], []
     if options.agent_replies is not None:
-        replies = ticket.agent_replies_since(entered)
-        if replies >= options.agent_replies:
-            done.append(_plural(replies, "agent reply", "agent replies"))
-            reached.append(_nth_agent_reply(ticket, entered, options.agent_replies))
+        replies = _agent_replies_since(ticket, entered)
+        if len(replies) >= options.agent_replies:
+            done.append(_plural(len(replies), "agent reply", "agent replies"))
+            reached.append(sorted(replies)[options.agent_replies - 1])
     if options.hours_in_tier is not None:
         calendar = ctx.calendar(options.calendar)
         hours = calendar.business_seconds(entered, ctx.now) / 3600
@@ -93,9 +98,10 @@ def tierlift_evaluate(ticket, ctx):
             done.append(f"{round(hours, 1):g} {unit}")
             reached.append(calendar.add(entered, options.hours_in_tier * 3600))
     if done:
+        stamp = entered.astimezone(UTC).isoformat(timespec="seconds")  # (strftime is slow)
         evidence.append(ctx.evidence(
-            f"stint:{tier}:{entered.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}",
-            f"{' and '.join(done)} in {tier} without resolution (since {since})",
+            f"stint:{tier}:{stamp[:19]}Z",
+            f"{' and '.join(done)} in {tier} without resolution (since {_when(entered)})",
             at=min(reached),
         ))
 
@@ -106,7 +112,7 @@ def tierlift_evaluate(ticket, ctx):
         evidence.append(ctx.evidence(
             f"reopens:{block}",
             f"{_plural(ticket.reopens, 'reopen', 'reopens')} without resolution "
-            f"(in {tier} since {since})",
+            f"(in {tier} since {_when(entered)})",
         ))
 
     if not evidence:
@@ -120,11 +126,11 @@ def tierlift_evaluate(ticket, ctx):
     )
 
 
-def _nth_agent_reply(ticket, since: datetime, n: int) -> datetime:
-    """When the ``n``-th public agent reply since ``since`` was written."""
-    moments = sorted(c.created_at for c in ticket.comments
-                     if c.public and c.author_role is AuthorRole.AGENT and c.created_at >= since)
-    return moments[min(n, len(moments)) - 1] if moments else since
+def _agent_replies_since(ticket, since: datetime) -> list[datetime]:
+    """When each reply that ``ticket.agent_replies_since(since)`` counts was written (one pass
+    gives both the count and when the threshold was reached)."""
+    return [c.created_at for c in ticket.comments
+            if c.public and c.author_role is AuthorRole.AGENT and c.created_at >= since]
 
 
 def _plural(n: int, one: str, many: str) -> str:
@@ -132,4 +138,5 @@ def _plural(n: int, one: str, many: str) -> str:
 
 
 def _when(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = moment.astimezone(UTC).isoformat(timespec="minutes")
+    return f"{stamp[:10]} {stamp[11:16]} UTC"

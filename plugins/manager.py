@@ -22,7 +22,8 @@ from plugins.proposal import KNOWN_NEEDS, NEEDS, PolicyContext, PolicySpec, Prop
 log = logging.getLogger(__name__)
 
 PROJECT = "tierlift"
-DEFAULT_PLUGINS = ("customer_request",)
+DEFAULT_PLUGINS = ("customer_request", "complexity", "effort", "specialized", "policy_exception",
+                   "repeat_issue", "vip", "channel", "sentiment", "incident")
 
 
 class NoOptions(BaseModel):
@@ -148,7 +149,8 @@ class PolicyHost:
             try:
                 options = model.model_validate(table)
             except ValidationError as exc:
-                problems += [f"{key}.{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                problems += [f"{'.'.join((key, *map(str, e['loc'])))}: "
+                             f"{e['msg'].removeprefix('Value error, ')}"
                              for e in exc.errors()]
                 continue
             if on and not unknown:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Literal
@@ -16,16 +16,20 @@ PRIORITIES = ("low", "normal", "high", "urgent")
 
 # Words that say nothing about what a subject is about (English, plus reply/forward prefixes
 # and the halves of contractions the tokenizer leaves).
-STOP_WORDS = frozenset("""
-    a about above after again against all also am an and any are as at be because been before
-    being below between both but by can cannot could did do does doing don doesn didn during
-    each few for from further had has hasn have haven having he her here hers him his how i if
-    im in into is isn it its itself just ll me more most my no nor not now of off on once only
-    or other our ours over own same she should so some still such than that the their theirs
-    them then there these they this those through to too under until very ve was wasn we were
-    weren what when where which while who whom why will with won would wouldn you your yours
-    re fw fwd aw wg
-""".split())
+STOP_WORDS = frozenset({
+    "a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and", "any",
+    "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both",
+    "but", "by", "can", "cannot", "could", "did", "do", "does", "doing", "don", "doesn", "didn",
+    "during", "each", "few", "for", "from", "further", "had", "has", "hasn", "have", "haven",
+    "having", "he", "her", "here", "hers", "him", "his", "how", "i", "if", "im", "in", "into",
+    "is", "isn", "it", "its", "itself", "just", "ll", "me", "more", "most", "my", "no", "nor",
+    "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "over", "own",
+    "same", "she", "should", "so", "some", "still", "such", "than", "that", "the", "their",
+    "theirs", "them", "then", "there", "these", "they", "this", "those", "through", "to", "too",
+    "under", "until", "us", "very", "ve", "was", "wasn", "we", "were", "weren", "what", "when",
+    "where", "which", "while", "who", "whom", "why", "will", "with", "won", "would", "wouldn",
+    "you", "your", "yours", "re", "fw", "fwd", "aw", "wg",
+})
 
 _WORD = re.compile(r"[^\W\d_]{2,}")  # runs of two or more letters: digits and punctuation go
 
@@ -35,26 +39,52 @@ def _stem(word: str) -> str:
     return word[:-1] if len(word) > 3 and word[-1] == "s" and word[-2] != "s" else word
 
 
-@lru_cache(maxsize=32)
-def subject_words(ignored: frozenset[str] = STOP_WORDS) -> Callable[[str], frozenset[str]]:
-    """A (cached) function turning a subject into its set of significant words: lowercased,
-    digits and punctuation removed, words in ``ignored`` dropped, plurals made singular."""
+class SubjectWords:
+    """Turns a subject into its set of significant words: lowercased, digits and punctuation
+    removed, words in ``ignored`` (or their plurals) dropped, plurals made singular. Results are
+    cached per subject, since the same history is read again and again."""
 
-    @lru_cache(maxsize=16384)
-    def words(subject: str) -> frozenset[str]:
+    MAX_CACHED = 20000
+
+    def __init__(self, ignored: frozenset[str]) -> None:
+        self.ignored = ignored | {_stem(word) for word in ignored}
+        self._cache: dict[str, frozenset[str]] = {}
+
+    def __call__(self, subject: str | None) -> frozenset[str]:
+        words = self._cache.get(subject)
+        if words is None:
+            words = self._words(subject)
+        return words
+
+    def many(self, subjects: Sequence[str | None]) -> list[frozenset[str]]:
+        """The words of each subject, in order (a few hundred per call, mostly cached)."""
+        found = list(map(self._cache.get, subjects))
+        if None in found:
+            found = [words if words is not None else self._words(subject)
+                     for subject, words in zip(subjects, found, strict=True)]
+        return found
+
+    def _words(self, subject: str | None) -> frozenset[str]:
         found = set()
-        for word in _WORD.findall(subject.lower()):
-            if word not in ignored:
+        for word in _WORD.findall(subject.lower() if subject else ""):
+            if word not in self.ignored:
                 stem = _stem(word)
-                if stem not in ignored:
+                if stem not in self.ignored:
                     found.add(stem)
-        return frozenset(found)
+        if len(self._cache) >= self.MAX_CACHED:
+            self._cache.clear()
+        words = self._cache[subject] = frozenset(found)
+        return words
 
-    return words
+
+@lru_cache(maxsize=32)
+def subject_words(ignored: frozenset[str] = STOP_WORDS) -> SubjectWords:
+    """The (shared) :class:`SubjectWords` ignoring ``ignored``."""
+    return SubjectWords(ignored)
 
 
 def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
-    """|a ∩ b| / |a ∪ b|; 0 when either is empty (an empty subject is similar to nothing)."""
+    """Jaccard similarity: shared words over all words; 0 when either set is empty."""
     if not a or not b:
         return 0.0
     common = len(a & b)
@@ -72,7 +102,7 @@ class Options(BaseModel):
     )
     subject_similarity: float = Field(0.6, gt=0, le=1, description="Subjects are similar when "
                                       "their significant words overlap this much (Jaccard, "
-                                      "0–1; 1: the same words).")
+                                      "0 to 1; 1: the same words).")
     same_form: bool = Field(False, description="Also count tickets with the same ticket form "
                             "(Zendesk) or issue type (Jira) as similar. Off by default: most "
                             "tickets share the default form.")
@@ -98,9 +128,10 @@ class Options(BaseModel):
     @field_validator("priority")
     @classmethod
     def _known_priority(cls, value: str | None) -> str | None:
-        if value is not None and value.strip().lower() not in PRIORITIES:
-            raise ValueError("expected one of low, normal, high, urgent")
-        return value.strip().lower() if value else None
+        value = (value or "").strip().lower()
+        if value and value not in PRIORITIES:
+            raise ValueError("expected one of low, normal, high, urgent (or empty)")
+        return value or None
 
 
 @hookimpl
@@ -140,16 +171,17 @@ def tierlift_evaluate(ticket, ctx):
                 or jaccard(mine, words(p.subject)) >= options.subject_similarity):
             earlier.append(p)
             requester_only = requester_only and same_requester
+    earlier = sorted({p.ref: p for p in earlier}.values(),  # a ref listed twice counts once
+                     key=lambda p: (p.created_at, p.ref))
     if len(earlier) + 1 < options.count:
         return None
-    earlier.sort(key=lambda p: (p.created_at, p.ref))
     who = "requester" if requester_only else "organization"
     return ctx.propose(
         ctx.evidence(
             "repeat",
-            f"{len(earlier) + 1} similar tickets from the same {who} in {options.days:g} days: "
-            f"{_listing(earlier)} and this one",
-            quote=ticket.subject.strip()[:240] or None,
+            f"{len(earlier) + 1} similar tickets from the same {who} in {options.days:g} days "
+            f"(this one included); earlier: {_listing(earlier)}",
+            quote=(ticket.subject or "").strip()[:240] or None,
             at=ticket.created_at,
         ),
         steps_up=options.steps_up,
@@ -172,4 +204,4 @@ def _refs(tickets: Iterable, limit: int = 10) -> str:
 
 
 def _day(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d")
+    return moment.astimezone(UTC).isoformat()[:10]  # (strftime is slow)

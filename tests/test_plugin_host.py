@@ -78,11 +78,18 @@ def host() -> PolicyHost:
     return PolicyHost(load_entry_points=False)
 
 
-def test_built_in_policy_is_listed_with_its_options(host):
-    [info] = host.policies()
-    assert (info.name, info.source, info.error) == ("customer_request", "built-in", None)
+BUILT_INS = ["channel", "complexity", "customer_request", "effort", "incident",
+             "policy_exception", "repeat_issue", "sentiment", "specialized", "vip"]
+
+
+def test_built_in_policies_are_listed_with_their_options(host):
+    infos = host.policies()
+    assert [(i.name, i.source, i.error) for i in infos] == \
+        [(name, "built-in", None) for name in BUILT_INS]
+    info = {i.name: i for i in infos}["customer_request"]
     assert set(info.spec.options.model_fields) == {"phrases", "steps_up", "priority"}
     assert info.spec.needs == frozenset({"comments", "history"})
+    assert all(i.spec.summary for i in infos)
 
 
 def test_an_installed_plugin_is_discovered_through_its_entry_point(installed_plugin,
@@ -129,7 +136,7 @@ def test_a_third_party_plugin_cannot_take_a_built_in_name(tmp_path, monkeypatch)
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: squatter\nVersion: 0.1\n")
     (dist / "entry_points.txt").write_text("[tierlift]\ncustomer_request = json\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    infos = PolicyHost().policies()
+    infos = [i for i in PolicyHost().policies() if i.name == "customer_request"]
     assert [(i.name, i.source, i.error) for i in infos] == [
         ("customer_request", "built-in", None),
         ("customer_request", "squatter 0.1",
@@ -213,7 +220,7 @@ def test_option_problems_name_the_key(host):
                                              "steps_up": "two"}})
     assert caught.value.problems == [
         "policies.strict.enabled: expected true or false, got 'yes'",
-        "policies.nope: no such policy (known: customer_request, strict)",
+        f"policies.nope: no such policy (known: {', '.join(sorted([*BUILT_INS, 'strict']))})",
         "policies.customer_request.phrase: unknown option (options: phrases, steps_up, "
         "priority)",
         "policies.customer_request.steps_up: Input should be a valid integer, unable to parse "

@@ -317,8 +317,11 @@ def test_plugins_lists_the_built_in_policy_with_its_options():
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert "customer_request  [built-in]  disabled" in lines
-    options = {line.split(" = ")[0].strip(): line.split(" = ", 1)[1] for line in lines
-               if line.startswith("    ") and " = " in line}
+    start = lines.index("customer_request  [built-in]  disabled") + 1
+    section = lines[start:next((n for n in range(start, len(lines))
+                                if not lines[n].startswith("    ")), len(lines))]
+    options = {line.split(" = ")[0].strip(): line.split(" = ", 1)[1] for line in section
+               if " = " in line}
     assert options["phrases"].startswith("['speak to a manager', ")
     assert options["steps_up"].startswith("1  # ")
     assert options["priority"].startswith("None  # ")

@@ -1,0 +1,338 @@
+"""complexity: the ticket needs deep product expertise (a weighted score of technical signals)."""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from datetime import datetime
+from functools import cached_property, lru_cache
+from itertools import accumulate
+from typing import NamedTuple
+
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
+
+from plugins import hookimpl
+
+EVIDENCE_KEY = "score"  # one per ticket: complexity escalates a ticket at most once
+
+# Strong signals weigh 3-4, medium ones 2; with the threshold 5 one strong signal alone does not
+# fire, two do (or one strong and one medium, or three medium).
+DEFAULT_KEYWORDS: dict[str, float] = {
+    "data loss": 4,
+    "data corruption": 4,
+    "sso": 3,
+    "saml": 3,
+    "scim": 3,
+    "ldap": 3,
+    "oauth": 3,
+    "encryption": 3,
+    "migration": 3,
+    "500 error": 3,
+    "internal server error": 3,
+    "api": 2,
+    "webhook": 2,
+    "integration": 2,
+    "database": 2,
+    "stack trace": 2,
+    "timeout": 2,
+}
+
+
+def _as_text(value: object) -> object:
+    """TOML ids are often written as numbers: ``forms = {360001 = 2}`` means "360001"."""
+    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+def _weights(weights: dict[str, float], what: str) -> dict[str, float]:
+    cleaned: dict[str, float] = {}
+    for name, weight in weights.items():
+        key = " ".join(name.lower().split())
+        if not key:
+            raise ValueError(f"blank {what}")
+        if key in cleaned:
+            raise ValueError(f"{what} {key!r} is listed twice")
+        if weight <= 0:
+            raise ValueError(f"the weight of {what} {key!r} must be positive, got {weight:g}")
+        cleaned[key] = weight
+    return cleaned
+
+
+class Options(BaseModel):
+    keywords: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_KEYWORDS),
+        description="Words and phrases -> weight, matched case-insensitively as whole words "
+        "(a plural 's' included) in the subject and the customer's public comments; each "
+        "counts once per ticket.",
+    )
+    tags: dict[str, float] = Field(
+        default_factory=dict, description="Ticket tags -> weight (case-insensitive).")
+    forms: dict[str, float] = Field(
+        default_factory=dict, description="Ticket form (Zendesk form id, Jira issue type) -> "
+        "weight (case-insensitive).")
+    fields: dict[str, dict[str, float]] = Field(
+        default_factory=dict, description="Custom field id -> {value: weight}; a multi-select "
+        "field scores each of its values (case-insensitive).")
+    threshold: float = Field(
+        5, gt=0, validate_default=True, description="Escalate once the score (sum of the "
+        "weights of the signals present) reaches this.")
+    steps_up: int = Field(
+        1, ge=1, description="How many tiers above the tier the ticket had when the score "
+        "reached the threshold.")
+    tier: str | None = Field(
+        None, description="Propose this tier of your ladder instead (absolute); empty: use "
+        "steps_up.")
+
+    @field_validator("keywords", "tags", "forms")
+    @classmethod
+    def _clean_weights(cls, weights: dict[str, float], info: ValidationInfo) -> dict[str, float]:
+        return _weights(weights, {"keywords": "keyword", "tags": "tag", "forms": "form"}[
+            info.field_name])
+
+    @field_validator("fields", mode="before")
+    @classmethod
+    def _values_as_text(cls, fields: object) -> object:
+        if not isinstance(fields, dict):
+            return fields
+        return {k: {_as_text(v): w for v, w in vs.items()} if isinstance(vs, dict) else vs
+                for k, vs in fields.items()}
+
+    @field_validator("fields")
+    @classmethod
+    def _clean_fields(cls, fields: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        cleaned = {}
+        for field_id, values in fields.items():
+            if not field_id.strip():
+                raise ValueError("blank field id")
+            if not values:
+                raise ValueError(f"field {field_id.strip()}: give at least one value")
+            cleaned[field_id.strip()] = _weights(values, f"value of field {field_id.strip()}")
+        return cleaned
+
+    @field_validator("threshold")
+    @classmethod
+    def _reachable(cls, threshold: float, info: ValidationInfo) -> float:
+        signals = ("keywords", "tags", "forms", "fields")
+        if not all(name in info.data for name in signals):
+            return threshold  # an invalid signal option is reported on its own
+        weights = [*info.data["keywords"].values(), *info.data["tags"].values(),
+                   *info.data["forms"].values(),
+                   *(w for values in info.data["fields"].values() for w in values.values())]
+        if round(sum(weights), 6) < threshold:
+            raise ValueError(f"all weights together add up to {sum(weights):g}, less than the "
+                             f"threshold {threshold:g}: the policy could never fire")
+        return threshold
+
+    @field_validator("tier")
+    @classmethod
+    def _blank_tier(cls, tier: str | None) -> str | None:
+        return tier.strip() or None if tier is not None else None
+
+
+@hookimpl
+def tierlift_register_policy(register):
+    register(Options, needs={"comments"},
+             summary="Technical signals add up: the ticket needs deep product expertise")
+
+
+class _Signal(NamedTuple):
+    label: str
+    weight: float
+    at: datetime
+    span: tuple[int, int] | None = None  # where a keyword first appears in the ticket's text
+
+
+@hookimpl
+def tierlift_evaluate(ticket, ctx):
+    options = ctx.options
+    if options.tier is not None and options.tier not in ctx.tiers.names:
+        raise ValueError(f"{ctx.policy}: option tier = {options.tier!r} is not one of your "
+                         f"tiers ({', '.join(ctx.tiers.names)})")
+    comments = ticket.customer_comments
+    text = _Text(ticket.subject, [c.body for c in comments])
+    signals = []
+    for term, match in _matcher(tuple(options.keywords)).first_matches(text).items():
+        source = text.source(match.start())  # 0: the subject, from the ticket's creation
+        at = comments[source - 1].created_at if source else ticket.created_at
+        signals.append(_Signal(term, options.keywords[term], at, match.span()))
+    signals += _ticket_signals(ticket, options)
+    score = round(sum(s.weight for s in signals), 6)
+    if score < options.threshold:
+        return None
+    ranked = sorted(signals, key=lambda s: -s.weight)
+    listed = ", ".join(f"{s.label} ({s.weight:g})" for s in ranked)
+    quoted = next((s for s in ranked if s.span is not None), None)
+    evidence = ctx.evidence(
+        EVIDENCE_KEY,
+        f"complexity score {score:g} ≥ {options.threshold:g}: {listed}",
+        quote=text.quote(*quoted.span) if quoted else None,
+        at=_reached_at(signals, options.threshold),
+    )
+    top = ", ".join(s.label for s in ranked[:3])
+    return ctx.propose(
+        evidence,
+        tier=options.tier,
+        steps_up=options.steps_up,
+        suggestion=f"Needs deep product knowledge ({top}): reproduce with the customer's "
+        "setup, take ownership, and involve engineering early if it looks like a defect.",
+    )
+
+
+def _ticket_signals(ticket, options: Options) -> list[_Signal]:
+    """Tags, form and field values: the ticket carries them now; they count from its creation."""
+    at = ticket.created_at
+    signals = []
+    if options.tags:
+        tags = {t.lower() for t in ticket.tags}
+        signals += [_Signal(f"tag {tag}", w, at) for tag, w in options.tags.items() if tag in tags]
+    if options.forms and ticket.form is not None:
+        form = str(ticket.form).strip().lower()
+        if form in options.forms:
+            signals.append(_Signal(f"form {form}", options.forms[form], at))
+    for field_id, weights in options.fields.items():
+        for value in _field_values(ticket.custom_fields.get(field_id)):
+            if value in weights:
+                signals.append(_Signal(f"field {field_id} = {value}", weights[value], at))
+    return signals
+
+
+def _field_values(value: object) -> list[str]:
+    """A custom field's value(s), lower-cased text: multi-select lists give each of theirs."""
+    if value is None:
+        return []
+    if isinstance(value, list | tuple):
+        return list(dict.fromkeys(v for item in value for v in _field_values(item)))
+    if isinstance(value, bool):
+        return ["true" if value else "false"]
+    text = str(value).strip().lower()
+    return [text] if text else []
+
+
+def _reached_at(signals: list[_Signal], threshold: float) -> datetime:
+    """When the score first reached the threshold: signals in the order they appeared."""
+    score = 0.0
+    for signal in sorted(signals, key=lambda s: s.at):
+        score = round(score + signal.weight, 6)
+        if score >= threshold:
+            return signal.at
+    raise AssertionError("the score never reached the threshold")
+
+
+@lru_cache(maxsize=64)
+def _matcher(terms: tuple[str, ...]) -> _Matcher:
+    return _Matcher(terms)
+
+
+# --- whole-word term matching over a ticket's text (kept in step across the built-in policies) ---
+
+# Lower-cased ASCII letters and digits stay; any other byte (punctuation, space, every byte of a
+# non-ASCII character) separates tokens.
+_TOKEN_BYTES = bytes(b if 48 <= b <= 57 or 97 <= b <= 122 else 32 for b in range(256))
+
+
+def _tokens(lowered: str) -> list[bytes]:
+    return lowered.encode("utf-8", "surrogatepass").translate(_TOKEN_BYTES).split()
+
+
+class _Matcher:
+    """Finds whole-word, case-insensitive occurrences of many terms in a ticket's text.
+
+    A term is tried (with its own regex) only when all its ASCII tokens are among the text's
+    tokens: the text is tokenised once, in C, and a ticket without any of the terms costs one
+    set intersection, whatever the number of terms.
+    """
+
+    def __init__(self, terms: tuple[str, ...]) -> None:
+        self.terms: list[tuple[str, re.Pattern[str], frozenset[bytes]]] = []
+        self.variants: dict[bytes, bytes] = {}  # a token, or the plural of a last one -> token
+        self.scan: list[str] = []  # terms without an ASCII letter or digit: plain search
+        for term in dict.fromkeys(" ".join(t.lower().split()) for t in terms):
+            plural = term[-1].isascii() and term[-1].isalpha()
+            regex = re.compile(r"\s+".join(map(re.escape, term.split()))
+                               + ("(?:e?s)?" if plural else "") + r"(?!\w)")
+            tokens = _tokens(term)
+            if not tokens:
+                self.scan.append(term)
+            for token in tokens:
+                self.variants[token] = token
+            if plural:
+                self.variants[tokens[-1] + b"s"] = self.variants[tokens[-1] + b"es"] = tokens[-1]
+            self.terms.append((term, regex, frozenset(tokens)))
+        self.keys = frozenset(self.variants)
+
+    def occurrences(self, text: _Text, *, first_only: bool = False):
+        """``(term, match)`` for every whole-word occurrence in ``text.lower``, term by term
+        (``first_only``: the first occurrence of each term)."""
+        present = {self.variants[token] for token in self.keys.intersection(text.tokens)}
+        if not present and not self.scan:
+            return
+        lower = text.lower
+        for term, regex, tokens in self.terms:
+            if tokens <= present if tokens else term in lower:
+                for match in regex.finditer(lower):
+                    start = match.start()
+                    if start == 0 or not _is_word(lower[start - 1]):
+                        yield term, match
+                        if first_only:
+                            break
+
+    def first_matches(self, text: _Text) -> dict[str, re.Match[str]]:
+        """Each term present -> its first occurrence."""
+        return dict(self.occurrences(text, first_only=True))
+
+
+def _is_word(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
+
+
+class _Text:
+    """The subject and the customer's comments as one text, ``\\0`` between them so that no
+    phrase spans two. ``lower`` is what is searched; ``starts``/``ends`` where each part lies."""
+
+    def __init__(self, subject: str, bodies: list[str]) -> None:
+        self.parts = [subject, *bodies]
+        self.original = "\0".join(self.parts)
+        self.lower = self.original.lower()
+        if len(self.lower) != len(self.original):  # a rare character changed length when
+            self.parts = [p.lower() for p in self.parts]  # lower-cased: count and quote those
+            self.original = self.lower
+
+    @cached_property
+    def tokens(self) -> list[bytes]:
+        return _tokens(self.lower)
+
+    @cached_property
+    def starts(self) -> list[int]:
+        return list(accumulate((len(p) + 1 for p in self.parts[:-1]), initial=0))
+
+    @cached_property
+    def ends(self) -> list[int]:
+        return [start + len(p) for start, p in zip(self.starts, self.parts, strict=True)]
+
+    def source(self, position: int) -> int:
+        """0 for the subject, n for the n-th comment."""
+        return bisect_right(self.starts, position) - 1
+
+    def original_of(self, span: tuple[int, int]) -> str:
+        return " ".join(self.original[span[0]:span[1]].split())
+
+    def quote(self, start: int, end: int, limit: int = 240) -> str:
+        """The sentence around ``[start:end]``, trimmed to ``limit`` characters."""
+        text = self.original
+        floor, ceiling = max(0, start - limit), min(len(text), end + limit)
+        begin = max(text.rfind(sep, floor, start) for sep in "\n\0")
+        stop = min((i for i in (text.find(sep, end, ceiling) for sep in "\n\0") if i != -1),
+                   default=ceiling)
+        for mark in ".!?":  # a sentence ends at a mark followed by a space ("1,250.00" goes on)
+            i = text.rfind(mark, max(begin, floor), start)
+            while i != -1 and i + 1 < len(text) and not text[i + 1].isspace():
+                i = text.rfind(mark, max(begin, floor), i)
+            begin = max(begin, i)
+            i = text.find(mark, end, stop)
+            while i != -1 and i + 1 < len(text) and not text[i + 1].isspace():
+                i = text.find(mark, i + 1, stop)
+            if i != -1:
+                stop = i + 1
+        sentence = " ".join(text[max(begin + 1, floor):stop].split())
+        return sentence if len(sentence) <= limit else sentence[: limit - 1] + "…"

@@ -1,0 +1,324 @@
+"""The policy_exception policy: money asked back beyond tier-1 limits, and policy exceptions."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from builders import LADDER, T0, comment, ticket
+from pydantic import ValidationError
+
+from connector.ticket import AuthorRole, TierChange, TierLadder
+from plugins import policy_exception
+from plugins.decision import decide
+from plugins.manager import ConfigError, PolicyHost
+from plugins.proposal import PolicyContext
+
+FIVE = TierLadder(("L0", "L1", "L2", "L3", "L4"), "L1")
+
+
+def evaluate(t, *, tiers=LADDER, **options):
+    ctx = PolicyContext(policy="policy_exception",
+                        options=policy_exception.Options(**options), now=T0, tiers=tiers)
+    return policy_exception.tierlift_evaluate(ticket=t, ctx=ctx)
+
+
+def summaries(t, **options):
+    return [e.summary for p in evaluate(t, **options) for e in p.evidence]
+
+
+def test_a_refund_above_the_limit_proposes_the_next_tier_with_the_amount_and_limit():
+    t = ticket(comment(7, "Hi. Please refund the $1,250.00 we paid for the annual plan. "
+                          "Thanks!", minutes=5))
+    [proposal] = evaluate(t)
+    assert proposal.policy == "policy_exception"
+    assert proposal.steps_up == 1 and proposal.tier is None
+    assert proposal.priority is None and proposal.route is None and proposal.add_tags == ()
+    [evidence] = proposal.evidence
+    assert evidence.key == "comment:7"
+    assert evidence.summary == "refund of USD 1,250.00 above the USD 100.00 limit"
+    assert evidence.quote == "Please refund the $1,250.00 we paid for the annual plan."
+    assert evidence.at == T0 + timedelta(minutes=5)
+    assert proposal.suggestion == ("Tier 1 may grant up to USD 100.00: approve or decline the "
+                                   "USD 1,250.00 as a supervisor, and tell the customer why.")
+    assert decide(t, [proposal], LADDER).to_tier == "L2"
+
+
+@pytest.mark.parametrize("body, summary", [
+    ("We expect a refund of 1.250,00 € for the outage.",
+     "refund of EUR 1,250.00 above the EUR 100.00 limit"),
+    ("Please credit EUR 300 to our account.", "credit of EUR 300.00 above the EUR 100.00 limit"),
+    ("We want 300 euros back as compensation.",
+     "compensation of EUR 300.00 above the EUR 100.00 limit"),
+    ("A refund of £140 would be fair.", "refund of GBP 140.00 above the GBP 100.00 limit"),
+    ("We ask for a discount of USD 150.50 on the renewal.",
+     "discount of USD 150.50 above the USD 100.00 limit"),
+    ("We need a refund of 2k for the downtime.",
+     "refund of USD 2,000.00 above the USD 100.00 limit"),
+    ("A 1.5k credit would settle this.", "credit of USD 1,500.00 above the USD 100.00 limit"),
+    ("I filed a chargeback for $450 with my bank.",
+     "chargeback of USD 450.00 above the USD 100.00 limit"),
+    ("Please reimburse the 1 250,00 € we spent on the consultant.",
+     "reimbursement of EUR 1,250.00 above the EUR 100.00 limit"),
+    ("We were charged US$ 300 and want our money back.",
+     "refund of USD 300.00 above the USD 100.00 limit"),
+    ("Refund: 300", "refund of USD 300.00 above the USD 100.00 limit"),
+    ("we need a REFUND of about 450 for the outage",
+     "refund of USD 450.00 above the USD 100.00 limit"),
+    ("Refunded? No: 99.99 USD arrived, not the 120 GBP you promised as a refund.",
+     "refund of GBP 120.00 above the GBP 100.00 limit"),
+])
+def test_amounts_and_currencies_as_customers_write_them(body, summary):
+    assert summaries(ticket(comment(1, body))) == [summary]
+
+
+@pytest.mark.parametrize("body", [
+    "A refund of £40 is fine.",  # under the limit
+    "Please refund USD 99.99.",
+    "Refund the $100.00 please.",  # the limit itself is within authority
+    "We get error 500 when we ask for a refund.",  # a number, not an amount
+    "Please refund order #1234.",
+    "Refund for order 1234 please.",
+    "Since version 2.5 the refund button is gone.",
+    "The refund page times out after 300 seconds.",
+    "A discount for 150 users? And a 20% discount?",
+    "Please refund us: the charge on 2026-11-20 at 10:30 was wrong.",
+    "We pay $5,000 a year for your product and it keeps crashing.",  # no money word near
+    "I paid $500 with my credit card.",  # "credit card" is not a credit
+    "A refund of CAD 500, please.",  # a currency without a limit
+    "A refund of 300 CHF, please.",
+    "Refund of 2 300 please",  # two numbers or one? only a currency would tell
+    "Please refund 1.2345 of it",
+    "",
+])
+def test_near_misses_do_not_fire(body):
+    assert evaluate(ticket(comment(1, body))) == []
+
+
+def test_an_amount_with_a_currency_counts_within_the_window_of_a_money_word():
+    body = ("We paid $1,250.00 for the yearly plan in January and used it for exactly one week "
+            "before the migration broke everything, so we want a refund.")
+    assert evaluate(ticket(comment(1, body))) == []  # 107 characters apart
+    assert summaries(ticket(comment(1, body)), window=120) == [
+        "refund of USD 1,250.00 above the USD 100.00 limit"]
+
+
+def test_without_a_default_currency_bare_numbers_are_ignored():
+    t = ticket(comment(1, "A refund of 300 please"), comment(2, "or a refund of $300"))
+    assert [p.evidence[0].key for p in evaluate(t, default_currency=None)] == ["comment:2"]
+    assert [p.evidence[0].key for p in evaluate(t, default_currency="")] == ["comment:2"]
+    assert summaries(ticket(comment(1, "A refund of 300")), limits={"EUR": 50},
+                     default_currency="EUR") == ["refund of EUR 300.00 above the EUR 50.00 limit"]
+
+
+def test_a_currency_counts_once_it_has_a_limit():
+    t = ticket(comment(1, "A refund of CAD 500, please."), comment(2, "Or SEK 2,000 credit."))
+    assert summaries(t, limits={"USD": 100, "CAD": 150, "SEK": 1000}) == [
+        "refund of CAD 500.00 above the CAD 150.00 limit",
+        "credit of SEK 2,000.00 above the SEK 1,000.00 limit",  # the limit's code is understood
+    ]
+
+
+def test_the_largest_excess_of_a_comment_is_reported():
+    t = ticket(comment(1, "Refund $150 for March and €900 for April, plus a 120 GBP credit."))
+    assert summaries(t) == ["refund of EUR 900.00 above the EUR 100.00 limit"]
+
+
+def test_a_money_word_in_the_subject_covers_the_description():
+    t = replace(ticket(comment(1, "We were charged $450 twice last month.", minutes=1),
+                       comment(2, "We also pay $5,000 a year.", minutes=9)),
+                subject="Refund request")
+    [proposal] = evaluate(t)
+    assert proposal.evidence[0].key == "comment:1"
+    assert proposal.evidence[0].summary == "refund of USD 450.00 above the USD 100.00 limit"
+    assert proposal.evidence[0].quote == "We were charged $450 twice last month."
+
+
+def test_an_amount_in_the_subject_is_evidence_of_its_own():
+    t = replace(ticket(comment(1, "see subject", minutes=3)), subject="Refund of €300 please")
+    [proposal] = evaluate(t)
+    [evidence] = proposal.evidence
+    assert evidence.key == "subject" and evidence.at == T0
+    assert evidence.summary == "refund of EUR 300.00 above the EUR 100.00 limit"
+    assert evidence.quote == "Refund of €300 please"
+
+
+@pytest.mark.parametrize("body, phrase", [
+    ("Could you make an exception to your policy this once?", "make an exception"),
+    ("Can you waive the fees for March?", "waive the fees"),
+    ("We would like to extend our contract by two months at the old price.",
+     "extend our contract"),
+    ("We need to BREAK THE CONTRACT early.", "BREAK THE CONTRACT"),
+    ("I know this is outside the refund window, but the product never worked.",
+     "outside the refund window"),
+    ("Can we get a one-time exception?", "one-time exception"),
+])
+def test_contract_and_policy_exceptions(body, phrase):
+    [proposal] = evaluate(ticket(comment(4, body, minutes=2)))
+    [evidence] = proposal.evidence
+    assert evidence.key == "comment:4"
+    assert evidence.summary == f'asks for a policy exception: "{phrase}"'
+    assert evidence.quote == body
+    assert proposal.suggestion == ("Decide on the exception as a supervisor and reply with the "
+                                   "decision and its reason.")
+
+
+@pytest.mark.parametrize("body", [
+    "An exception is thrown in the log.",
+    "Our contract ends in May; we will renew.",
+    "The fee was waived already, thanks.",
+    "Is the refund window 30 days?",
+])
+def test_exception_near_misses(body):
+    assert evaluate(ticket(comment(1, body))) == []
+
+
+def test_amount_and_exception_in_one_comment_make_one_piece_of_evidence():
+    t = ticket(comment(1, "I know it is outside the refund window, but please refund the $450."))
+    [proposal] = evaluate(t)
+    assert proposal.evidence[0].summary == (
+        'refund of USD 450.00 above the USD 100.00 limit; asks for a policy exception: '
+        '"outside the refund window"')
+
+
+def test_no_phrases_means_amounts_only():
+    assert evaluate(ticket(comment(1, "Please waive the fee")), phrases=[]) == []
+
+
+@pytest.mark.parametrize("role, public", [
+    (AuthorRole.AGENT, True),  # the agent confirming what was asked
+    (AuthorRole.AGENT, False),
+    (AuthorRole.CUSTOMER, False),
+    (AuthorRole.SELF, False),
+])
+def test_only_the_customers_public_words_count(role, public):
+    t = ticket(comment(1, "Refund of $500 and waive the fee.", role=role, public=public))
+    assert evaluate(t) == []
+
+
+def test_each_comment_is_its_own_evidence_counted_from_its_own_tier():
+    history = (TierChange(T0, "L1"), TierChange(T0 + timedelta(minutes=30), "L2"))
+    t = ticket(comment(1, "Refund of $500 please", minutes=5),
+               comment(2, "ok", role=AuthorRole.AGENT, minutes=10),
+               comment(3, "And waive the cancellation fee", minutes=40),
+               tier="L2", history=history)
+    proposals = evaluate(t)
+    assert [p.evidence[0].key for p in proposals] == ["comment:1", "comment:3"]
+    assert [p.evidence[0].at for p in proposals] == [T0 + timedelta(minutes=5),
+                                                     T0 + timedelta(minutes=40)]
+    decision = decide(t, proposals, LADDER)
+    assert decision.to_tier == "L3"  # asked again once in L2
+    assert decision.evidence_to_record() == [("policy_exception", "comment:1", "satisfied"),
+                                             ("policy_exception", "comment:3", "escalated")]
+
+
+def test_an_absolute_supervisor_tier():
+    t = ticket(comment(1, "Refund of $500 please"), tier="L1")
+    [proposal] = evaluate(t, tiers=FIVE, tier="L3")
+    assert proposal.tier == "L3" and proposal.steps_up == 0
+    assert decide(t, [proposal], FIVE).to_tier == "L3"
+    with pytest.raises(ValueError, match=r"option tier = 'L9' is not one of your tiers "
+                                         r"\(L0, L1, L2, L3, L4\)"):
+        evaluate(ticket(comment(1, "hello")), tiers=FIVE, tier="L9")
+
+
+def test_no_bounce_after_a_move_down_but_a_new_request_escalates_again():
+    t = ticket(comment(1, "Refund of $500 please", minutes=5))
+    decision = decide(t, evaluate(t), LADDER)
+    assert decision.to_tier == "L2"
+    used = {(p, key) for p, key, _ in decision.evidence_to_record()}
+    history = (TierChange(T0, "L1"), TierChange(T0 + timedelta(minutes=10), "L2"),
+               TierChange(T0 + timedelta(minutes=20), "L1"))
+    back = ticket(comment(1, "Refund of $500 please", minutes=5), tier="L1", history=history)
+    assert not decide(back, evaluate(back), LADDER, used).writes
+    again = ticket(comment(1, "Refund of $500 please", minutes=5),
+                   comment(2, "Then at least a credit of $250?", minutes=30),
+                   tier="L1", history=history)
+    decision = decide(again, evaluate(again), LADDER, used)
+    assert decision.to_tier == "L2"
+    assert [r.proposal.evidence[0].key for r in decision.fired] == ["comment:2"]
+
+
+@pytest.mark.parametrize("value, summary", [
+    (250, "requested amount (field 360030) of USD 250.00 above the USD 100.00 limit"),
+    (250.5, "requested amount (field 360030) of USD 250.50 above the USD 100.00 limit"),
+    ("1,250.00", "requested amount (field 360030) of USD 1,250.00 above the USD 100.00 limit"),
+    (Decimal("100.01"), "requested amount (field 360030) of USD 100.01 above the USD 100.00 "
+                        "limit"),
+    (80, None),
+    (100, None),
+    (None, None),
+    ("n/a", None),
+    (True, None),
+])
+def test_amount_fields(value, summary):
+    t = replace(ticket(comment(1, "see the form")), custom_fields={"360030": value})
+    proposals = evaluate(t, amount_fields=[360030])
+    assert [p.evidence[0].summary for p in proposals] == ([summary] if summary else [])
+    if summary:
+        [evidence] = proposals[0].evidence
+        assert evidence.key == f"field:360030:{Decimal(str(value).replace(',', '')):.2f}"
+        assert evidence.at == T0 and evidence.quote is None
+
+
+def test_a_changed_field_amount_is_new_evidence():
+    t = replace(ticket(comment(1, "see the form")), custom_fields={"360030": 250})
+    first = evaluate(t, amount_fields=["360030"])
+    used = {("policy_exception", e.key) for p in first for e in p.evidence}
+    assert not decide(t, evaluate(t, amount_fields=["360030"]), LADDER, used).writes
+    changed = replace(t, custom_fields={"360030": 900})
+    assert decide(changed, evaluate(changed, amount_fields=["360030"]), LADDER,
+                  used).to_tier == "L2"
+
+
+def test_options_are_normalised():
+    options = policy_exception.Options(
+        limits={"usd": 100, " eur ": "99.5"}, default_currency="eur",
+        currencies={" US$ ": "usd"}, money_words={"refund": ["Money  Back", "refund"]},
+        amount_fields=[360030, " 360031 "], phrases=["Waive  The FEE"], tier=" ")
+    assert options.limits == {"USD": Decimal(100), "EUR": Decimal("99.5")}
+    assert options.default_currency == "EUR"
+    assert options.currencies == {"us$": "USD"}
+    assert options.money_words == {"refund": ["money back", "refund"]}
+    assert options.amount_fields == ["360030", "360031"]
+    assert options.phrases == ["waive the fee"]
+    assert options.tier is None
+
+
+@pytest.mark.parametrize("options, field", [
+    ({"limits": {}}, "limits"),
+    ({"limits": {"US": 100}}, "limits"),
+    ({"limits": {"USD": -1}}, "limits"),
+    ({"limits": {"USD": "lots"}}, "limits"),
+    ({"default_currency": "CAD"}, "default_currency"),  # no limit for it
+    ({"default_currency": "dollars"}, "default_currency"),
+    ({"currencies": {"$": "dollar"}}, "currencies"),
+    ({"currencies": {" ": "USD"}}, "currencies"),
+    ({"money_words": {}}, "money_words"),
+    ({"money_words": {"refund": []}}, "money_words"),
+    ({"money_words": {"refund": ["refund"], "credit": ["Refund"]}}, "money_words"),
+    ({"money_words": {"refund": [" "]}}, "money_words"),
+    ({"ignore": [""]}, "ignore"),
+    ({"window": 0}, "window"),
+    ({"amount_fields": ["360030"], "default_currency": None}, "amount_fields"),
+    ({"amount_fields": [" "]}, "amount_fields"),
+    ({"phrases": [" "]}, "phrases"),
+    ({"phrases": "waive the fee"}, "phrases"),
+    ({"steps_up": 0}, "steps_up"),
+])
+def test_invalid_options_are_refused_naming_the_field(options, field):
+    with pytest.raises(ValidationError) as caught:
+        policy_exception.Options(**options)
+    assert [e["loc"][0] for e in caught.value.errors()] == [field]
+
+
+def test_the_host_registers_it_and_names_bad_options_by_key():
+    host = PolicyHost(load_entry_points=False)
+    assert host.specs()["policy_exception"].needs == {"comments"}
+    with pytest.raises(ConfigError) as caught:
+        host.configure({"policy_exception": {"enabled": True, "limits": {"EUR": 100}}})
+    [problem] = caught.value.problems
+    assert problem.startswith("policies.policy_exception.default_currency: ")
+    assert problem.endswith("USD has no limit in limits")
