@@ -1,11 +1,12 @@
 """Policy evaluation speed: every built-in policy enabled, tickets with 20 comments, one core.
 
-Evaluates a corpus of realistic tickets (a mix that fires and does not fire) through the same
-host call and merge the worker uses (``EnabledPolicies.evaluate`` + ``decide``), with an
-in-memory history of 200 recent tickets, and reports evaluations per second overall and the
-time each policy takes.
+Evaluates a corpus of realistic tickets through the same host call and merge the worker uses
+(``EnabledPolicies.evaluate`` + ``decide``), with an in-memory history of 200 recent tickets,
+and reports evaluations per second overall and the time each policy takes. ``--hot`` is the
+share of tickets whose customer writes escalation-worthy things (the rest are routine
+conversations); 1.0 is the worst case, where every ticket fires several policies.
 
-    .venv/bin/python bench/evaluate.py [--evaluations 20000] [--comments 20]
+    .venv/bin/python bench/evaluate.py [--evaluations 20000] [--comments 20] [--hot 0.2]
 """
 
 from __future__ import annotations
@@ -31,6 +32,14 @@ from plugins.manager import PolicyHost
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 LADDER = TierLadder(("L1", "L2", "L3"), "L1")
+ROUTINE_LINES = [
+    "Hi, how do I change the email address on my account?",
+    "Thanks, I found the setting.",
+    "The export finished now, all good.",
+    "Could you send me the link to the user guide?",
+    "We added two new colleagues, where do they sign in?",
+    "Is there a way to change the date format in reports?",
+]
 CUSTOMER_LINES = [
     "Hi, the export to CSV stops at 10,000 rows, is that expected?",
     "I tried again this morning and it still fails with error 500.",
@@ -53,19 +62,20 @@ SUBJECTS = ["Export fails", "SSO login loop", "Charged twice", "Data missing aft
             "Webhook not firing", "Invoice copy", "Cannot add teammate", "Outage: app down"]
 
 
-def ticket(n: int, comments: int, rng: random.Random) -> Ticket:
+def ticket(n: int, comments: int, hot: bool, rng: random.Random) -> Ticket:
     created = NOW - timedelta(hours=rng.randint(1, 72))
+    lines = CUSTOMER_LINES if hot else ROUTINE_LINES
     items = []
     for i in range(comments):
         customer = i % 2 == 0
         items.append(Comment(
             id=f"{n}-{i}", author_id="1" if customer else "501",
             author_role=AuthorRole.CUSTOMER if customer else AuthorRole.AGENT,
-            public=rng.random() > 0.1, body=rng.choice(CUSTOMER_LINES if customer
-                                                      else AGENT_LINES),
+            public=rng.random() > 0.1, body=rng.choice(lines if customer else AGENT_LINES),
             created_at=created + timedelta(minutes=10 * i)))
     return Ticket(
-        platform="zendesk", ref=str(1000 + n), subject=rng.choice(SUBJECTS), status="open",
+        platform="zendesk", ref=str(1000 + n),
+        subject=rng.choice(SUBJECTS) if hot else f"Question {n}", status="open",
         priority=Priority.NORMAL, tier="L1", tags=tuple(rng.sample(["billing", "sso", "vip",
                                                                      "export", "api"], 2)),
         requester_id=str(rng.randint(1, 50)), assignee_id="501",
@@ -78,12 +88,19 @@ def ticket(n: int, comments: int, rng: random.Random) -> Ticket:
 
 
 class MemoryHistory:
+    """Indexed by requester and organization, as the store's table is."""
+
     def __init__(self, tickets: list[PastTicket]) -> None:
         self.tickets = tickets
+        self.by_owner: dict[str, list[PastTicket]] = defaultdict(list)
+        for t in tickets:
+            self.by_owner[f"r{t.requester_id}"].append(t)
+            self.by_owner[f"o{t.organization_id}"].append(t)
 
     def related(self, platform, *, requester_id, organization_id, since):
-        return [t for t in self.tickets if t.created_at >= since and
-                (t.requester_id == requester_id or t.organization_id == organization_id)]
+        found = {t.ref: t for key in (f"r{requester_id}", f"o{organization_id}")
+                 for t in self.by_owner.get(key, ()) if t.created_at >= since}
+        return list(found.values())
 
     def recent(self, platform, *, since):
         return [t for t in self.tickets if t.created_at >= since]
@@ -93,9 +110,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--evaluations", type=int, default=20_000)
     parser.add_argument("--comments", type=int, default=20)
+    parser.add_argument("--hot", type=float, default=0.2)
     args = parser.parse_args()
     rng = random.Random(7)
-    corpus = [ticket(n, args.comments, rng) for n in range(200)]
+    corpus = [ticket(n, args.comments, rng.random() < args.hot, rng) for n in range(200)]
     history = MemoryHistory([
         PastTicket("zendesk", str(n), rng.choice(SUBJECTS), ("export",), None,
                    str(rng.randint(1, 50)), str(rng.randint(1, 10)),
@@ -123,8 +141,9 @@ def main() -> None:
         evaluation = policies.evaluate(t, now=NOW, tiers=LADDER, history=history)
         fired += decide(t, evaluation.proposals, LADDER, now=NOW).writes
     elapsed = time.perf_counter() - started
-    print(f"{args.evaluations} evaluations of tickets with {args.comments} comments, "
-          f"{len(names)} policies enabled ({', '.join(names)}), one thread:")
+    print(f"{args.evaluations} evaluations of tickets with {args.comments} comments "
+          f"({args.hot:.0%} escalation-worthy), {len(names)} policies enabled "
+          f"({', '.join(names)}), one thread:")
     each = elapsed / args.evaluations * 1e6
     print(f"  {args.evaluations / elapsed:,.0f} evaluations/s ({each:.1f} µs each, policies + "
           f"merge); {fired / args.evaluations:.0%} would write")

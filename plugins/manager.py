@@ -165,9 +165,12 @@ class EnabledPolicies:
 
     def __init__(self, host: PolicyHost, options: dict[str, BaseModel],
                  specs: dict[str, PolicySpec]) -> None:
-        self._host = host
         self.options = options
         self.specs = specs
+        # Resolved once: evaluate() runs for every ticket, the plugin set does not change.
+        self._calls = [(impl.plugin_name, impl.function, impl.argnames)
+                       for impl in host.pm.hook.tierlift_evaluate.get_hookimpls()
+                       if impl.plugin_name in options]
 
     @property
     def names(self) -> list[str]:
@@ -184,15 +187,10 @@ class EnabledPolicies:
         result = Evaluation()
         history = history or NoHistory()
         calendars = calendars or {}
-        for impl in self._host.pm.hook.tierlift_evaluate.get_hookimpls():
-            name = impl.plugin_name
-            if name not in self.options:
-                continue
-            ctx = PolicyContext(policy=name, options=self.options[name], now=now, tiers=tiers,
-                                history=history, calendars=calendars)
-            kwargs = {"ticket": ticket, "ctx": ctx}
+        for name, function, argnames in self._calls:
+            ctx = PolicyContext(name, self.options[name], now, tiers, history, calendars)
             try:
-                returned = impl.function(**{a: kwargs[a] for a in impl.argnames})
+                returned = function(*[ticket if a == "ticket" else ctx for a in argnames])
                 result.proposals += _proposals(name, returned)
             except Exception as exc:
                 log.exception("policy %s failed on %s ticket %s", name, ticket.platform,

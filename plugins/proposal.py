@@ -57,7 +57,7 @@ class PolicySpec:
     summary: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class PolicyContext:
     """Handed to ``tierlift_evaluate`` with each ticket: this policy's name and validated options,
     the evaluation time, the admin's tier ladder, and helpers to build evidence and proposals."""
