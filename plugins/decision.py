@@ -174,6 +174,8 @@ def decide(
 def _target(ticket: Ticket, proposal: Proposal, ladder: TierLadder, top: str | None) -> str:
     if proposal.tier is not None:
         target = proposal.tier
+    elif proposal.steps_up == 0:  # sideways (a route) or priority only: no tier move
+        return ticket.tier
     else:
         moments = [e.at for e in proposal.evidence if e.at is not None]
         base = ticket.tier_at(min(moments)) if moments else ticket.tier

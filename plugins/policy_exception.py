@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cached_property, lru_cache
-from itertools import accumulate
+from functools import lru_cache
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from plugins import hookimpl
+from plugins.text import (
+    CustomerText,
+    Matcher,
+    as_text,
+    customer_text,
+    is_word,
+)
 
 DEFAULT_LIMITS = {"USD": Decimal(100), "EUR": Decimal(100), "GBP": Decimal(100)}
 
@@ -91,10 +96,6 @@ _IDENTIFIERS = frozenset({
 })
 _DATE_OR_TIME = re.compile(r"[:/-]\d")
 
-
-def _as_text(value: object) -> object:
-    """TOML ids are often written as numbers: ``amount_fields = [360001]`` means "360001"."""
-    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
 
 
 def _code(code: str) -> str:
@@ -207,8 +208,8 @@ class Options(BaseModel):
 
     @field_validator("amount_fields", mode="before")
     @classmethod
-    def _ids_as_text(cls, ids: object) -> object:
-        return [_as_text(i) for i in ids] if isinstance(ids, list) else ids
+    def _idsas_text(cls, ids: object) -> object:
+        return [as_text(i) for i in ids] if isinstance(ids, list) else ids
 
     @field_validator("amount_fields")
     @classmethod
@@ -256,7 +257,7 @@ def tierlift_evaluate(ticket, ctx):
         raise ValueError(f"{ctx.policy}: option tier = {options.tier!r} is not one of your "
                          f"tiers ({', '.join(ctx.tiers.names)})")
     comments = ticket.customer_comments
-    text = _Text(ticket.subject, [c.body for c in comments])
+    text = customer_text(ticket)
     words, kinds, ignored = _words(
         tuple((k, tuple(ws)) for k, ws in options.money_words.items()),
         tuple(options.phrases), tuple(options.ignore))
@@ -336,7 +337,7 @@ class _Currencies:
     longest: int
 
 
-def _amounts(text: _Text, source: int, words: list[tuple[str, int, int]], options: Options,
+def _amounts(text: CustomerText, source: int, words: list[tuple[str, int, int]], options: Options,
              currencies: _Currencies, context_kind: str | None) -> list[_Amount]:
     """Amounts above their currency's limit in one part of the text, each with its kind."""
     low = text.lower
@@ -350,7 +351,7 @@ def _amounts(text: _Text, source: int, words: list[tuple[str, int, int]], option
                 low[start - 1] in ".,'" and start - 2 >= first and low[start - 2].isdigit())):
             continue  # the tail of a longer run of digits
         thousands = low.startswith("k", stop) and (stop + 1 == end
-                                                   or not _is_word(low[stop + 1]))
+                                                   or not is_word(low[stop + 1]))
         after = stop + 1 if thousands else stop
         alias = (_currency_before(low, start, first, currencies)
                  or _currency_after(low, after, end, currencies))
@@ -377,7 +378,7 @@ def _currency_before(low: str, start: int, first: int, currencies: _Currencies) 
     for n in range(min(currencies.longest, i - first), 0, -1):
         alias = low[i - n:i]
         if alias in currencies.aliases and (
-                not _is_word(alias[0]) or i - n == first or not _is_word(low[i - n - 1])):
+                not is_word(alias[0]) or i - n == first or not is_word(low[i - n - 1])):
             return alias
     return None
 
@@ -387,7 +388,7 @@ def _currency_after(low: str, stop: int, end: int, currencies: _Currencies) -> s
     for n in range(min(currencies.longest, end - i), 0, -1):
         alias = low[i:i + n]
         if alias in currencies.aliases and (
-                not _is_word(alias[-1]) or i + n == end or not _is_word(low[i + n])):
+                not is_word(alias[-1]) or i + n == end or not is_word(low[i + n])):
             return alias
     return None
 
@@ -398,6 +399,8 @@ def _next_to(low: str, first: int, span: tuple[int, int],
     start, stop = span
     if start > first and low[start - 1] not in " \u00a0\t\n([\"'":
         return None  # "#1234", "v2", "x300"
+    if stop < len(low) and is_word(low[stop]):
+        return None  # "300x", "2fa"
     if _DATE_OR_TIME.match(low, stop):
         return None
     unit = _NEXT_WORD.match(low, stop)
@@ -427,7 +430,8 @@ def _field_amount(value: object) -> Decimal | None:
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int | float | Decimal):
-        return Decimal(str(value))
+        amount = Decimal(str(value))
+        return amount if amount.is_finite() else None
     if isinstance(value, str) and (number := _NUMBER.fullmatch(value.strip())):
         return _decimal(number, False)
     return None
@@ -435,131 +439,15 @@ def _field_amount(value: object) -> Decimal | None:
 
 @lru_cache(maxsize=64)
 def _words(money_words: tuple[tuple[str, tuple[str, ...]], ...], phrases: tuple[str, ...],
-           ignore: tuple[str, ...]) -> tuple[_Matcher, dict[str, str], frozenset[str]]:
+           ignore: tuple[str, ...]) -> tuple[Matcher, dict[str, str], frozenset[str]]:
     """One matcher for money words, exception phrases and ignored phrases; money word -> kind;
     the ignored phrases (those that are not also a money word)."""
     kinds = {word: kind for kind, words in money_words for word in words}
-    ignored = frozenset(ignore) - set(kinds)
-    return _Matcher((*kinds, *ignored, *phrases)), kinds, ignored
+    ignored = tuple(phrase for phrase in ignore if phrase not in kinds)
+    return Matcher((*kinds, *ignored, *phrases)), kinds, frozenset(ignored)
 
 
 @lru_cache(maxsize=64)
 def _currencies(currencies: tuple[tuple[str, str], ...], codes: tuple[str, ...]) -> _Currencies:
     aliases = {**{code.lower(): code for code in codes}, **dict(currencies)}
     return _Currencies(aliases, max(map(len, aliases)))
-
-
-# --- whole-word term matching over a ticket's text (kept in step across the built-in policies) ---
-
-# Lower-cased ASCII letters and digits stay; any other byte (punctuation, space, every byte of a
-# non-ASCII character) separates tokens.
-_TOKEN_BYTES = bytes(b if 48 <= b <= 57 or 97 <= b <= 122 else 32 for b in range(256))
-
-
-def _tokens(lowered: str) -> list[bytes]:
-    return lowered.encode("utf-8", "surrogatepass").translate(_TOKEN_BYTES).split()
-
-
-class _Matcher:
-    """Finds whole-word, case-insensitive occurrences of many terms in a ticket's text.
-
-    A term is tried (with its own regex) only when all its ASCII tokens are among the text's
-    tokens: the text is tokenised once, in C, and a ticket without any of the terms costs one
-    set intersection, whatever the number of terms.
-    """
-
-    def __init__(self, terms: tuple[str, ...]) -> None:
-        self.terms: list[tuple[str, re.Pattern[str], frozenset[bytes]]] = []
-        self.variants: dict[bytes, bytes] = {}  # a token, or the plural of a last one -> token
-        self.scan: list[str] = []  # terms without an ASCII letter or digit: plain search
-        for term in dict.fromkeys(" ".join(t.lower().split()) for t in terms):
-            plural = term[-1].isascii() and term[-1].isalpha()
-            regex = re.compile(r"\s+".join(map(re.escape, term.split()))
-                               + ("(?:e?s)?" if plural else "") + r"(?!\w)")
-            tokens = _tokens(term)
-            if not tokens:
-                self.scan.append(term)
-            for token in tokens:
-                self.variants[token] = token
-            if plural:
-                self.variants[tokens[-1] + b"s"] = self.variants[tokens[-1] + b"es"] = tokens[-1]
-            self.terms.append((term, regex, frozenset(tokens)))
-        self.keys = frozenset(self.variants)
-
-    def occurrences(self, text: _Text, *, first_only: bool = False):
-        """``(term, match)`` for every whole-word occurrence in ``text.lower``, term by term
-        (``first_only``: the first occurrence of each term)."""
-        present = {self.variants[token] for token in self.keys.intersection(text.tokens)}
-        if not present and not self.scan:
-            return
-        lower = text.lower
-        for term, regex, tokens in self.terms:
-            if tokens <= present if tokens else term in lower:
-                for match in regex.finditer(lower):
-                    start = match.start()
-                    if start == 0 or not _is_word(lower[start - 1]):
-                        yield term, match
-                        if first_only:
-                            break
-
-    def first_matches(self, text: _Text) -> dict[str, re.Match[str]]:
-        """Each term present -> its first occurrence."""
-        return dict(self.occurrences(text, first_only=True))
-
-
-def _is_word(char: str) -> bool:
-    return char.isalnum() or char == "_"
-
-
-
-
-class _Text:
-    """The subject and the customer's comments as one text, ``\\0`` between them so that no
-    phrase spans two. ``lower`` is what is searched; ``starts``/``ends`` where each part lies."""
-
-    def __init__(self, subject: str, bodies: list[str]) -> None:
-        self.parts = [subject, *bodies]
-        self.original = "\0".join(self.parts)
-        self.lower = self.original.lower()
-        if len(self.lower) != len(self.original):  # a rare character changed length when
-            self.parts = [p.lower() for p in self.parts]  # lower-cased: count and quote those
-            self.original = self.lower
-
-    @cached_property
-    def tokens(self) -> list[bytes]:
-        return _tokens(self.lower)
-
-    @cached_property
-    def starts(self) -> list[int]:
-        return list(accumulate((len(p) + 1 for p in self.parts[:-1]), initial=0))
-
-    @cached_property
-    def ends(self) -> list[int]:
-        return [start + len(p) for start, p in zip(self.starts, self.parts, strict=True)]
-
-    def source(self, position: int) -> int:
-        """0 for the subject, n for the n-th comment."""
-        return bisect_right(self.starts, position) - 1
-
-    def original_of(self, span: tuple[int, int]) -> str:
-        return " ".join(self.original[span[0]:span[1]].split())
-
-    def quote(self, start: int, end: int, limit: int = 240) -> str:
-        """The sentence around ``[start:end]``, trimmed to ``limit`` characters."""
-        text = self.original
-        floor, ceiling = max(0, start - limit), min(len(text), end + limit)
-        begin = max(text.rfind(sep, floor, start) for sep in "\n\0")
-        stop = min((i for i in (text.find(sep, end, ceiling) for sep in "\n\0") if i != -1),
-                   default=ceiling)
-        for mark in ".!?":  # a sentence ends at a mark followed by a space ("1,250.00" goes on)
-            i = text.rfind(mark, max(begin, floor), start)
-            while i != -1 and i + 1 < len(text) and not text[i + 1].isspace():
-                i = text.rfind(mark, max(begin, floor), i)
-            begin = max(begin, i)
-            i = text.find(mark, end, stop)
-            while i != -1 and i + 1 < len(text) and not text[i + 1].isspace():
-                i = text.find(mark, i + 1, stop)
-            if i != -1:
-                stop = i + 1
-        sentence = " ".join(text[max(begin + 1, floor):stop].split())
-        return sentence if len(sentence) <= limit else sentence[: limit - 1] + "…"

@@ -254,3 +254,17 @@ def test_non_ascii_terms_and_text():
     [evidence] = evaluate(t2).evidence
     assert evidence.at == T0 + timedelta(minutes=7)
     assert evidence.quote == "i̇: data loss."
+
+
+def test_overlapping_terms_each_count_on_their_own():
+    t = ticket(comment(1, "The FEES for the data corruption fix, and the data loss…"))
+    [evidence] = evaluate(t, keywords={"fee": 1, "fees": 1, "data loss": 1, "data corruption": 1,
+                                       "loss": 1}, threshold=5).evidence
+    assert evidence.summary == ("complexity score 5 ≥ 5: fee (1), fees (1), data loss (1), "
+                                "data corruption (1), loss (1)")
+
+
+def test_a_term_of_symbols_only_is_matched_too():
+    t = ticket(comment(1, "It shows ### instead of the name"))
+    assert evaluate(t, keywords={"###": 5}).evidence[0].summary == "complexity score 5 ≥ 5: ### (5)"
+    assert evaluate(ticket(comment(1, "It shows a#### here")), keywords={"###": 5}) is None

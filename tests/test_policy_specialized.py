@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from connector.ticket import AuthorRole, Priority, TierChange
 from plugins import specialized
-from plugins.decision import decide
+from plugins.decision import DecisionRules, decide
 from plugins.manager import ConfigError, PolicyHost
 from plugins.proposal import PolicyContext
 
@@ -171,6 +171,17 @@ def test_it_never_moves_the_tier_even_after_a_move_down():
     decision = decide(t, [evaluate(t)], LADDER)
     assert decision.route == "billing" and decision.to_tier is None
     assert decision.superseded is None
+
+
+def test_a_sideways_proposal_with_a_moment_never_moves_the_tier():
+    history = (TierChange(T0, "L2"), TierChange(T0 + timedelta(minutes=30), "L1"))
+    t = ticket(comment(1, "My invoice is wrong", minutes=5), tier="L1", history=history)
+    ctx = PolicyContext(policy="specialized", options=specialized.Options(), now=T0, tiers=LADDER)
+    sideways = ctx.propose(ctx.evidence("route:billing", "needs the billing team",
+                                        at=T0 + timedelta(minutes=5)), steps_up=0, route="billing")
+    assert decide(t, [sideways], LADDER).superseded is None
+    decision = decide(t, [sideways], LADDER, rules=DecisionRules(route_over_tier=False))
+    assert (decision.to_tier, decision.route) == (None, "billing")
 
 
 def test_options_are_normalised():
