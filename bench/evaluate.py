@@ -1,8 +1,9 @@
 """Policy evaluation speed: every built-in policy enabled, tickets with 20 comments, one core.
 
 Evaluates a corpus of realistic tickets through the same host call and merge the worker uses
-(``EnabledPolicies.evaluate`` + ``decide``), with an in-memory history of 200 recent tickets,
-and reports evaluations per second overall and the time each policy takes. ``--hot`` is the
+(``EnabledPolicies.evaluate`` + ``decide``), with an in-memory history of 200 tickets of the
+last 20 days (200 requesters in 50 organizations), and reports evaluations per second overall
+and the time each policy takes. ``--hot`` is the
 share of tickets whose customer writes escalation-worthy things (the rest are routine
 conversations); 1.0 is the worst case, where every ticket fires several policies.
 
@@ -78,11 +79,11 @@ def ticket(n: int, comments: int, hot: bool, rng: random.Random) -> Ticket:
         subject=rng.choice(SUBJECTS) if hot else f"Question {n}", status="open",
         priority=Priority.NORMAL, tier="L1", tags=tuple(rng.sample(["billing", "sso", "vip",
                                                                      "export", "api"], 2)),
-        requester_id=str(rng.randint(1, 50)), assignee_id="501",
-        organization_id=str(rng.randint(1, 10)), channel=rng.choice(["email", "web", "twitter"]),
+        requester_id=str(rng.randint(1, 200)), assignee_id="501",
+        organization_id=str(rng.randint(1, 50)), channel=rng.choice(["email", "web", "twitter"]),
         created_at=created, updated_at=NOW, version="v", comments=tuple(items),
         tier_history=(TierChange(created, "L1"),), reopens=rng.randint(0, 2),
-        organization=Organization(str(rng.randint(1, 10)), "Acme",
+        organization=Organization(str(rng.randint(1, 50)), "Acme",
                                   tags=tuple(rng.sample(["enterprise", "smb", "trial"], 1))),
     )
 
@@ -116,7 +117,7 @@ def main() -> None:
     corpus = [ticket(n, args.comments, rng.random() < args.hot, rng) for n in range(200)]
     history = MemoryHistory([
         PastTicket("zendesk", str(n), rng.choice(SUBJECTS), ("export",), None,
-                   str(rng.randint(1, 50)), str(rng.randint(1, 10)),
+                   str(rng.randint(1, 200)), str(rng.randint(1, 50)),
                    NOW - timedelta(minutes=rng.randint(1, 60 * 24 * 20)), "open")
         for n in range(200)])
     host = PolicyHost(load_entry_points=False)
@@ -134,19 +135,26 @@ def main() -> None:
                 alone.evaluate(t, now=NOW, tiers=LADDER, history=history)
         per_policy[name] = (time.perf_counter() - started) / (rounds * len(corpus)) * 1e6
 
-    fired = 0
-    started = time.perf_counter()
-    for i in range(args.evaluations):
-        t = corpus[i % len(corpus)]
-        evaluation = policies.evaluate(t, now=NOW, tiers=LADDER, history=history)
-        fired += decide(t, evaluation.proposals, LADDER, now=NOW).writes
-    elapsed = time.perf_counter() - started
-    print(f"{args.evaluations} evaluations of tickets with {args.comments} comments "
+    # Best of five rounds (as timeit does): the figure a quiet core gives, not the noise of
+    # whatever else shares the machine.
+    fired = sum(decide(t, policies.evaluate(t, now=NOW, tiers=LADDER, history=history).proposals,
+                       LADDER, now=NOW).writes for t in corpus)
+    per_round = max(1, args.evaluations // 5)
+    elapsed = float("inf")
+    for _ in range(5):
+        started = time.perf_counter()
+        for i in range(per_round):
+            t = corpus[i % len(corpus)]
+            evaluation = policies.evaluate(t, now=NOW, tiers=LADDER, history=history)
+            decide(t, evaluation.proposals, LADDER, now=NOW)
+        elapsed = min(elapsed, time.perf_counter() - started)
+    args.evaluations = per_round
+    print(f"{args.evaluations} evaluations per round, tickets with {args.comments} comments "
           f"({args.hot:.0%} escalation-worthy), {len(names)} policies enabled "
           f"({', '.join(names)}), one thread:")
     each = elapsed / args.evaluations * 1e6
     print(f"  {args.evaluations / elapsed:,.0f} evaluations/s ({each:.1f} µs each, policies + "
-          f"merge); {fired / args.evaluations:.0%} would write")
+          f"merge; best of 5 rounds); {fired / len(corpus):.0%} of the tickets would be written")
     for name, micros in sorted(per_policy.items(), key=lambda item: -item[1]):
         print(f"  {name:18} {micros:6.1f} µs")
 

@@ -133,7 +133,7 @@ class Ticket:
         """What the customer said publicly, oldest first (the description included)."""
         return tuple(c for c in self.comments if c.from_customer)
 
-    @property
+    @cached_property
     def tier_entered_at(self) -> datetime:
         """When the ticket entered its current tier (its creation, if history does not say)."""
         entered = self.created_at

@@ -139,7 +139,7 @@ def decide(
             raises_priority=proposal.priority is not None
             and (ticket.priority is None or proposal.priority > ticket.priority),
             reroutes=proposal.route is not None and proposal.route != ticket.route,
-            tags=not set(proposal.add_tags) <= set(ticket.tags),
+            tags=bool(proposal.add_tags) and not set(proposal.add_tags) <= set(ticket.tags),
         ))
     fired = tuple(r for r in fresh if r.acts)
     movers = [r.target for r in fired if r.moves]

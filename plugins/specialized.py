@@ -5,12 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from plugins import hookimpl
-from plugins.text import (
-    as_text,
-    customer_text,
-    field_values,
-    matcher,
-)
+from plugins.text import Matcher, as_text, customer_text, field_values, matcher, per_options
 
 PRIORITIES = ("low", "normal", "high", "urgent")
 
@@ -154,16 +149,22 @@ def tierlift_register_policy(register):
              summary="The request needs a specialist team (billing, security, compliance...)")
 
 
+def _route_matcher(options: Options) -> Matcher:
+    return matcher(tuple(k for r in options.routes.values() for k in r.keywords))
+
+
 @hookimpl
 def tierlift_evaluate(ticket, ctx):
     routes = ctx.options.routes
     text = customer_text(ticket)
-    found = matcher(tuple(k for r in routes.values() for k in r.keywords)).first_matches(text)
+    found = per_options(ctx.options, _route_matcher).first_matches(text)
     tags = {t.lower() for t in ticket.tags}
     form = str(ticket.form).strip().lower() if ticket.form is not None else None
     best = None
     for name, route in routes.items():
-        keywords = sorted((k for k in route.keywords if k in found), key=lambda k: found[k].start())
+        keywords = [k for k in route.keywords if k in found] if found else []
+        if len(keywords) > 1:
+            keywords.sort(key=lambda k: found[k].start())
         labels = [*keywords, *(f"tag {t}" for t in route.tags if t in tags)]
         if form is not None and form in route.forms:
             labels.append(f"form {form}")

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections.abc import Callable
 from functools import cached_property, lru_cache
 from itertools import accumulate
+from typing import TypeVar
 
 from connector.ticket import Ticket
+
+T = TypeVar("T")
 
 # Lower-cased ASCII letters and digits stay; any other byte (punctuation, space, every byte of a
 # non-ASCII character) separates tokens.
@@ -134,6 +138,18 @@ class CustomerText:
 def matcher(terms: tuple[str, ...]) -> Matcher:
     """One matcher per term list, built once."""
     return Matcher(terms)
+
+
+_built: dict[int, tuple[object, object]] = {}
+
+
+def per_options(options: object, build: Callable[[object], T]) -> T:
+    """``build(options)``, computed once per options object (a policy's options are fixed for
+    the life of the service; the object is kept alive, so its id is never reused here)."""
+    entry = _built.get(id(options))
+    if entry is None or entry[0] is not options:
+        entry = _built[id(options)] = (options, build(options))
+    return entry[1]
 
 
 _last: tuple[Ticket, CustomerText] | None = None

@@ -11,6 +11,7 @@ from collections import Counter
 from datetime import UTC, datetime
 
 import click
+from pydantic_core import to_jsonable_python
 
 from plugins.manager import ConfigError, PolicyHost
 from webhook_app.service import Service, enabled_policies
@@ -114,7 +115,7 @@ def plugins(config_path) -> None:
         if info.spec.summary:
             click.echo(f"    {info.spec.summary}")
         for option, spec in info.spec.options.model_fields.items():
-            default = spec.get_default(call_default_factory=True)
+            default = to_jsonable_python(spec.get_default(call_default_factory=True))
             click.echo(f"    {option} = {default!r}" +
                        (f"  # {spec.description}" if spec.description else ""))
 

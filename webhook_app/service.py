@@ -11,6 +11,7 @@ from waitress.server import create_server
 from connector.http import ApiSession, BearerAuth
 from connector.jira import JiraConnector
 from connector.zendesk import ZendeskConnector
+from plugins.calendars import ALWAYS
 from plugins.manager import ConfigError, EnabledPolicies, PolicyHost
 from webhook_app import create_app
 from webhook_app.escalation import Connector, Escalator
@@ -51,7 +52,11 @@ def enabled_policies(settings: Settings, host: PolicyHost | None = None) -> Enab
     policies = (host or PolicyHost()).configure(settings.policies)
     problems = []
     for name, options in policies.options.items():
-        for route in _routes(options):
+        calendar = getattr(options, "calendar", None)
+        if isinstance(calendar, str) and calendar != ALWAYS and calendar not in settings.calendars:
+            problems.append(f"policies.{name}.calendar: no [calendars.{calendar}] table (or use "
+                            f'"{ALWAYS}")')
+        for route in sorted(_routes(options)):
             if settings.zendesk is not None and route not in settings.zendesk.route_groups:
                 problems.append(f"zendesk.route_groups.{route}: missing; policy {name} routes "
                                 "tickets to this team: give the id of its Zendesk group")
