@@ -42,7 +42,10 @@ class DecisionRules:
         return not checks or any(checks)
 
 
-@dataclass(frozen=True)
+DEFAULT_RULES = DecisionRules()
+
+
+@dataclass(frozen=True, slots=True)
 class Resolved:
     """A proposal measured against the ticket as it is now."""
 
@@ -108,7 +111,7 @@ def decide(
     """The highest proposed tier wins, priority is the highest proposed, a specialist route wins
     over a mere tier bump (configurable), nothing moves down, evidence used before is ignored,
     and the guardrails hold back what must wait."""
-    rules = rules or DecisionRules()
+    rules = rules or DEFAULT_RULES
     now = now or ticket.updated_at
     current = ladder.rank(ticket.tier)
     cooling = last_escalation is not None and rules.cooldown_minutes and \
