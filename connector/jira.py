@@ -153,6 +153,7 @@ class JiraConnector:
                            if k.startswith("customfield_")},
             form=(fields.get("issuetype") or {}).get("name"),
             reopens=_reopens(raw) if "history" in needs else 0,
+            status_history=_statuses(raw, created) if "history" in needs else (),
             route=self._route_of_value.get(route.casefold()) if route else None,
         )
 
@@ -350,6 +351,18 @@ def _reopens(raw: Mapping[str, Any]) -> int:
                for item in history.get("items") or ()
                if item.get("field") == "resolution" and item.get("from") is not None
                and item.get("to") is None)
+
+
+def _statuses(raw: Mapping[str, Any], created: datetime) -> tuple[tuple[datetime, str], ...]:
+    """``(from, status)`` from the changelog, starting with the status at creation."""
+    changes = sorted(((parse_time(h["created"]), item)
+                      for h in (raw.get("changelog") or {}).get("histories") or ()
+                      for item in h.get("items") or () if item.get("field") == "status"),
+                     key=lambda change: change[0])
+    if not changes:
+        return ((created, ((raw.get("fields") or {}).get("status") or {}).get("name", "")),)
+    first = changes[0][1].get("fromString") or ""
+    return ((created, first), *((at, item.get("toString") or "") for at, item in changes))
 
 
 def _simple(value: Any) -> Any:

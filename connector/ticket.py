@@ -127,6 +127,7 @@ class Ticket:
     reopens: int = 0  # solved/resolved, then opened again (read with the history)
     organization: Organization | None = None  # filled when a policy needs "organization"
     route: str | None = None  # the specialist team (route) the ticket is with, if any
+    status_history: tuple[tuple[datetime, str], ...] = ()  # (from, status), with the history
 
     @cached_property
     def customer_comments(self) -> tuple[Comment, ...]:

@@ -79,8 +79,9 @@ class ZendeskConnector:
         if "comments" in needs:
             ticket = replace(ticket, comments=tuple(self._comments(ticket)))
         if "history" in needs:
-            history, reopens = self._history(ticket)
-            ticket = replace(ticket, tier_history=tuple(history), reopens=reopens)
+            history, reopens, statuses = self._history(ticket)
+            ticket = replace(ticket, tier_history=tuple(history), reopens=reopens,
+                             status_history=tuple(statuses))
         if "organization" in needs and ticket.organization_id:
             ticket = replace(ticket, organization=self._organization(ticket.organization_id))
         return ticket
@@ -138,10 +139,11 @@ class ZendeskConnector:
                     created_at=parse_time(raw["created_at"]),
                 )
 
-    def _history(self, ticket: Ticket) -> tuple[list[TierChange], int]:
+    def _history(self, ticket: Ticket) -> tuple[list[TierChange], int, list[tuple]]:
         """From the audit trail: group changes, starting with the group the ticket was created
-        in, and how often it was reopened (solved or closed, then open again)."""
+        in; how often it was reopened (solved or closed, then open again); status changes."""
         changes: list[TierChange] = []
+        statuses: list[tuple] = []
         reopens = 0
         path = f"/api/v2/tickets/{ticket.ref}/audits.json"
         for page in self._pages(path, {}, what=f"audits of ticket {ticket.ref}"):
@@ -149,6 +151,8 @@ class ZendeskConnector:
                 at = parse_time(audit["created_at"])
                 for event in audit.get("events") or ():
                     field_name = event.get("field_name")
+                    if field_name == "status" and event.get("value"):
+                        statuses.append((at, str(event["value"])))
                     if field_name == "status" and event.get("type") == "Change" and \
                             event.get("previous_value") in DONE and \
                             event.get("value") not in DONE:
@@ -158,7 +162,7 @@ class ZendeskConnector:
                     if not changes and at > ticket.created_at:
                         changes.append(TierChange(ticket.created_at, self.ladder.default))
                     changes.append(TierChange(at, self.tier_of_group(event.get("value"))))
-        return changes or [TierChange(ticket.created_at, ticket.tier)], reopens
+        return changes or [TierChange(ticket.created_at, ticket.tier)], reopens, statuses
 
     def _pages(self, path: str, params: dict, *, what: str) -> Iterator[dict]:
         """Follow cursor (``meta.has_more`` + ``links.next``) or offset (``next_page``) paging.

@@ -64,8 +64,10 @@ def tierlift_evaluate(ticket, ctx):
     Called for every enabled policy each time a ticket is evaluated, after a webhook or a
     deadline. ``ticket`` is a :class:`connector.Ticket` fetched just now; ``ctx`` is a
     :class:`plugins.proposal.PolicyContext` with ``ctx.options`` (your validated options),
-    ``ctx.now``, ``ctx.tiers`` (the admin's ladder), ``ctx.evidence(...)`` and
-    ``ctx.propose(...)``.
+    ``ctx.now``, ``ctx.tiers`` (the admin's ladder), ``ctx.history`` (tickets tierlift saw
+    before), ``ctx.calendar(name)`` (business calendars), ``ctx.evidence(...)``,
+    ``ctx.propose(...)``, and ``ctx.wake_at(moment)``: a policy with a deadline asks to be
+    called again then, since no webhook may come (the scheduler enqueues the ticket).
 
     Return ``None``, one proposal, or a list of them. Give each piece of evidence a key that is
     stable for what it describes (``f"comment:{comment.id}"``): the host never escalates twice on

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 PROJECT = "tierlift"
 DEFAULT_PLUGINS = ("customer_request", "complexity", "effort", "specialized", "policy_exception",
-                   "repeat_issue", "vip", "channel", "sentiment", "incident")
+                   "repeat_issue", "vip", "channel", "sentiment", "incident", "sla")
 
 
 class NoOptions(BaseModel):
@@ -50,6 +50,12 @@ class PolicyFailure:
 class Evaluation:
     proposals: list[Proposal] = field(default_factory=list)
     failures: list[PolicyFailure] = field(default_factory=list)
+    wakes: list[datetime] = field(default_factory=list)
+
+    @property
+    def wake_at(self) -> datetime | None:
+        """The earliest moment a policy asked to look at the ticket again."""
+        return min(self.wakes, default=None)
 
 
 class ConfigError(Exception):
@@ -188,7 +194,8 @@ class EnabledPolicies:
         history = history or NoHistory()
         calendars = calendars or {}
         for name, function, argnames in self._calls:
-            ctx = PolicyContext(name, self.options[name], now, tiers, history, calendars)
+            ctx = PolicyContext(name, self.options[name], now, tiers, history, calendars,
+                                result.wakes)
             try:
                 returned = function(*[ticket if a == "ticket" else ctx for a in argnames])
                 result.proposals += _proposals(name, returned)

@@ -68,6 +68,13 @@ class PolicyContext:
     tiers: TierLadder
     history: TicketHistory = field(default_factory=NoHistory)
     calendars: Mapping[str, BusinessCalendar] = field(default_factory=dict)
+    wakes: list[datetime] = field(default_factory=list)
+
+    def wake_at(self, moment: datetime) -> None:
+        """Ask to look at this ticket again at ``moment`` (a deadline), even if no webhook
+        comes: the scheduler enqueues it then. Every evaluation asks afresh."""
+        if moment > self.now:
+            self.wakes.append(moment)
 
     def calendar(self, name: str = ALWAYS) -> BusinessCalendar:
         """A business calendar from ``[calendars.<name>]``, or ``"24x7"``."""

@@ -79,7 +79,7 @@ def host() -> PolicyHost:
 
 
 BUILT_INS = ["channel", "complexity", "customer_request", "effort", "incident",
-             "policy_exception", "repeat_issue", "sentiment", "specialized", "vip"]
+             "policy_exception", "repeat_issue", "sentiment", "sla", "specialized", "vip"]
 
 
 def test_built_in_policies_are_listed_with_their_options(host):

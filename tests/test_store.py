@@ -228,7 +228,8 @@ def test_finish_closes_the_claim_in_one_go(db, clock):
     assert lease == {"platform": "zendesk", "ticket_ref": "35436", "lease_owner": None,
                      "lease_until": None, "last_evaluated_at": T0 + 2,
                      "last_version": "2026-11-22T10:00:00Z",
-                     "last_escalated_at": T0 + 2}  # the record's outcome was "escalated"
+                     "last_escalated_at": T0 + 2,  # the record's outcome was "escalated"
+                     "next_due_at": None}
     assert db.inbox_counts() == {"done": 2}
     assert db.claim("w2", LEASE) is None  # nothing left to do
 

@@ -6,7 +6,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -48,6 +48,7 @@ class Escalator:
         max_attempts: int = 10,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         rng: random.Random | None = None,
+        on_deadline: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self.connectors = dict(connectors)
@@ -60,6 +61,7 @@ class Escalator:
         self.max_attempts = max_attempts
         self.now = now
         self.rng = rng or random.Random()
+        self.on_deadline = on_deadline  # told when a ticket got a deadline (the scheduler)
 
     def warm_up(self) -> None:
         """Identify our API user on each helpdesk once at start (loop safety needs it), and say
@@ -74,15 +76,13 @@ class Escalator:
         started = time.monotonic()
         record = AuditRecord(outcome="no_change",
                              detail={"deliveries": [e.dedupe_key for e in claim.entries]})
-        version = None
-        used: list[tuple[str, str, str]] = []
-        then: tuple[str, ...] = ()
+        applied = _Applied()
         try:
             connector = self.connectors[claim.platform]
             if self._only_our_own_changes(claim, connector):
                 record.outcome = "own_change"
             else:
-                version, used, then = self._evaluate_and_apply(claim, connector, record)
+                applied = self._evaluate_and_apply(claim, connector, record)
         except NotFound as exc:
             record.outcome, record.detail["error"] = "not_found", str(exc)
         except Rejected as exc:
@@ -94,7 +94,13 @@ class Escalator:
                 return self._retry_later(claim, record, exc, started)
             record.outcome = "failed"
         record.duration_ms = (time.monotonic() - started) * 1000
-        self.store.finish(claim, record, used=used, version=version, then_evaluate=then)
+        if applied.wake_at is not None:
+            record.detail["next_due"] = applied.wake_at.isoformat()
+        self.store.finish(claim, record, used=applied.used, version=applied.version,
+                          then_evaluate=applied.then,
+                          next_due=applied.wake_at.timestamp() if applied.wake_at else None)
+        if applied.wake_at is not None and self.on_deadline is not None:
+            self.on_deadline()
         log.info("%s ticket %s: %s %s", claim.platform, claim.ticket_ref, record.outcome,
                  f"{record.from_tier}->{record.to_tier}" if record.to_tier else "")
         return record
@@ -106,9 +112,8 @@ class Escalator:
 
     def _evaluate_and_apply(
         self, claim: Claim, connector: Connector, record: AuditRecord
-    ) -> tuple[str, list[tuple[str, str, str]], tuple[str, ...]]:
-        """Read, decide, write; again after a conflict. Returns the version seen, the evidence
-        used up, and other tickets to look at again."""
+    ) -> _Applied:
+        """Read, decide, write; again after a conflict."""
         rounds = record.detail.setdefault("rounds", [])
         for _ in range(MAX_ROUNDS):
             ticket = connector.fetch(claim.ticket_ref, needs=self.policies.needs)
@@ -130,7 +135,8 @@ class Escalator:
                 record.detail["policy_errors"] = [asdict(f) for f in evaluation.failures]
             if not decision.writes:
                 record.outcome = "no_change"
-                return ticket.version, decision.evidence_to_record(), ()
+                return _Applied(ticket.version, decision.evidence_to_record(), (),
+                                evaluation.wake_at)
             related = [p for p in self.history.related(
                 ticket.platform, requester_id=ticket.requester_id,
                 organization_id=ticket.organization_id, since=now - RELATED_WINDOW)
@@ -150,7 +156,8 @@ class Escalator:
             record.to_tier = decision.to_tier
             record.route = decision.route
             record.priority = decision.priority.name.lower() if decision.priority else None
-            return ticket.version, decision.evidence_to_record(), decision.also_evaluate
+            return _Applied(ticket.version, decision.evidence_to_record(),
+                            decision.also_evaluate, evaluation.wake_at)
         raise _StillConflicting(f"ticket kept changing under us for {MAX_ROUNDS} rounds")
 
     def _retry_later(self, claim: Claim, record: AuditRecord, exc: Exception,
@@ -166,6 +173,17 @@ class Escalator:
         log.warning("%s ticket %s: %s (%s)", claim.platform, claim.ticket_ref, record.outcome,
                     record.detail["error"])
         return record
+
+
+@dataclass(frozen=True)
+class _Applied:
+    """What an evaluation leaves for the store: the version seen, the evidence used up, other
+    tickets to look at again, and when to look at this one again."""
+
+    version: str | None = None
+    used: list[tuple[str, str, str]] = field(default_factory=list)
+    then: tuple[str, ...] = ()
+    wake_at: datetime | None = None
 
 
 class _StillConflicting(HelpdeskError):

@@ -15,6 +15,7 @@ from plugins.calendars import ALWAYS
 from plugins.manager import ConfigError, EnabledPolicies, PolicyHost
 from webhook_app import create_app
 from webhook_app.escalation import Connector, Escalator
+from webhook_app.scheduler import Scheduler
 from webhook_app.settings import Settings
 from webhook_app.store import Store
 from webhook_app.worker import Worker
@@ -89,6 +90,7 @@ class Service:
     wake: threading.Event = field(default_factory=threading.Event)
     stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
+    _scheduler: Scheduler | None = None
 
     @classmethod
     def build(cls, settings: Settings, *, host: PolicyHost | None = None,
@@ -104,6 +106,12 @@ class Service:
         return cls(settings, store, escalator, workers)
 
     def start_workers(self) -> None:
+        """Worker threads, and the deadline scheduler (safe to run in every process)."""
+        self.escalator.on_deadline = self.scheduler.changed.set
+        scheduler = threading.Thread(target=self.scheduler.run, args=(self.stop,), daemon=True,
+                                     name="scheduler")
+        scheduler.start()
+        self._threads.append(scheduler)
         for n in range(self.workers):
             worker = Worker(self.store, self.escalator, self.settings.worker, wake=self.wake)
             thread = threading.Thread(target=worker.run, args=(self.stop,), daemon=True,
@@ -127,9 +135,18 @@ class Service:
         finally:
             self.shutdown()
 
+    @property
+    def scheduler(self) -> Scheduler:
+        if self._scheduler is None:
+            self._scheduler = Scheduler(self.store, on_due=self.wake,
+                                        poll_seconds=self.settings.worker.poll_seconds)
+        return self._scheduler
+
     def shutdown(self) -> None:
         self.stop.set()
         self.wake.set()
+        if self._scheduler is not None:
+            self._scheduler.changed.set()
         server = getattr(self, "server", None)
         if server is not None:
             server.close()

@@ -53,6 +53,9 @@ tickets = sa.Table(
     sa.Column("last_evaluated_at", sa.Float),
     sa.Column("last_version", sa.String(64)),
     sa.Column("last_escalated_at", sa.Float),
+    # The next moment a policy wants the ticket looked at again (a deadline), if any.
+    sa.Column("next_due_at", sa.Float),
+    sa.Index("ix_tickets_due", "next_due_at"),
 )
 
 # What tierlift saw of each ticket at its last evaluation: the project's own history, for
@@ -314,6 +317,7 @@ class Store:
         used: Iterable[tuple[str, str, str]] = (),
         version: str | None = None,
         then_evaluate: Iterable[str] = (),
+        next_due: float | None = None,
     ) -> int:
         """Close a claim in one transaction: audit, ledger, deliveries done, lease released,
         and a delivery for each ticket in ``then_evaluate`` (looked at again after this one)."""
@@ -339,7 +343,40 @@ class Store:
             escalated = now if record.outcome == "escalated" else None
             self._release(conn, claim, last_evaluated_at=now, last_version=version,
                           last_escalated_at=escalated)
+            conn.execute(  # every evaluation sets the deadline afresh (or clears it)
+                tickets.update()
+                .where(tickets.c.platform == claim.platform,
+                       tickets.c.ticket_ref == claim.ticket_ref)
+                .values(next_due_at=next_due)
+            )
         return audit_id
+
+    def next_deadline(self) -> float | None:
+        """The earliest moment a ticket is due to be looked at again (for the scheduler)."""
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.min(tickets.c.next_due_at))).scalar()
+
+    def fire_due(self, *, limit: int = 500) -> int:
+        """Enqueue every ticket whose deadline has come, once per ticket per deadline: the
+        delivery's key names the deadline, and the deadline is cleared in the same
+        transaction. Returns how many were enqueued."""
+        now = self.clock()
+        with self._writing() as conn:
+            due = conn.execute(
+                sa.select(tickets.c.platform, tickets.c.ticket_ref, tickets.c.next_due_at)
+                .where(tickets.c.next_due_at <= now)
+                .order_by(tickets.c.next_due_at).limit(limit)
+            ).all()
+            for platform, ref, at in due:
+                self._enqueue(conn, Delivery(platform, f"deadline:{ref}:{at:.3f}", ref,
+                                             "deadline", "{}"), now, 0.0)
+                conn.execute(
+                    tickets.update()
+                    .where(tickets.c.platform == platform, tickets.c.ticket_ref == ref,
+                           tickets.c.next_due_at == at)
+                    .values(next_due_at=None)
+                )
+        return len(due)
 
     def retry_later(self, claim: Claim, record: AuditRecord, *, delay: float,
                     max_attempts: int) -> int:
