@@ -139,7 +139,8 @@ def _clocks(ticket, options: Options):
 def _paused(ticket, pausing: list[str], now: datetime):
     """``(from, to)`` intervals the ticket spent in a pausing status, from its history."""
     changes = sorted(ticket.status_history)
-    for (at, status), (until, _) in zip(changes, [*changes[1:], (now, "")], strict=True):
+    for (at, status), (until, _) in zip(changes, [*changes[1:], (now, "")][:len(changes)],
+                                        strict=True):
         if status.lower() in pausing:
             yield at, until
 

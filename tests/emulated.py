@@ -51,8 +51,9 @@ def manager_ticket(zendesk: ZendeskEmulator) -> int:
 
 
 def write_config(path: Path, zendesk: ZendeskEmulator, db: Path, *, secret: str,
-                 worker: dict[str, float] | None = None) -> Path:
-    """A config file for ``tierlift serve``/``worker`` against the emulator, customer_request on."""
+                 worker: dict[str, float] | None = None, extra: str = "") -> Path:
+    """A config file for ``tierlift serve``/``worker`` against the emulator, customer_request on
+    (``extra``: more TOML tables, e.g. another policy)."""
     worker_table = "\n".join(f"{k} = {v}" for k, v in {"poll_seconds": 0.2,
                                                          **(worker or {})}.items())
     path.write_text(textwrap.dedent(f"""
@@ -75,7 +76,7 @@ def write_config(path: Path, zendesk: ZendeskEmulator, db: Path, *, secret: str,
         phrases = ["speak to a manager", "escalate this"]
 
         [worker]
-    """) + worker_table + "\n")
+    """) + worker_table + "\n" + textwrap.dedent(extra))
     return path
 
 

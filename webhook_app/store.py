@@ -367,16 +367,17 @@ class Store:
                 .where(tickets.c.next_due_at <= now)
                 .order_by(tickets.c.next_due_at).limit(limit)
             ).all()
+            enqueued = 0
             for platform, ref, at in due:
-                self._enqueue(conn, Delivery(platform, f"deadline:{ref}:{at:.3f}", ref,
-                                             "deadline", "{}"), now, 0.0)
+                enqueued += self._enqueue(conn, Delivery(platform, f"deadline:{ref}:{at:.3f}",
+                                                         ref, "deadline", "{}"), now, 0.0)
                 conn.execute(
                     tickets.update()
                     .where(tickets.c.platform == platform, tickets.c.ticket_ref == ref,
                            tickets.c.next_due_at == at)
                     .values(next_due_at=None)
                 )
-        return len(due)
+        return enqueued
 
     def retry_later(self, claim: Claim, record: AuditRecord, *, delay: float,
                     max_attempts: int) -> int:

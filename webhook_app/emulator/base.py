@@ -40,6 +40,7 @@ class Recorded:
     path: str
     body: dict | None
     status: int
+    at: float = field(default_factory=time.time, compare=False)  # when it was answered
 
 
 class BaseEmulator(ABC):
