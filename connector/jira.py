@@ -247,6 +247,33 @@ class JiraConnector:
             sent.append(self._public_reply(ticket.ref, write.public_reply))
         return WriteResult(tuple(sent))
 
+    def recently_updated(self, since: datetime) -> Iterator[tuple[str, str]]:
+        """``(issue key, updated)`` of unresolved issues updated since ``since``, for the
+        reconciliation sweep (Cloud: ``/search/jql`` with ``nextPageToken``; Data Center:
+        ``/search`` with ``startAt``)."""
+        minutes = max(1, int((datetime.now(since.tzinfo) - since).total_seconds() // 60) + 1)
+        jql = f'updated >= "-{minutes}m" AND statusCategory != Done ORDER BY updated ASC'
+        token: str | None = None
+        start = 0
+        for _ in range(MAX_PAGES):
+            if self.cloud:
+                params = {"jql": jql, "fields": "updated", "maxResults": PAGE,
+                          **({"nextPageToken": token} if token else {})}
+                response = self.api.get(f"{self.rest}/search/jql", **params)
+            else:
+                response = self.api.get(f"{self.rest}/search", jql=jql, fields="updated",
+                                        maxResults=PAGE, startAt=start)
+            raise_for_status(response, "search for recently updated issues")
+            page = response.json()
+            issues = page.get("issues") or []
+            for issue in issues:
+                yield issue["key"], (issue.get("fields") or {}).get("updated", "")
+            token = page.get("nextPageToken")
+            start += len(issues)
+            done = not token if self.cloud else (not issues or start >= page.get("total", 0))
+            if done:
+                return
+
     def _options(self, key: str, write: TierWrite) -> dict[str, str]:
         """The single-select options to set: the tier field, and the team field for a route."""
         options = {}

@@ -164,6 +164,18 @@ class ZendeskConnector:
                     changes.append(TierChange(at, self.tier_of_group(event.get("value"))))
         return changes or [TierChange(ticket.created_at, ticket.tier)], reopens, statuses
 
+    def recently_updated(self, since: datetime) -> Iterator[tuple[str, str]]:
+        """``(ticket id, updated_at)`` of open tickets updated since ``since``, from the
+        incremental export (cursor paging), for the reconciliation sweep."""
+        params = {"start_time": int(since.timestamp())}
+        what = "incremental ticket export"
+        for page in self._pages("/api/v2/incremental/tickets/cursor.json", params, what=what):
+            for raw in page.get("tickets") or ():
+                if raw.get("status") not in DONE and raw.get("updated_at"):
+                    yield str(raw["id"]), raw["updated_at"]
+            if page.get("end_of_stream"):
+                return
+
     def _pages(self, path: str, params: dict, *, what: str) -> Iterator[dict]:
         """Follow cursor (``meta.has_more`` + ``links.next``) or offset (``next_page``) paging.
 
@@ -186,6 +198,8 @@ class ZendeskConnector:
             meta = page.get("meta") or {}
             if "has_more" in meta:
                 url = (page.get("links") or {}).get("next") if meta["has_more"] else None
+            elif "after_url" in page:  # incremental export
+                url = None if page.get("end_of_stream") else page.get("after_url")
             else:
                 url = page.get("next_page")
         raise HelpdeskError(f"{what}: more than {MAX_PAGES} pages")

@@ -54,7 +54,8 @@ def write_config(path: Path, zendesk: ZendeskEmulator, db: Path, *, secret: str,
                  worker: dict[str, float] | None = None, extra: str = "") -> Path:
     """A config file for ``tierlift serve``/``worker`` against the emulator, customer_request on
     (``extra``: more TOML tables, e.g. another policy)."""
-    worker_table = "\n".join(f"{k} = {v}" for k, v in {"poll_seconds": 0.2,
+    # No sweep unless a test asks: it would find the tickets a test announces on purpose.
+    worker_table = "\n".join(f"{k} = {v}" for k, v in {"poll_seconds": 0.2, "sweep_minutes": 0,
                                                          **(worker or {})}.items())
     path.write_text(textwrap.dedent(f"""
         database_url = "sqlite:///{db}"
@@ -153,6 +154,7 @@ def write_jira_config(path: Path, jira, db: Path, *, secret: str | None = None,
         database_url = "sqlite:///{db}"
         [worker]
         poll_seconds = 0.2
+        sweep_minutes = 0
         [policies.customer_request]
         enabled = true
         [jira]

@@ -18,6 +18,7 @@ from webhook_app.escalation import Connector, Escalator
 from webhook_app.scheduler import Scheduler
 from webhook_app.settings import Settings
 from webhook_app.store import Store
+from webhook_app.sweep import Sweeper
 from webhook_app.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,15 @@ class Service:
                                      name="scheduler")
         scheduler.start()
         self._threads.append(scheduler)
+        if self.settings.worker.sweep_minutes:
+            sweeper = Sweeper(self.store, self.escalator.connectors,
+                              every_seconds=self.settings.worker.sweep_minutes * 60,
+                              lookback_seconds=self.settings.worker.sweep_lookback_hours * 3600,
+                              on_found=self.wake)
+            thread = threading.Thread(target=sweeper.run, args=(self.stop,), daemon=True,
+                                      name="sweeper")
+            thread.start()
+            self._threads.append(thread)
         for n in range(self.workers):
             worker = Worker(self.store, self.escalator, self.settings.worker, wake=self.wake)
             thread = threading.Thread(target=worker.run, args=(self.stop,), daemon=True,

@@ -157,6 +157,11 @@ class WorkerSettings(_Section):
                                 "written by another process.")
     max_attempts: int = Field(10, ge=1, description="Transient failures before a delivery is "
                               "marked failed (it stays in the inbox for inspection).")
+    sweep_minutes: float = Field(10, ge=0, description="Every this often (and at start), look "
+                                 "for tickets updated without a webhook reaching tierlift; "
+                                 "0: never.")
+    sweep_lookback_hours: float = Field(24, gt=0, description="How far back the first sweep "
+                                        "looks.")
 
 
 class Settings(BaseSettings):

@@ -58,6 +58,13 @@ tickets = sa.Table(
     sa.Index("ix_tickets_due", "next_due_at"),
 )
 
+sweeps = sa.Table(
+    "sweeps",
+    metadata,
+    sa.Column("platform", sa.String(16), primary_key=True),
+    sa.Column("swept_at", sa.Float, nullable=False),
+)
+
 # What tierlift saw of each ticket at its last evaluation: the project's own history, for
 # policies that look across tickets (repeat issues, incidents).
 ticket_index = sa.Table(
@@ -350,6 +357,32 @@ class Store:
                 .values(next_due_at=next_due)
             )
         return audit_id
+
+    def last_sweep(self, platform: str) -> float | None:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sweeps.c.swept_at)
+                                .where(sweeps.c.platform == platform)).scalar()
+
+    def record_sweep(self, platform: str, swept_at: float) -> None:
+        with self._writing() as conn:
+            conn.execute(_insert(self.engine, sweeps).values(platform=platform, swept_at=swept_at)
+                         .on_conflict_do_update(index_elements=["platform"],
+                                                set_={"swept_at": swept_at}))
+
+    def unseen(self, platform: str, versions: Iterable[tuple[str, str]]) -> int:
+        """Enqueue each ``(ticket, version)`` tierlift has not evaluated in that version (a
+        missed webhook); returns how many."""
+        versions = list(versions)
+        now = self.clock()
+        with self._writing() as conn:
+            seen = dict(conn.execute(
+                sa.select(tickets.c.ticket_ref, tickets.c.last_version)
+                .where(tickets.c.platform == platform,
+                       tickets.c.ticket_ref.in_([ref for ref, _ in versions]))
+            ).all())
+            return sum(self._enqueue(conn, Delivery(platform, f"sweep:{ref}:{version}", ref,
+                                                    "sweep", "{}"), now, 0.0)
+                       for ref, version in versions if seen.get(ref) != version)
 
     def next_deadline(self) -> float | None:
         """The earliest moment a ticket is due to be looked at again (for the scheduler)."""

@@ -234,6 +234,17 @@ class ZendeskEmulator(BaseEmulator):
         def me():
             return emulator._reply(200, {"user": emulator.users[BOT_ID]})
 
+        @app.get("/api/v2/incremental/tickets/cursor.json")
+        def incremental():
+            since = request.args.get("start_time", 0, type=int)
+            with emulator._lock:
+                changed = sorted((t for t in emulator.tickets.values()
+                                  if datetime.fromisoformat(t["updated_at"]).timestamp() >= since),
+                                 key=lambda t: t["updated_at"])
+                return emulator._reply(200, {"tickets": [dict(t) for t in changed],
+                                             "after_url": None, "after_cursor": None,
+                                             "end_of_stream": True})
+
         @app.get("/api/v2/organizations/<int:org_id>.json")
         def organization(org_id: int):
             with emulator._lock:
