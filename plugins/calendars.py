@@ -85,9 +85,12 @@ def twenty_four_seven() -> BusinessCalendar:
 
 
 def build_calendar(name: str, timezone: str, hours: Mapping[str, str],
-                   holidays: Iterable[date] = ()) -> BusinessCalendar:
+                   holidays: Iterable[date] = (), *, country: str | None = None,
+                   subdivision: str | None = None) -> BusinessCalendar:
     """From the config's shape: ``hours = {weekdays = "09:00-17:00", sat = "10:00-14:00"}``;
-    a day not given is closed; ``"09:00-12:00, 13:00-17:30"`` has two intervals."""
+    a day not given is closed; ``"09:00-12:00, 13:00-17:30"`` has two intervals. ``country``
+    (and ``subdivision``) add that country's public holidays (the ``holidays`` library), for
+    last year to three years ahead."""
     try:
         zone = ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -105,7 +108,23 @@ def build_calendar(name: str, timezone: str, hours: Mapping[str, str],
             days[day] = intervals
     if not any(days):
         raise CalendarError("no open hours on any day")
-    return BusinessCalendar(name, zone, tuple(days), frozenset(holidays))
+    closed = set(holidays)
+    if country:
+        closed |= _public_holidays(country, subdivision)
+    return BusinessCalendar(name, zone, tuple(days), frozenset(closed))
+
+
+def _public_holidays(country: str, subdivision: str | None) -> set[date]:
+    import holidays as library  # only calendars that name a country need it loaded
+
+    this_year = datetime.now(UTC).year
+    try:
+        return set(library.country_holidays(country, subdiv=subdivision,
+                                            years=range(this_year - 1, this_year + 4)))
+    except NotImplementedError:
+        raise CalendarError(f"no public holidays known for country {country!r}"
+                            + (f", subdivision {subdivision!r}" if subdivision else "")
+                            + ' (ISO codes, e.g. "DE", subdivision "BY")') from None
 
 
 def _intervals_of(key: str, spec: str) -> tuple[tuple[time, time], ...]:

@@ -93,10 +93,13 @@ def tierlift_evaluate(ticket, ctx):
     if options.hours_in_tier is not None:
         calendar = ctx.calendar(options.calendar)
         hours = calendar.business_seconds(entered, ctx.now) / 3600
+        limit = calendar.add(entered, options.hours_in_tier * 3600)
         if hours >= options.hours_in_tier:
             unit = "hours" if calendar.always_open else f"business hours ({calendar.name})"
             done.append(f"{round(hours, 1):g} {unit}")
-            reached.append(calendar.add(entered, options.hours_in_tier * 3600))
+            reached.append(limit)
+        elif not done:
+            ctx.wake_at(limit)  # no webhook may come: be looked at again when time is up
     if done:
         stamp = entered.astimezone(UTC).isoformat(timespec="seconds")  # (strftime is slow)
         evidence.append(ctx.evidence(

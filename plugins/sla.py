@@ -32,6 +32,12 @@ class Targets(BaseModel):
 class Options(BaseModel):
     calendar: str = Field("24x7", description="\"24x7\" or the name of a [calendars.<name>] "
                           "table: targets count only its open hours.")
+    tier_calendars: dict[str, str] = Field(default_factory=dict, description="Tier -> "
+                                           "calendar, for tiers with other hours (e.g. L3 "
+                                           "24x7); first choice.")
+    priority_calendars: dict[str, str] = Field(default_factory=dict, description="Priority "
+                                               "-> calendar (e.g. urgent = \"24x7\"); "
+                                               "second choice.")
     first_reply_minutes: Targets = Field(default_factory=Targets, description="From creation "
                                          "to the first public agent reply.")
     next_reply_minutes: Targets = Field(default_factory=Targets, description="From a customer "
@@ -60,6 +66,22 @@ class Options(BaseModel):
             raise ValueError("expected one of low, normal, high, urgent (or empty)")
         return value or None
 
+    @field_validator("priority_calendars")
+    @classmethod
+    def _priorities(cls, value: dict[str, str]) -> dict[str, str]:
+        value = {k.strip().lower(): v for k, v in value.items()}
+        unknown = sorted(set(value) - set(PRIORITIES))
+        if unknown:
+            raise ValueError(f"unknown priorities {unknown}; use low, normal, high, urgent")
+        return value
+
+    def calendar_for(self, ticket) -> str:
+        """The calendar for this ticket: by tier, else by priority, else ``calendar``."""
+        if ticket.tier in self.tier_calendars:
+            return self.tier_calendars[ticket.tier]
+        priority = (ticket.priority or Priority.NORMAL).name.lower()
+        return self.priority_calendars.get(priority, self.calendar)
+
     @field_validator("pausing_statuses", "solved_statuses")
     @classmethod
     def _lower(cls, values: list[str]) -> list[str]:
@@ -79,7 +101,7 @@ def tierlift_evaluate(ticket, ctx):
         return None
     if ticket.status.lower() in options.pausing_statuses:
         return None  # the clock is stopped; a status change brings the ticket back
-    calendar = ctx.calendar(options.calendar)
+    calendar = ctx.calendar(options.calendar_for(ticket))
     proposals = []
     for metric, start, minutes in _clocks(ticket, options):
         paused = sum(calendar.business_seconds(max(a, start), min(b, ctx.now))

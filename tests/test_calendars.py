@@ -232,3 +232,18 @@ def test_bad_definitions_raise_calendar_error(timezone, hours, message):
 
 def test_calendar_error_is_a_value_error():
     assert issubclass(CalendarError, ValueError)
+
+
+def test_a_country_adds_its_public_holidays():
+    calendar = build_calendar("munich", "Europe/Berlin", {"weekdays": "09:00-17:00"},
+                              country="DE", subdivision="BY")
+    assert date(2026, 1, 6) in calendar.holidays  # Epiphany: Bavaria only
+    assert date(2026, 10, 3) in calendar.holidays  # German Unity Day
+    berlin = build_calendar("berlin", "Europe/Berlin", {"weekdays": "09:00-17:00"},
+                            country="DE", subdivision="BE")
+    assert date(2026, 1, 6) not in berlin.holidays
+
+
+def test_an_unknown_country_is_refused():
+    with pytest.raises(CalendarError, match="no public holidays known for country 'XX'"):
+        build_calendar("x", "UTC", {"weekdays": "09:00-17:00"}, country="XX")

@@ -57,3 +57,13 @@ def test_a_policy_calendar_must_be_configured(tmp_path):
         "office": {"timezone": "Europe/Berlin", "hours": {"weekdays": "09:00-17:00"}}},
         policies={"effort": {"enabled": True, "hours_in_tier": 8, "calendar": "office"}})
     assert enabled_policies(settings).names == ["effort"]
+
+
+def test_calendars_named_per_tier_or_priority_must_exist(tmp_path):
+    settings = make_settings(tmp_path, zendesk=zendesk(), policies={"sla": {
+        "enabled": True, "tier_calendars": {"L3": "24x7"},
+        "priority_calendars": {"urgent": "oncall"}}})
+    with pytest.raises(ConfigError) as caught:
+        enabled_policies(settings)
+    assert caught.value.problems == [
+        'policies.sla.priority_calendars.urgent: no [calendars.oncall] table (or use "24x7")']

@@ -297,3 +297,10 @@ def test_a_cross_field_option_problem_is_reported_under_the_policy_key():
         host.configure({"effort": {"enabled": True, "agent_replies": 0, "reopens": 0}})
     [problem] = caught.value.problems
     assert problem.startswith("policies.effort: ")
+
+
+def test_it_asks_to_be_woken_when_the_hours_in_tier_run_out():
+    ctx = PolicyContext(policy="effort", options=effort.Options(hours_in_tier=4),
+                        now=T0 + timedelta(hours=1), tiers=LADDER)
+    assert effort.tierlift_evaluate(l1_ticket(), ctx) is None
+    assert ctx.wakes == [T0 + timedelta(hours=4)]

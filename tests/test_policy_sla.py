@@ -363,3 +363,15 @@ def test_a_new_next_reply_clock_gets_a_new_key():
     assert first.evidence[0].key != second.evidence[0].key
     assert second.evidence[0].key == (
         f"next_reply:{minutes(100).astimezone(UTC).isoformat(timespec='seconds')}:breached")
+
+
+def test_the_calendar_is_chosen_by_tier_then_priority_then_default():
+    options = sla.Options(calendar="office", tier_calendars={"L3": "24x7"},
+                          priority_calendars={"URGENT": "oncall"})
+    assert options.calendar_for(new_ticket()) == "office"
+    assert options.calendar_for(new_ticket(priority=Priority.URGENT)) == "oncall"
+    l3 = replace(new_ticket(priority=Priority.URGENT), tier="L3")
+    assert options.calendar_for(l3) == "24x7"
+    with pytest.raises(ValidationError) as caught:
+        sla.Options(priority_calendars={"asap": "office"})
+    assert caught.value.errors()[0]["loc"] == ("priority_calendars",)

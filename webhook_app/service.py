@@ -54,10 +54,10 @@ def enabled_policies(settings: Settings, host: PolicyHost | None = None) -> Enab
     policies = (host or PolicyHost()).configure(settings.policies)
     problems = []
     for name, options in policies.options.items():
-        calendar = getattr(options, "calendar", None)
-        if isinstance(calendar, str) and calendar != ALWAYS and calendar not in settings.calendars:
-            problems.append(f"policies.{name}.calendar: no [calendars.{calendar}] table (or use "
-                            f'"{ALWAYS}")')
+        for key, calendar in _calendars(options):
+            if calendar != ALWAYS and calendar not in settings.calendars:
+                problems.append(f"policies.{name}.{key}: no [calendars.{calendar}] table (or "
+                                f'use "{ALWAYS}")')
         for route in sorted(_routes(options)):
             if settings.zendesk is not None and route not in settings.zendesk.route_groups:
                 problems.append(f"zendesk.route_groups.{route}: missing; policy {name} routes "
@@ -68,6 +68,19 @@ def enabled_policies(settings: Settings, host: PolicyHost | None = None) -> Enab
     if problems:
         raise ConfigError(problems)
     return policies
+
+
+def _calendars(options: object) -> list[tuple[str, str]]:
+    """``(key, calendar name)`` an options model names: a ``calendar`` field, and the values of
+    ``*_calendars`` maps."""
+    named = []
+    if isinstance(getattr(options, "calendar", None), str):
+        named.append(("calendar", options.calendar))
+    for field_name in type(options).model_fields:
+        value = getattr(options, field_name)
+        if field_name.endswith("_calendars") and isinstance(value, dict):
+            named += [(f"{field_name}.{k}", v) for k, v in value.items()]
+    return named
 
 
 def _routes(options: object) -> set[str]:

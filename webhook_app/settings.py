@@ -146,6 +146,13 @@ class CalendarSettings(_Section):
     timezone: str = "UTC"
     hours: dict[str, str] = Field(default_factory=lambda: {"weekdays": "09:00-17:00"})
     holidays: list[date] = Field(default_factory=list)
+    country: str | None = Field(None, description="Add this country's public holidays "
+                                "(ISO code, e.g. \"DE\").")
+    subdivision: str | None = Field(None, description="...and its region's (e.g. \"BY\").")
+
+    def build(self, name: str) -> BusinessCalendar:
+        return build_calendar(name, self.timezone, self.hours, self.holidays,
+                              country=self.country, subdivision=self.subdivision)
 
 
 class WorkerSettings(_Section):
@@ -207,8 +214,7 @@ class Settings(BaseSettings):
 
     def business_calendars(self) -> dict[str, BusinessCalendar]:
         """``[calendars.*]`` built (validated by :func:`load_settings`)."""
-        return {name: build_calendar(name, c.timezone, c.hours, c.holidays)
-                for name, c in self.calendars.items()}
+        return {name: c.build(name) for name, c in self.calendars.items()}
 
 
 def load_settings(path: str | os.PathLike | None = None) -> Settings:
@@ -269,7 +275,7 @@ def _cross_check(settings: Settings) -> list[str]:
                         f"tiers {settings.tiers}")
     for name, calendar in settings.calendars.items():
         try:
-            build_calendar(name, calendar.timezone, calendar.hours, calendar.holidays)
+            calendar.build(name)
         except CalendarError as exc:
             problems.append(f"calendars.{name}: {exc}")
     try:
