@@ -243,6 +243,12 @@ class JiraConnector:
         raise_for_status(response, f"update of issue {ticket.ref}", rejected=REFUSED)
         if self.transition and write.tier is not None:
             sent += self._transition(ticket.ref)
+        for follower in write.add_followers:  # adding a watcher twice is harmless
+            path = f"{self.rest}/issue/{quote(ticket.ref)}/watchers"
+            response = self.api.request("POST", path, json=follower)
+            sent.append(SentRequest("POST", path, {"watcher": follower}, response.status_code))
+            raise_for_status(response, f"watcher {follower} on issue {ticket.ref}",
+                             rejected=REFUSED)
         if write.public_reply:
             sent.append(self._public_reply(ticket.ref, write.public_reply))
         return WriteResult(tuple(sent))

@@ -128,6 +128,7 @@ class Ticket:
     organization: Organization | None = None  # filled when a policy needs "organization"
     route: str | None = None  # the specialist team (route) the ticket is with, if any
     status_history: tuple[tuple[datetime, str], ...] = ()  # (from, status), with the history
+    followers: tuple[str, ...] = ()  # Zendesk followers (Jira watchers are not read)
 
     @cached_property
     def customer_comments(self) -> tuple[Comment, ...]:
@@ -178,6 +179,7 @@ class TierWrite:
     priority: Priority | None = None
     route: str | None = None
     public_reply: str | None = None
+    add_followers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -120,6 +120,7 @@ class ZendeskConnector:
             form=_str_or_none(raw.get("ticket_form_id")),
             channel_detail=((raw.get("via") or {}).get("source") or {}).get("rel"),
             route=self._route_of_group.get(str(raw.get("group_id"))),
+            followers=tuple(str(f) for f in raw.get("follower_ids") or ()),
         )
 
     def _comments(self, ticket: Ticket) -> Iterator[Comment]:
@@ -222,6 +223,9 @@ class ZendeskConnector:
             fields["group_id"] = self.tier_groups[write.tier]
         if write.priority is not None:
             fields["priority"] = write.priority.name.lower()
+        if write.add_followers:
+            fields["followers"] = [{"user_id": int(f) if f.isdigit() else f, "action": "put"}
+                                   for f in write.add_followers]
         fields["comment"] = {"body": write.internal_note, "public": False}
         fields["safe_update"] = True
         fields["updated_stamp"] = ticket.version

@@ -55,10 +55,11 @@ class Resolved:
     raises_priority: bool
     reroutes: bool
     tags: bool
+    follows: bool = False
 
     @property
     def acts(self) -> bool:
-        return self.moves or self.raises_priority or self.reroutes or self.tags
+        return self.moves or self.raises_priority or self.reroutes or self.tags or self.follows
 
 
 @dataclass(frozen=True)
@@ -83,10 +84,12 @@ class Decision:
     held: tuple[tuple[Proposal, str], ...] = ()
     superseded: str | None = None
     also_evaluate: tuple[str, ...] = field(default=())
+    add_followers: tuple[str, ...] = ()
 
     @property
     def writes(self) -> bool:
-        return bool(self.to_tier or self.priority or self.route or self.add_tags)
+        return bool(self.to_tier or self.priority or self.route or self.add_tags
+                    or self.add_followers)
 
     def evidence_to_record(self) -> list[tuple[str, str, str]]:
         """``(policy, evidence key, outcome)`` that this decision uses up once it is applied:
@@ -143,6 +146,8 @@ def decide(
             and (ticket.priority is None or proposal.priority > ticket.priority),
             reroutes=proposal.route is not None and proposal.route != ticket.route,
             tags=bool(proposal.add_tags) and not set(proposal.add_tags) <= set(ticket.tags),
+            follows=bool(proposal.add_followers)
+            and not set(proposal.add_followers) <= set(ticket.followers),
         ))
     fired = tuple(r for r in fresh if r.acts)
     movers = [r.target for r in fired if r.moves]
@@ -171,6 +176,8 @@ def decide(
         superseded=superseded,
         also_evaluate=tuple(dict.fromkeys(ref for r in fired for ref in r.proposal.also_evaluate
                                           if ref != ticket.ref)),
+        add_followers=tuple(dict.fromkeys(f for r in fired for f in r.proposal.add_followers
+                                          if f not in ticket.followers)),
     )
 
 
@@ -211,6 +218,7 @@ def tier_write(decision: Decision, ticket: Ticket, *, related: Sequence[PastTick
         priority=decision.priority,
         route=decision.route,
         public_reply=reply,
+        add_followers=decision.add_followers,
     )
 
 
@@ -252,6 +260,8 @@ def _headline(decision: Decision, ticket: Ticket) -> str:
     if decision.priority is not None:
         before = ticket.priority.name.lower() if ticket.priority else "none"
         head += f" Priority: {before} → {decision.priority.name.lower()}."
+    if decision.add_followers:
+        head += f" Now following: {', '.join(decision.add_followers)}."
     return head
 
 

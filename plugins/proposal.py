@@ -46,6 +46,7 @@ class Proposal:
     route: str | None = None
     add_tags: tuple[str, ...] = ()
     also_evaluate: tuple[str, ...] = ()
+    add_followers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,7 @@ class PolicyContext:
         route: str | None = None,
         add_tags: tuple[str, ...] | list[str] = (),
         also_evaluate: tuple[str, ...] | list[str] = (),
+        add_followers: tuple[str, ...] | list[str] = (),
     ) -> Proposal:
         """Propose a move backed by ``evidence``: to ``tier``, ``steps_up`` tiers higher (0: no
         tier move), and/or to the specialist team ``route``."""
@@ -119,4 +121,5 @@ class PolicyContext:
             route=route,
             add_tags=tuple(add_tags),
             also_evaluate=tuple(also_evaluate),
+            add_followers=tuple(add_followers),
         )

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from connector.ticket import AuthorRole, Priority
 from plugins import hookimpl
+from plugins.decision import ESCALATED_TAG
 
 PRIORITIES = ("low", "normal", "high", "urgent")
 METRICS = {"first_reply": "first reply", "next_reply": "next reply", "resolution": "resolution"}
@@ -57,6 +58,12 @@ class Options(BaseModel):
         description="Statuses that end every clock.")
     steps_up: int = Field(1, ge=1, description="Tiers above the tier the ticket had at the "
                           "missed deadline.")
+    followers_after_minutes: float | None = Field(None, gt=0, description="A ticket tierlift "
+                                                  "escalated and still unresolved this long "
+                                                  "after: add `followers`, once.")
+    followers: list[str] = Field(default_factory=list, description="Department heads to add "
+                                 "as followers (Zendesk user ids) or watchers (Jira account ids "
+                                 "or user names).")
 
     @field_validator("at_risk_priority")
     @classmethod
@@ -102,7 +109,7 @@ def tierlift_evaluate(ticket, ctx):
     if ticket.status.lower() in options.pausing_statuses:
         return None  # the clock is stopped; a status change brings the ticket back
     calendar = ctx.calendar(options.calendar_for(ticket))
-    proposals = []
+    proposals = _followers(ticket, ctx, calendar)
     for metric, start, minutes in _clocks(ticket, options):
         paused = sum(calendar.business_seconds(max(a, start), min(b, ctx.now))
                      for a, b in _paused(ticket, options.pausing_statuses, ctx.now)
@@ -138,6 +145,29 @@ def tierlift_evaluate(ticket, ctx):
             ))
         ctx.wake_at(deadline)
     return proposals
+
+
+def _followers(ticket, ctx, calendar) -> list:
+    """Escalated by tierlift, still unresolved ``followers_after_minutes`` later (in the
+    calendar): the department heads follow the ticket from then on, once per stint."""
+    options = ctx.options
+    if not (options.followers_after_minutes and options.followers):
+        return []
+    if ESCALATED_TAG not in ticket.tags or ticket.tier == ctx.tiers.default:
+        return []
+    since = ticket.tier_entered_at
+    due = calendar.add(since, options.followers_after_minutes * 60)
+    if ctx.now < due:
+        ctx.wake_at(due)
+        return []
+    return [ctx.propose(
+        ctx.evidence(f"followers:{ticket.tier}:{since.astimezone(UTC).isoformat()}",
+                     f"escalated to {ticket.tier} {_minutes(options.followers_after_minutes)} "
+                     f"ago and still unresolved", at=due),
+        steps_up=0,
+        add_followers=options.followers,
+        suggestion="Department heads now follow this ticket: post progress where they see it.",
+    )]
 
 
 def _clocks(ticket, options: Options):

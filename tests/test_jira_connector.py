@@ -980,3 +980,18 @@ def test_a_partial_priorities_table_fails_at_start_or_keeps_the_other_defaults(t
                                              internal_note=NOTE, priority=Priority.HIGH))
         [put] = [c for c in mock.calls[before:] if c.request.method == "PUT"]
     assert json.loads(put.request.body)["fields"]["priority"] == {"name": "High"}
+
+
+def test_escalate_adds_watchers_one_request_each(cloud, rsps):
+    ticket, before = fetched(cloud, rsps, cloud_issue(tier="Tier 2"), editmeta=None)
+    serve(rsps, responses.POST, COMMENT_URL, CLOUD_COMMENT_REPLY, status=201)
+    serve(rsps, responses.PUT, ISSUE_URL, status=204)
+    rsps.add(responses.POST, f"{ISSUE_URL}/watchers", status=204)
+    write = TierWrite(tier=None, add_tags=("tierlift_escalated",), internal_note=NOTE,
+                      add_followers=("5b10:head-of-support", "5b10:cto"))
+    result = cloud.escalate(ticket, write)
+    watchers = [(c.request.method, path_of(c), json.loads(c.request.body))
+                for c in rsps.calls[before:] if c.request.url.endswith("/watchers")]
+    assert watchers == [("POST", f"/rest/api/3/issue/{CLOUD_KEY}/watchers", "5b10:head-of-support"),
+                        ("POST", f"/rest/api/3/issue/{CLOUD_KEY}/watchers", "5b10:cto")]
+    assert [r.status for r in result.requests][-2:] == [204, 204]

@@ -10,7 +10,7 @@ import pytest
 from builders import LADDER, T0, comment, ticket
 from pydantic import ValidationError
 
-from connector.ticket import AuthorRole, Priority, TierLadder
+from connector.ticket import AuthorRole, Priority, TierChange, TierLadder
 from plugins import sla
 from plugins.calendars import build_calendar
 from plugins.decision import decide
@@ -375,3 +375,33 @@ def test_the_calendar_is_chosen_by_tier_then_priority_then_default():
     with pytest.raises(ValidationError) as caught:
         sla.Options(priority_calendars={"asap": "office"})
     assert caught.value.errors()[0]["loc"] == ("priority_calendars",)
+
+
+def escalated(*, followers=()) -> object:
+    """In L2 since 10:00 after tierlift's escalation (first reply given, so no SLA clock)."""
+    t = replace(new_ticket(comment(1, "Hi"), comment(2, "Looking", role=AuthorRole.AGENT,
+                                                      minutes=5)),
+                tier="L2", tags=("tierlift_escalated",), followers=tuple(followers))
+    return replace(t, tier_history=(TierChange(T0, "L1"),
+                                    TierChange(T0 + timedelta(hours=1), "L2")))
+
+
+FOLLOWERS = {"followers_after_minutes": 120, "followers": ["7001", "7002"]}
+
+
+def test_department_heads_follow_an_escalated_ticket_still_unresolved_later():
+    proposals, ctx = evaluate(escalated(), minutes(150), **FOLLOWERS)
+    assert proposals == [] and ctx.wakes == [minutes(180)]  # 10:00 + 2 h
+    [proposal] = evaluate(escalated(), minutes(181), **FOLLOWERS)[0]
+    assert (proposal.add_followers, proposal.steps_up) == (("7001", "7002"), 0)
+    assert proposal.evidence[0].key == "followers:L2:2026-11-20T10:00:00+00:00"
+    decision = decide(escalated(), [proposal], LADDER)
+    assert decision.add_followers == ("7001", "7002") and decision.to_tier is None
+    # already following: nothing to write, the evidence is recorded as satisfied
+    already = decide(escalated(followers=["7001", "7002"]), [proposal], LADDER)
+    assert not already.writes
+
+
+def test_no_followers_for_tickets_tierlift_did_not_escalate():
+    not_ours = replace(escalated(), tags=())
+    assert evaluate(not_ours, minutes(300), **FOLLOWERS)[0] == []

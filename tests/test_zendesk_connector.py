@@ -548,3 +548,14 @@ def test_escalate_unassigned_ticket_rejected_about_assignee_is_not_retried(conne
     with pytest.raises(Rejected):
         connector.escalate(unassigned, WRITE)
     assert len(put_bodies(rsps)) == 1
+
+
+def test_escalate_adds_followers_in_the_same_put(connector, rsps, ticket):
+    serve(rsps, responses.PUT, TICKET_URL, "ticket-update")
+    write = TierWrite(tier=None, add_tags=("tierlift_escalated",), internal_note=NOTE,
+                      add_followers=("7001", "7002"))
+    connector.escalate(ticket, write)
+    body = json.loads(rsps.calls[-1].request.body)["ticket"]
+    assert body["followers"] == [{"user_id": 7001, "action": "put"},
+                                 {"user_id": 7002, "action": "put"}]
+    assert "group_id" not in body
