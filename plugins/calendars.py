@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -79,6 +80,7 @@ def _at(day: date, moment: time, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, moment, tzinfo=zone).astimezone(UTC)
 
 
+@lru_cache(maxsize=1)
 def twenty_four_seven() -> BusinessCalendar:
     whole_day = ((time.min, time.min),)
     return BusinessCalendar(ALWAYS, ZoneInfo("UTC"), (whole_day,) * 7)

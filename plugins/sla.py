@@ -25,6 +25,9 @@ class Targets(BaseModel):
     normal: float | None = Field(None, gt=0)
     low: float | None = Field(None, gt=0)
 
+    def any(self) -> bool:
+        return any(v is not None for v in (self.urgent, self.high, self.normal, self.low))
+
     def minutes(self, priority: Priority | None) -> float | None:
         """The target for a ticket of ``priority`` (a ticket without one counts as normal)."""
         return getattr(self, (priority or Priority.NORMAL).name.lower())
@@ -104,6 +107,9 @@ def tierlift_register_policy(register):
 @hookimpl
 def tierlift_evaluate(ticket, ctx):
     options = ctx.options
+    if not (options.first_reply_minutes.any() or options.next_reply_minutes.any()
+            or options.resolution_minutes.any() or options.followers):
+        return []  # nothing configured to watch
     if ticket.status.lower() in options.solved_statuses:
         return None
     if ticket.status.lower() in options.pausing_statuses:
