@@ -142,7 +142,7 @@ class Tierlift:
 
 
 def write_jira_config(path: Path, jira, db: Path, *, secret: str | None = None,
-                      token: str | None = None) -> Path:
+                      token: str | None = None, sweep_minutes: float = 0) -> Path:
     """A config with only ``[jira]`` against the Jira emulator, customer_request on."""
     if jira.cloud:
         auth = f'email = "{jira.email}"\napi_token = "{jira.api_token}"'
@@ -154,7 +154,7 @@ def write_jira_config(path: Path, jira, db: Path, *, secret: str | None = None,
         database_url = "sqlite:///{db}"
         [worker]
         poll_seconds = 0.2
-        sweep_minutes = 0
+        sweep_minutes = {sweep_minutes}
         [policies.customer_request]
         enabled = true
         [jira]

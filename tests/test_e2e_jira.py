@@ -106,3 +106,19 @@ def test_forged_and_unsigned_deliveries_get_401_and_cause_no_api_call(jira, tier
     time.sleep(1.0)  # longer than the coalescing window
     assert jira.requests == before
     assert [r.path.rsplit("/", 1)[-1] for r in before] == ["myself"]
+
+
+def test_the_sweep_finds_an_issue_whose_webhook_never_arrived(jira, tmp_path):
+    key = asking_issue(jira)  # created and commented without any webhook
+    secret, token = (SECRET, None) if jira.cloud else (None, TOKEN)
+    config = write_jira_config(tmp_path / "tierlift.toml", jira, tmp_path / "tierlift.db",
+                               secret=secret, token=token, sweep_minutes=10)
+    tl = Tierlift(tmp_path, config).start()  # sweeps on start
+    try:
+        wait_for(lambda: jira.writes(key), what="the sweep to find the issue")
+        [put] = jira.writes(key)
+        assert put.body["fields"] == {jira.tier_field: {"value": "Tier 2"}}
+        search = "/search/jql" if jira.cloud else "/rest/api/2/search"
+        assert any(r.path.endswith(search) for r in jira.requests)
+    finally:
+        tl.stop()

@@ -494,6 +494,24 @@ class JiraEmulator(BaseEmulator):
     def _routes(self, app: Flask) -> None:
         api = '/rest/api/<any("2", "3"):version>' if self.cloud else '/rest/api/<any("2"):version>'
 
+        @app.get(f"{api}/search/jql")
+        @app.get(f"{api}/search")
+        def search(version: str) -> Response:
+            """The reconciliation sweep's query: unresolved issues updated in the last N
+            minutes (``updated >= "-Nm"``), oldest first, in one page."""
+            match = re.search(r'updated >= "-(\d+)m"', request.args.get("jql", ""))
+            since = datetime.now(UTC) - timedelta(minutes=int(match.group(1)) if match else 0)
+            with self._lock:
+                found = sorted((i for i in self.issues.values()
+                                if i.updated >= since and i.status != "Resolved"),
+                               key=lambda i: i.updated)
+                issues = [{"id": i.id, "key": i.key, "fields": {"updated": _stamp(i.updated)}}
+                          for i in found]
+                if request.path.endswith("/jql"):
+                    return self._reply(200, {"issues": issues, "isLast": True})
+                return self._reply(200, {"issues": issues, "startAt": 0,
+                                         "maxResults": len(issues), "total": len(issues)})
+
         @app.get(f"{api}/myself")
         def myself(version: str) -> Response:
             return self._reply(200, {**self._user_json(self.bot, version),
