@@ -3,6 +3,7 @@
 from connector.ticket import (
     AuthorRole,
     Comment,
+    PlatformDeadline,
     Priority,
     SentRequest,
     Ticket,
@@ -15,6 +16,7 @@ from connector.ticket import (
 __all__ = [
     "AuthorRole",
     "Comment",
+    "PlatformDeadline",
     "Priority",
     "SentRequest",
     "Ticket",

@@ -16,6 +16,7 @@ from connector.http import ApiSession
 from connector.ticket import (
     AuthorRole,
     Comment,
+    PlatformDeadline,
     Priority,
     SentRequest,
     Ticket,
@@ -131,6 +132,9 @@ class JiraConnector:
         comments = [*self._description(fields, reporter, created),
                     *self._comments(raw["key"], fields, reporter)]
         history = self._tier_history(raw, tier, created) if "history" in needs else ()
+        service_desk = project.get("projectTypeKey") == "service_desk"
+        deadlines = tuple(self._slas(raw["key"])) if "platform_sla" in needs and service_desk \
+            else ()
         route = _option(fields.get(self.route_field)) if self.route_field else None
         return Ticket(
             platform=PLATFORM,
@@ -154,8 +158,25 @@ class JiraConnector:
             form=(fields.get("issuetype") or {}).get("name"),
             reopens=_reopens(raw) if "history" in needs else 0,
             status_history=_statuses(raw, created) if "history" in needs else (),
+            platform_deadlines=deadlines,
             route=self._route_of_value.get(route.casefold()) if route else None,
         )
+
+    def _slas(self, key: str) -> Iterator[PlatformDeadline]:
+        """The request's running JSM SLA cycles (``/servicedeskapi/request/{key}/sla``)."""
+        response = self.api.get(f"/rest/servicedeskapi/request/{quote(key)}/sla")
+        raise_for_status(response, f"SLAs of request {key}")
+        for sla in response.json().get("values") or ():
+            cycle = sla.get("ongoingCycle")
+            if not cycle:
+                continue  # completed, or not started
+            breach = (cycle.get("breachTime") or {}).get("iso8601")
+            yield PlatformDeadline(
+                metric=str(sla.get("name", "")),
+                due_at=None if cycle.get("paused") or not breach else parse_time(breach),
+                breached=bool(cycle.get("breached")),
+                goal_seconds=((cycle.get("goalDuration") or {}).get("millis") or 0) / 1000
+                or None)
 
     def _priority(self, raw: Mapping[str, Any] | None) -> Priority | None:
         name = (raw or {}).get("name")

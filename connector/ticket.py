@@ -62,6 +62,16 @@ class TierChange:
 
 
 @dataclass(frozen=True)
+class PlatformDeadline:
+    """An SLA deadline as the helpdesk itself computes it (Zendesk SLA policies, JSM SLAs)."""
+
+    metric: str  # e.g. "first_reply_time", "Time to first response"
+    due_at: datetime | None  # None while the helpdesk's clock is paused
+    breached: bool = False
+    goal_seconds: float | None = None  # the target's length, when the helpdesk says
+
+
+@dataclass(frozen=True)
 class Organization:
     """The requester's organization (Zendesk organization, JSM organization)."""
 
@@ -129,6 +139,7 @@ class Ticket:
     route: str | None = None  # the specialist team (route) the ticket is with, if any
     status_history: tuple[tuple[datetime, str], ...] = ()  # (from, status), with the history
     followers: tuple[str, ...] = ()  # Zendesk followers (Jira watchers are not read)
+    platform_deadlines: tuple[PlatformDeadline, ...] = ()  # with the "platform_sla" need
 
     @cached_property
     def customer_comments(self) -> tuple[Comment, ...]:

@@ -17,6 +17,7 @@ from connector.ticket import (
     AuthorRole,
     Comment,
     Organization,
+    PlatformDeadline,
     Priority,
     SentRequest,
     Ticket,
@@ -73,9 +74,13 @@ class ZendeskConnector:
 
     def fetch(self, ref: str, *, needs: frozenset[str] = NEEDS) -> Ticket:
         """The ticket as it is now; ``needs`` says which extra reads policies asked for."""
-        response = self.api.get(f"/api/v2/tickets/{ref}.json")
+        params = {"include": "slas"} if "platform_sla" in needs else {}
+        response = self.api.get(f"/api/v2/tickets/{ref}.json", **params)
         raise_for_status(response, f"ticket {ref}")
-        ticket = self.parse_ticket(response.json()["ticket"])
+        raw = response.json()["ticket"]
+        ticket = self.parse_ticket(raw)
+        if "platform_sla" in needs:
+            ticket = replace(ticket, platform_deadlines=tuple(_slas(raw)))
         if "comments" in needs:
             ticket = replace(ticket, comments=tuple(self._comments(ticket)))
         if "history" in needs:
@@ -259,6 +264,19 @@ class ZendeskConnector:
         if response.status_code >= 400:
             log.warning("public reply on %s refused: HTTP %s", path, response.status_code)
         return SentRequest("PUT", path, body, response.status_code)
+
+
+def _slas(raw: Mapping[str, Any]) -> Iterator[PlatformDeadline]:
+    """Active SLA targets of the ticket's Zendesk SLA policy (``include=slas``)."""
+    for metric in ((raw.get("slas") or {}).get("policy_metrics") or ()):
+        if metric.get("stage") not in ("active", "paused"):
+            continue  # "achieved" targets are met
+        due = metric.get("breach_at")
+        yield PlatformDeadline(
+            metric=str(metric.get("metric", "")),
+            due_at=parse_time(due) if due and metric.get("stage") == "active" else None,
+            goal_seconds=metric["minutes"] * 60 if metric.get("minutes") else
+            (metric["hours"] * 3600 if metric.get("hours") else None))
 
 
 def _role(author: str, role: str | None, requester: str | None, me: str) -> AuthorRole:

@@ -52,6 +52,9 @@ def tierlift_register_policy(register):
     - ``needs``: what the ticket must carry: ``"comments"`` (``ticket.comments``) and/or
       ``"history"`` (``ticket.tier_history``). Ask only for what you read: each is an API call.
     - ``summary``: one line for ``tierlift plugins``.
+    - ``extra_needs``: optionally, a function of your validated options returning more needs
+      (e.g. ``"platform_sla"``: the helpdesk's own SLA deadlines on ``ticket.platform_deadlines``)
+      so that a costly read happens only when an option asks for it.
 
     Returns nothing. A plugin without this hook has no options and receives everything.
     """

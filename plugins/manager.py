@@ -114,13 +114,14 @@ class PolicyHost:
         for impl in self.pm.hook.tierlift_register_policy.get_hookimpls():
             name = impl.plugin_name
 
-            def register(options, needs=NEEDS, summary="", _name=name):
+            def register(options, needs=NEEDS, summary="", extra_needs=None, _name=name):
                 unknown = set(needs) - KNOWN_NEEDS
                 if unknown:
                     raise ValueError(f"policy {_name}: unknown needs {sorted(unknown)}; "
                                      f"known: {sorted(KNOWN_NEEDS)}")
                 specs[_name] = PolicySpec(options=options, needs=frozenset(needs),
-                                          summary=summary or _doc(self.pm.get_plugin(_name)))
+                                          summary=summary or _doc(self.pm.get_plugin(_name)),
+                                          extra_needs=extra_needs)
 
             impl.function(register=register)
         return specs
@@ -184,7 +185,10 @@ class EnabledPolicies:
 
     @property
     def needs(self) -> frozenset[str]:
-        return frozenset().union(*(s.needs for s in self.specs.values()))
+        """What the enabled policies read, given their options."""
+        return frozenset().union(*(
+            s.needs | (frozenset(s.extra_needs(self.options[name])) if s.extra_needs else set())
+            for name, s in self.specs.items()))
 
     def evaluate(self, ticket: Ticket, *, now: datetime, tiers: TierLadder,
                  history: TicketHistory | None = None,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -13,7 +13,7 @@ from plugins.calendars import ALWAYS, BusinessCalendar, CalendarError, twenty_fo
 from plugins.history import NoHistory, TicketHistory
 
 NEEDS = frozenset({"comments", "history"})
-KNOWN_NEEDS = frozenset({"comments", "history", "organization"})
+KNOWN_NEEDS = frozenset({"comments", "history", "organization", "platform_sla"})
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,7 @@ class PolicySpec:
     options: type[BaseModel]
     needs: frozenset[str] = NEEDS
     summary: str = ""
+    extra_needs: Callable[[BaseModel], set[str]] | None = None  # more, depending on options
 
 
 @dataclass(slots=True)

@@ -4,6 +4,7 @@ escalates one tier; the policy asks to be woken at its next deadline."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -34,6 +35,10 @@ class Targets(BaseModel):
 
 
 class Options(BaseModel):
+    source: Literal["tierlift", "helpdesk"] = Field(
+        "tierlift", description="\"tierlift\": compute deadlines from the targets below; "
+        "\"helpdesk\": use the deadlines of the helpdesk's own SLA policies (Zendesk SLA "
+        "policies, JSM SLAs): at risk and breach on those.")
     calendar: str = Field("24x7", description="\"24x7\" or the name of a [calendars.<name>] "
                           "table: targets count only its open hours.")
     tier_calendars: dict[str, str] = Field(default_factory=dict, description="Tier -> "
@@ -101,12 +106,16 @@ class Options(BaseModel):
 @hookimpl
 def tierlift_register_policy(register):
     register(Options, needs={"comments", "history"},
-             summary="SLA deadlines: at risk raises priority, a breach escalates one tier")
+             summary="SLA deadlines: at risk raises priority, a breach escalates one tier",
+             extra_needs=lambda o: {"platform_sla"} if o.source == "helpdesk" else set())
 
 
 @hookimpl
 def tierlift_evaluate(ticket, ctx):
     options = ctx.options
+    if options.source == "helpdesk":
+        return _helpdesk_deadlines(ticket, ctx) + _followers(
+            ticket, ctx, ctx.calendar(options.calendar_for(ticket)))
     if not (options.first_reply_minutes.any() or options.next_reply_minutes.any()
             or options.resolution_minutes.any() or options.followers):
         return []  # nothing configured to watch
@@ -150,6 +159,41 @@ def tierlift_evaluate(ticket, ctx):
                 suggestion=f"Reply before {_when(deadline)} to meet the {label} target.",
             ))
         ctx.wake_at(deadline)
+    return proposals
+
+
+def _helpdesk_deadlines(ticket, ctx) -> list:
+    """At risk and breach on the deadlines the helpdesk's own SLA policies computed."""
+    options = ctx.options
+    if ticket.status.lower() in options.solved_statuses:
+        return []
+    proposals = []
+    for sla in ticket.platform_deadlines:
+        if sla.due_at is None and not sla.breached:
+            continue  # paused on the helpdesk
+        due = sla.due_at or ctx.now
+        key = f"helpdesk:{sla.metric}:{due.astimezone(UTC).isoformat(timespec='seconds')}"
+        if sla.breached or ctx.now >= due:
+            proposals.append(ctx.propose(
+                ctx.evidence(f"{key}:breached", f"the helpdesk's {sla.metric} SLA was due "
+                             f"{_when(due)} and is breached", at=due),
+                steps_up=options.steps_up,
+                suggestion=f"The {sla.metric} SLA is breached: answer the customer now."))
+            continue
+        if options.at_risk_percent and sla.goal_seconds:
+            at_risk = due - timedelta(seconds=sla.goal_seconds
+                                      * (1 - options.at_risk_percent / 100))
+            if ctx.now >= at_risk:
+                proposals.append(ctx.propose(
+                    ctx.evidence(f"{key}:at_risk", f"the helpdesk's {sla.metric} SLA is due "
+                                 f"{_when(due)}", at=at_risk),
+                    steps_up=0, priority=options.at_risk_priority,
+                    add_tags=(options.at_risk_tag,),
+                    suggestion=f"Reply before {_when(due)} to meet the {sla.metric} SLA."))
+            else:
+                ctx.wake_at(at_risk)
+                continue
+        ctx.wake_at(due)
     return proposals
 
 
