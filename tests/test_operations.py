@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import textwrap
 
 from click.testing import CliRunner
-from conftest import SECRET
+from conftest import FIXTURES, SECRET
 from emulated import MAYA, TIERLIFT, manager_ticket, wait_for, write_config
 
 from webhook_app.cli import main
@@ -78,3 +79,39 @@ def test_report_summarises_deliveries_and_decisions(tmp_path):
         "evaluations: escalated 1",
         "2026-11-18 11:06:40  zendesk #42  escalated L1 -> L2  by customer_request",
     ]
+
+
+def test_replay_feeds_recorded_deliveries_into_the_inbox_once(tmp_path):
+    db = tmp_path / "tierlift.db"
+    config = tmp_path / "tierlift.toml"
+    config.write_text(textwrap.dedent(f"""
+        database_url = "sqlite:///{db}"
+        [zendesk]
+        subdomain = "acme"
+        oauth_token = "t"
+        webhook_secret = "s"
+        [zendesk.tier_groups]
+        L1 = 1
+        L2 = 2
+        L3 = 3
+    """))
+    jira = (FIXTURES / "jira-webhooks" / "cloud-issue-updated-minimal.json").read_text()
+    lines = tmp_path / "deliveries.jsonl"
+    lines.write_text("\n".join([
+        json.dumps({"platform": "zendesk", "headers": {}, "body": {
+            "ticket_id": "42", "updated_at": "2026-11-22T10:00:00Z"}}),
+        json.dumps({"platform": "jira", "headers": {"X-Atlassian-Webhook-Identifier": "w-1"},
+                    "body": jira}),
+        json.dumps({"platform": "zendesk", "body": {"type": "zen:event-type:user.deleted",
+                                                     "id": "u1", "detail": {}}}),
+        "not json",
+    ]) + "\n")
+    first = CliRunner().invoke(main, ["replay", "--config", str(config), str(lines)])
+    assert first.exit_code == 1
+    assert first.stdout.splitlines() == ["replayed: ignored 1, refused 1, stored 2"]
+    assert "line 4: not replayed" in first.stderr
+    again = CliRunner().invoke(main, ["replay", "--config", str(config), str(lines)])
+    assert again.stdout.splitlines() == ["replayed: duplicate 2, ignored 1, refused 1"]
+    store = Store(f"sqlite:///{db}")
+    assert store.inbox_counts() == {"pending": 2}
+    store.close()
