@@ -197,6 +197,8 @@ class Store:
 
     def _enqueue(self, conn: sa.Connection, delivery: Delivery, now: float,
                  delay: float) -> bool:
+        # RETURNING, not rowcount: with PostgreSQL's implicit RETURNING the rowcount of a
+        # skipped INSERT ... ON CONFLICT DO NOTHING is -1, which would read as "stored".
         inserted = conn.execute(
             _insert(self.engine, inbox)
             .values(
@@ -212,14 +214,15 @@ class Store:
                 attempts=0,
             )
             .on_conflict_do_nothing()
-        ).rowcount
+            .returning(inbox.c.id)
+        ).first() is not None
         if inserted:
             conn.execute(
                 _insert(self.engine, tickets)
                 .values(platform=delivery.platform, ticket_ref=delivery.ticket_ref)
                 .on_conflict_do_nothing()
             )
-        return bool(inserted)
+        return inserted
 
     # -- working ----------------------------------------------------------------------------
 
