@@ -5,8 +5,8 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from plugins import hookimpl
+from plugins.options import OptionalName, PriorityName
 
-PRIORITIES = ("low", "normal", "high", "urgent")
 # Zendesk via.source.rel of a social ticket: these are private conversations; anything else
 # ("mention", "post", none at all) is a post everyone can read.
 PRIVATE_DETAILS = frozenset({"direct_message", "message"})
@@ -18,22 +18,10 @@ class ChannelRule(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    priority: str | None = Field(None, description="Raise priority to this (low, normal, high, "
+    priority: PriorityName = Field(None, description="Raise priority to this (low, normal, high, "
                                  "urgent).")
-    tier: str | None = Field(None, description="Move the ticket to this tier (absolute).")
+    tier: OptionalName = Field(None, description="Move the ticket to this tier (absolute).")
     public_only: bool = Field(False, description="Only public posts (not direct messages).")
-
-    @field_validator("priority")
-    @classmethod
-    def _known_priority(cls, value: str | None) -> str | None:
-        if value is not None and value.strip().lower() not in ("", *PRIORITIES):
-            raise ValueError(f"expected one of {', '.join(PRIORITIES)}")
-        return (value.strip().lower() or None) if value else None
-
-    @field_validator("tier")
-    @classmethod
-    def _blank_tier(cls, value: str | None) -> str | None:
-        return (value.strip() or None) if value else None
 
     @model_validator(mode="after")
     def _does_something(self) -> ChannelRule:

@@ -8,6 +8,7 @@ from typing import NamedTuple
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from plugins import hookimpl
+from plugins.options import OptionalName
 from plugins.text import (
     as_text,
     customer_text,
@@ -76,7 +77,7 @@ class Options(BaseModel):
     steps_up: int = Field(
         1, ge=1, description="How many tiers above the tier the ticket had when the score "
         "reached the threshold.")
-    tier: str | None = Field(
+    tier: OptionalName = Field(
         None, description="Propose this tier of your ladder instead (absolute); empty: use "
         "steps_up.")
 
@@ -120,10 +121,6 @@ class Options(BaseModel):
                              f"threshold {threshold:g}: the policy could never fire")
         return threshold
 
-    @field_validator("tier")
-    @classmethod
-    def _blank_tier(cls, tier: str | None) -> str | None:
-        return tier.strip() or None if tier is not None else None
 
 
 @hookimpl

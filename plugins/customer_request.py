@@ -8,6 +8,7 @@ import re
 from pydantic import BaseModel, Field, field_validator
 
 from plugins import hookimpl
+from plugins.options import PriorityName
 
 DEFAULT_PHRASES = [
     "speak to a manager",
@@ -32,7 +33,7 @@ class Options(BaseModel):
     )
     steps_up: int = Field(1, ge=1, description="How many tiers above the tier the ticket had "
                           "when the customer asked.")
-    priority: str | None = Field(None, description="Also raise priority to this "
+    priority: PriorityName = Field(None, description="Also raise priority to this "
                                  "(low, normal, high, urgent); empty: leave priority alone.")
 
     @field_validator("phrases")
@@ -43,12 +44,6 @@ class Options(BaseModel):
             raise ValueError("give at least one phrase")
         return cleaned
 
-    @field_validator("priority")
-    @classmethod
-    def _known_priority(cls, value: str | None) -> str | None:
-        if value is not None and value.lower() not in ("low", "normal", "high", "urgent"):
-            raise ValueError("expected one of low, normal, high, urgent")
-        return value.lower() if value else None
 
 
 @hookimpl

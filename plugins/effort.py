@@ -9,8 +9,8 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from connector.ticket import AuthorRole
 from plugins import hookimpl
 from plugins.calendars import ALWAYS
+from plugins.options import PriorityName
 
-PRIORITIES = ("low", "normal", "high", "urgent")
 DEFAULT_RESOLVED = ["solved", "closed", "resolved", "done", "cancelled", "canceled"]
 
 
@@ -31,7 +31,7 @@ class Options(BaseModel):
         description="Ticket statuses that mean resolved: such tickets are left alone.",
     )
     steps_up: int = Field(1, ge=1, description="How many tiers above the current tier.")
-    priority: str | None = Field(None, description="Also raise priority to this "
+    priority: PriorityName = Field(None, description="Also raise priority to this "
                                  "(low, normal, high, urgent); empty: leave priority alone.")
 
     @field_validator("agent_replies", "reopens", "hours_in_tier")
@@ -50,14 +50,6 @@ class Options(BaseModel):
     @classmethod
     def _lower(cls, statuses: list[str]) -> list[str]:
         return [s.strip().lower() for s in statuses if s.strip()]
-
-    @field_validator("priority")
-    @classmethod
-    def _known_priority(cls, value: str | None) -> str | None:
-        value = (value or "").strip().lower()
-        if value and value not in PRIORITIES:
-            raise ValueError("expected one of low, normal, high, urgent (or empty)")
-        return value or None
 
     @model_validator(mode="after")
     def _something_to_count(self) -> Options:

@@ -11,9 +11,9 @@ from operator import attrgetter, not_
 from pydantic import BaseModel, Field, field_validator
 
 from plugins import hookimpl
+from plugins.options import PriorityName
 from plugins.repeat_issue import STOP_WORDS, subject_words
 
-PRIORITIES = ("low", "normal", "high", "urgent")
 TAG_PREFIX = "tierlift_incident_"
 _subject = attrgetter("subject")
 
@@ -40,7 +40,7 @@ class Options(BaseModel):
     route: str | None = Field("incident", description="The specialist team (route) that "
                               "handles incidents; empty: do not reroute, only tag (and raise "
                               "priority).")
-    priority: str | None = Field("urgent", description="Raise priority to this (low, normal, "
+    priority: PriorityName = Field("urgent", description="Raise priority to this (low, normal, "
                                  "high, urgent); empty: leave priority alone.")
 
     @field_validator("ignore_words")
@@ -53,13 +53,6 @@ class Options(BaseModel):
     def _route(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
 
-    @field_validator("priority")
-    @classmethod
-    def _known_priority(cls, value: str | None) -> str | None:
-        value = (value or "").strip().lower()
-        if value and value not in PRIORITIES:
-            raise ValueError("expected one of low, normal, high, urgent (or empty)")
-        return value or None
 
 
 @hookimpl

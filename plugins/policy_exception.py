@@ -10,6 +10,7 @@ from functools import lru_cache
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from plugins import hookimpl
+from plugins.options import OptionalName
 from plugins.text import (
     CustomerText,
     Matcher,
@@ -143,7 +144,7 @@ class Options(BaseModel):
         default_factory=lambda: list(DEFAULT_PHRASES),
         description="Contract or policy exceptions asked for, matched case-insensitively as "
         "whole words (a plural 's' included); empty: amounts only.")
-    tier: str | None = Field(
+    tier: OptionalName = Field(
         None, description="The supervisor tier of your ladder to propose (absolute); empty: "
         "steps_up.")
     steps_up: int = Field(
@@ -221,10 +222,6 @@ class Options(BaseModel):
             raise ValueError("amount fields need a default_currency")
         return list(dict.fromkeys(cleaned))
 
-    @field_validator("tier")
-    @classmethod
-    def _blank_tier(cls, tier: str | None) -> str | None:
-        return tier.strip() or None if tier is not None else None
 
 
 @hookimpl

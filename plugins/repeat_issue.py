@@ -11,8 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator
 
 from plugins import hookimpl
-
-PRIORITIES = ("low", "normal", "high", "urgent")
+from plugins.options import PriorityName
 
 # Words that say nothing about what a subject is about (English, plus reply/forward prefixes
 # and the halves of contractions the tokenizer leaves).
@@ -110,7 +109,7 @@ class Options(BaseModel):
                             "tags are similar (e.g. a product or component tag).")
     steps_up: int = Field(1, ge=1, description="How many tiers above the tier the ticket had "
                           "when it was created.")
-    priority: str | None = Field(None, description="Also raise priority to this "
+    priority: PriorityName = Field(None, description="Also raise priority to this "
                                  "(low, normal, high, urgent); empty: leave priority alone.")
 
     @field_validator("match_by")
@@ -125,13 +124,6 @@ class Options(BaseModel):
     def _clean_tags(cls, tags: list[str]) -> list[str]:
         return [t.strip() for t in tags if t.strip()]
 
-    @field_validator("priority")
-    @classmethod
-    def _known_priority(cls, value: str | None) -> str | None:
-        value = (value or "").strip().lower()
-        if value and value not in PRIORITIES:
-            raise ValueError("expected one of low, normal, high, urgent (or empty)")
-        return value or None
 
 
 @hookimpl

@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from connector.ticket import AuthorRole, Priority
 from plugins import hookimpl
 from plugins.decision import ESCALATED_TAG
+from plugins.options import PRIORITIES, PriorityName
 
-PRIORITIES = ("low", "normal", "high", "urgent")
 METRICS = {"first_reply": "first reply", "next_reply": "next reply", "resolution": "resolution"}
 
 
@@ -55,7 +55,7 @@ class Options(BaseModel):
                                         "solved.")
     at_risk_percent: float = Field(75, ge=0, lt=100, description="Once this share of a target "
                                    "is used, raise priority and tag the ticket; 0: off.")
-    at_risk_priority: str | None = Field("high", description="Priority for an at-risk ticket "
+    at_risk_priority: PriorityName = Field("high", description="Priority for an at-risk ticket "
                                          "(low, normal, high, urgent); empty: leave it.")
     at_risk_tag: str = Field("tierlift_sla_at_risk", description="Tag for an at-risk ticket.")
     pausing_statuses: list[str] = Field(
@@ -72,14 +72,6 @@ class Options(BaseModel):
     followers: list[str] = Field(default_factory=list, description="Department heads to add "
                                  "as followers (Zendesk user ids) or watchers (Jira account ids "
                                  "or user names).")
-
-    @field_validator("at_risk_priority")
-    @classmethod
-    def _priority(cls, value: str | None) -> str | None:
-        value = (value or "").strip().lower()
-        if value and value not in PRIORITIES:
-            raise ValueError("expected one of low, normal, high, urgent (or empty)")
-        return value or None
 
     @field_validator("priority_calendars")
     @classmethod

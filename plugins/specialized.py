@@ -5,10 +5,8 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from plugins import hookimpl
+from plugins.options import PriorityName
 from plugins.text import Matcher, as_text, customer_text, field_values, matcher, per_options
-
-PRIORITIES = ("low", "normal", "high", "urgent")
-
 
 
 def _clean(values: list[str], what: str) -> list[str]:
@@ -32,7 +30,7 @@ class Route(BaseModel):
     fields: dict[str, list[str]] = Field(
         default_factory=dict, description="Custom field id -> values (case-insensitive; a "
         "multi-select field matches on any of its values).")
-    priority: str | None = Field(
+    priority: PriorityName = Field(
         None, description="Also raise priority to this (low, normal, high, urgent).")
     suggestion: str = Field("", description="What the team should do first (handoff note).")
 
@@ -65,13 +63,6 @@ class Route(BaseModel):
                 raise ValueError(f"field {field_id.strip()}: give at least one value")
             cleaned[field_id.strip()] = _clean(values, f"value of field {field_id.strip()}")
         return cleaned
-
-    @field_validator("priority")
-    @classmethod
-    def _known_priority(cls, value: str | None) -> str | None:
-        if value is not None and value.strip().lower() not in PRIORITIES:
-            raise ValueError(f"expected one of {', '.join(PRIORITIES)}")
-        return value.strip().lower() if value else None
 
     @model_validator(mode="after")
     def _something_to_match(self) -> Route:

@@ -7,9 +7,9 @@ from functools import lru_cache
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from plugins import hookimpl
+from plugins.options import OptionalName, PriorityName
 
 DEFAULT_ORG_TAGS = ["vip", "enterprise", "key_account"]
-PRIORITIES = ("low", "normal", "high", "urgent")
 EVIDENCE_KEY = "key_account"  # one per ticket: a key account is routed once, never bounced back
 
 
@@ -40,10 +40,10 @@ class Options(BaseModel):
         validate_default=True,
         description="Organization tags that make a key account (case-insensitive).",
     )
-    priority: str | None = Field(
+    priority: PriorityName = Field(
         "high", description="Raise priority to this (low, normal, high, urgent); empty: leave "
         "priority alone.")
-    tier: str | None = Field(
+    tier: OptionalName = Field(
         None, description="Also move the ticket to this tier of your ladder (absolute); empty: "
         "no tier move.")
     route: str | None = Field(
@@ -100,18 +100,6 @@ class Options(BaseModel):
             raise ValueError("no key-account rule left: org_tags is empty and no organizations, "
                              "requesters or org_fields are given")
         return cleaned
-
-    @field_validator("priority")
-    @classmethod
-    def _known_priority(cls, value: str | None) -> str | None:
-        if value is not None and value.strip().lower() not in ("", *PRIORITIES):
-            raise ValueError(f"expected one of {', '.join(PRIORITIES)}")
-        return (value.strip().lower() or None) if value else None
-
-    @field_validator("tier")
-    @classmethod
-    def _blank_tier(cls, value: str | None) -> str | None:
-        return (value.strip() or None) if value else None
 
     @field_validator("route")
     @classmethod
