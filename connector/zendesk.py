@@ -179,8 +179,6 @@ class ZendeskConnector:
             for raw in page.get("tickets") or ():
                 if raw.get("status") not in DONE and raw.get("updated_at"):
                     yield str(raw["id"]), raw["updated_at"]
-            if page.get("end_of_stream"):
-                return
 
     def _pages(self, path: str, params: dict, *, what: str) -> Iterator[dict]:
         """Follow cursor (``meta.has_more`` + ``links.next``) or offset (``next_page``) paging.

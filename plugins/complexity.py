@@ -89,7 +89,7 @@ class Options(BaseModel):
 
     @field_validator("fields", mode="before")
     @classmethod
-    def _valuesas_text(cls, fields: object) -> object:
+    def _values_as_text(cls, fields: object) -> object:
         if not isinstance(fields, dict):
             return fields
         return {k: {as_text(v): w for v, w in vs.items()} if isinstance(vs, dict) else vs

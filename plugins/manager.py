@@ -83,10 +83,6 @@ class PolicyHost:
         self.pm.register(plugin, name=name)
         self._sources[name] = source
 
-    def unregister(self, name: str) -> None:
-        self.pm.unregister(name=name)
-        self._sources.pop(name, None)
-
     def _load_entry_points(self) -> None:
         # Loaded by hand rather than with load_setuptools_entrypoints(), which silently skips a
         # name already taken: an admin must hear about a collision.

@@ -209,7 +209,7 @@ class Options(BaseModel):
 
     @field_validator("amount_fields", mode="before")
     @classmethod
-    def _idsas_text(cls, ids: object) -> object:
+    def _ids_as_text(cls, ids: object) -> object:
         return [as_text(i) for i in ids] if isinstance(ids, list) else ids
 
     @field_validator("amount_fields")

@@ -36,12 +36,12 @@ class Route(BaseModel):
 
     @field_validator("forms", mode="before")
     @classmethod
-    def _formsas_text(cls, forms: object) -> object:
+    def _forms_as_text(cls, forms: object) -> object:
         return [as_text(f) for f in forms] if isinstance(forms, list) else forms
 
     @field_validator("fields", mode="before")
     @classmethod
-    def _valuesas_text(cls, fields: object) -> object:
+    def _values_as_text(cls, fields: object) -> object:
         if not isinstance(fields, dict):
             return fields
         return {k: [as_text(v) for v in vs] if isinstance(vs, list) else vs

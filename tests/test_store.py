@@ -181,14 +181,6 @@ def test_delivery_arriving_during_a_claim_waits_for_the_next_claim(db, clock):
     assert [e.dedupe_key for e in following.entries] == ["event:b"]
 
 
-def test_release_gives_the_claim_back_untouched(db):
-    db.receive(delivery("event:a"))
-    claim = db.claim("w1", LEASE)
-    db.release(claim)
-    assert db.inbox_counts() == {"pending": 1}
-    assert [e.id for e in db.claim("w2", LEASE).entries] == [e.id for e in claim.entries]
-
-
 # -- finishing ------------------------------------------------------------------------------
 
 

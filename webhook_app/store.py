@@ -434,11 +434,6 @@ class Store:
             self._release(conn, claim)
         return audit_id
 
-    def release(self, claim: Claim) -> None:
-        """Give a claim back untouched (clean shutdown)."""
-        with self._writing() as conn:
-            self._release(conn, claim)
-
     def _release(self, conn: sa.Connection, claim: Claim, **values: Any) -> None:
         conn.execute(
             tickets.update()
