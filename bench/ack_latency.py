@@ -13,56 +13,16 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from pathlib import Path
 
 import requests
+from loopback import signed, start_tierlift, zendesk_team
 
-from webhook_app.emulator.zendesk import ZendeskEmulator
-from webhook_app.signatures import ZENDESK_SIGNATURE, ZENDESK_TIMESTAMP, zendesk_signature
-
-SECRET = "bench-secret"
-CONFIG = """
-database_url = "sqlite:///{db}"
-[zendesk]
-base_url = "{url}"
-email = "{email}"
-api_token = "{token}"
-webhook_secret = "{secret}"
-[zendesk.tier_groups]
-L1 = 101
-L2 = 102
-L3 = 103
-[policies.customer_request]
-enabled = true
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until_ready(base: str, server: subprocess.Popen) -> None:
-    for _ in range(200):
-        if server.poll() is not None:
-            raise SystemExit("tierlift serve exited")
-        try:
-            if requests.get(f"{base}/readyz", timeout=1).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.05)
-    raise SystemExit("tierlift serve did not become ready")
+CUSTOMER_REQUEST = "[policies.customer_request]\nenabled = true\n"
 
 
 def delivery(ticket: int) -> bytes:
@@ -74,9 +34,7 @@ def delivery(ticket: int) -> bytes:
 
 
 def post(session: requests.Session, url: str, body: bytes) -> tuple[int, float]:
-    timestamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    headers = {"Content-Type": "application/json", ZENDESK_TIMESTAMP: timestamp,
-               ZENDESK_SIGNATURE: zendesk_signature(SECRET, timestamp, body)}
+    headers = signed(body)
     started = time.perf_counter()
     status = session.post(url, data=body, headers=headers, timeout=10).status_code
     return status, (time.perf_counter() - started) * 1000
@@ -92,24 +50,13 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
-    zendesk = ZendeskEmulator(rate_limit=args.rate_limit)
-    zendesk.user(1, "Maya")
-    for group in (101, 102, 103):
-        zendesk.group(group)
+    zendesk = zendesk_team(args.rate_limit)
     tickets = [zendesk.create_ticket(subject=f"Issue {n}", description="I want to speak to a "
                                      "manager.", requester_id=1, group_id=101, notify=False)
                for n in range(args.tickets)]
     zendesk_server = zendesk.serve()
-    workdir = Path(tempfile.mkdtemp(prefix="tierlift-bench-"))
-    config = workdir / "tierlift.toml"
-    config.write_text(CONFIG.format(db=workdir / "tierlift.db", url=zendesk_server.url,
-                                    email=zendesk.email, token=zendesk.api_token, secret=SECRET))
-    port = free_port()
-    server = subprocess.Popen([str(Path(sys.executable).parent / "tierlift"), "serve",
-                               "--config", str(config), "--port", str(port),
-                               "--log-level", "warning"])
-    base = f"http://127.0.0.1:{port}"
-    wait_until_ready(base, server)
+    server, base = start_tierlift(zendesk, zendesk_server.url, CUSTOMER_REQUEST,
+                                  "tierlift-bench-")
     url = f"{base}/webhooks/zendesk"
 
     bodies = [delivery(t) for t in tickets]

@@ -14,31 +14,14 @@ import argparse
 import json
 import logging
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import datetime
 
 import requests
+from loopback import signed, start_tierlift, zendesk_team
 
-from webhook_app.emulator.zendesk import ZendeskEmulator
-from webhook_app.signatures import ZENDESK_SIGNATURE, ZENDESK_TIMESTAMP, zendesk_signature
-
-SECRET = "bench-secret"
-CONFIG = """
-database_url = "sqlite:///{db}"
-[zendesk]
-base_url = "{url}"
-email = "{email}"
-api_token = "{token}"
-webhook_secret = "{secret}"
-[zendesk.tier_groups]
-L1 = 101
-L2 = 102
-L3 = 103
+SLA = """
 [policies.sla]
 enabled = true
 calendar = "24x7"
@@ -57,25 +40,11 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
-    zendesk = ZendeskEmulator(rate_limit=100_000)
-    zendesk.user(1, "Maya")
-    for group in (101, 102, 103):
-        zendesk.group(group)
+    zendesk = zendesk_team(100_000)
     server = zendesk.serve()
-    workdir = Path(tempfile.mkdtemp(prefix="tierlift-deadlines-"))
-    config = workdir / "tierlift.toml"
-    config.write_text(CONFIG.format(db=workdir / "tierlift.db", url=server.url,
-                                    email=zendesk.email, token=zendesk.api_token,
-                                    secret=SECRET, minutes=args.target_seconds / 60))
-    sys.path.insert(0, str(Path(__file__).parent))
-    from ack_latency import free_port, wait_until_ready
-
-    port = free_port()
-    serve = subprocess.Popen([str(Path(sys.executable).parent / "tierlift"), "serve",
-                              "--config", str(config), "--port", str(port),
-                              "--log-level", "warning"])
-    base = f"http://127.0.0.1:{port}"
-    wait_until_ready(base, serve)
+    serve, base = start_tierlift(zendesk, server.url,
+                                 SLA.format(minutes=args.target_seconds / 60),
+                                 "tierlift-deadlines-")
     session = requests.Session()
     deadlines: dict[int, float] = {}
     for n in range(args.tickets):
@@ -86,10 +55,7 @@ def main() -> None:
         body = json.dumps({"type": "zen:event-type:ticket.created", "id": str(uuid.uuid4()),
                            "subject": f"zen:ticket:{ticket}",
                            "detail": {"id": str(ticket), "actor_id": "1"}}).encode()
-        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        session.post(f"{base}/webhooks/zendesk", data=body, timeout=10, headers={
-            "Content-Type": "application/json", ZENDESK_TIMESTAMP: stamp,
-            ZENDESK_SIGNATURE: zendesk_signature(SECRET, stamp, body)})
+        session.post(f"{base}/webhooks/zendesk", data=body, timeout=10, headers=signed(body))
         time.sleep(args.spacing)
     give_up = max(deadlines.values()) + 60
     while time.time() < give_up and len({r.path for r in zendesk.writes()}) < args.tickets:
