@@ -47,7 +47,8 @@ def test_a_separate_worker_process_processes_what_a_receiver_stored(tmp_path, ze
     receiver_side.close()
 
 
-def test_report_summarises_deliveries_and_decisions(tmp_path):
+def offline_config(tmp_path):
+    """A store and a config for commands that never call the helpdesk."""
     db = tmp_path / "tierlift.db"
     config = tmp_path / "tierlift.toml"
     config.write_text(textwrap.dedent(f"""
@@ -61,6 +62,11 @@ def test_report_summarises_deliveries_and_decisions(tmp_path):
         L2 = 2
         L3 = 3
     """))
+    return db, config
+
+
+def test_report_summarises_deliveries_and_decisions(tmp_path):
+    db, config = offline_config(tmp_path)
     store = Store(f"sqlite:///{db}", clock=lambda: 1_795_000_000.0)
     store.create_schema()
     for key in ("event:1", "event:2"):
@@ -82,19 +88,7 @@ def test_report_summarises_deliveries_and_decisions(tmp_path):
 
 
 def test_replay_feeds_recorded_deliveries_into_the_inbox_once(tmp_path):
-    db = tmp_path / "tierlift.db"
-    config = tmp_path / "tierlift.toml"
-    config.write_text(textwrap.dedent(f"""
-        database_url = "sqlite:///{db}"
-        [zendesk]
-        subdomain = "acme"
-        oauth_token = "t"
-        webhook_secret = "s"
-        [zendesk.tier_groups]
-        L1 = 1
-        L2 = 2
-        L3 = 3
-    """))
+    db, config = offline_config(tmp_path)
     jira = (FIXTURES / "jira-webhooks" / "cloud-issue-updated-minimal.json").read_text()
     lines = tmp_path / "deliveries.jsonl"
     lines.write_text("\n".join([
