@@ -1,4 +1,4 @@
-"""Shared fixtures: recorded platform traffic (../shared/fixtures), settings, store, signing."""
+"""Shared fixtures: recorded platform traffic (tests/fixtures), settings, store, signing."""
 
 from __future__ import annotations
 
@@ -13,15 +13,14 @@ from webhook_app.settings import Settings, ZendeskSettings
 from webhook_app.signatures import ZENDESK_SIGNATURE, ZENDESK_TIMESTAMP, zendesk_signature
 from webhook_app.store import Store
 
-SHARED = Path(os.environ.get("TIERLIFT_SHARED", Path(__file__).resolve().parents[2] / "shared"))
-FIXTURES = SHARED / "fixtures"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 ZENDESK_URL = "https://acme.zendesk.com"
 SECRET = "test-signing-secret"
 TIER_GROUPS = {"L1": 101, "L2": 102, "L3": 103}
 
 
 def recorded(name: str) -> dict:
-    """A recorded request/response pair from ../shared/fixtures (``zendesk-api/ticket-show``)."""
+    """A recorded request/response pair from tests/fixtures (``zendesk-api/ticket-show``)."""
     return json.loads((FIXTURES / f"{name}.json").read_text())
 
 
@@ -52,7 +51,7 @@ def make_settings(tmp_path: Path, **overrides) -> Settings:
 def _no_ambient_config(monkeypatch):
     """Tests never read the developer's own TIERLIFT_* environment."""
     for name in list(os.environ):
-        if name.startswith("TIERLIFT_") and name != "TIERLIFT_SHARED":
+        if name.startswith("TIERLIFT_"):
             monkeypatch.delenv(name)
 
 
