@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -13,33 +13,49 @@ from plugins.proposal import Proposal
 ESCALATED_TAG = "tierlift_escalated"
 
 
+CLOSED_STATUSES = {
+    "zendesk": frozenset({"solved", "closed"}),
+    "jira": frozenset({"resolved", "closed", "done", "canceled", "cancelled"}),
+}
+
+
 @dataclass(frozen=True)
 class DecisionRules:
     """The guardrails of ``[escalation]``.
 
-    ``gated`` policies may move a ticket only once the minimum effort in its current tier is met
-    (``min_age_minutes`` in the tier, or ``min_agent_replies`` there; either one suffices; 0
-    means not required). ``cooldown_minutes`` holds every proposal for that long after
-    tierlift's last escalation of the ticket. ``top_tier`` caps hierarchical moves. When a
-    specialist route and a tier bump both apply, ``route_over_tier`` picks the route.
+    ``gated`` policies may move a ticket only once the minimum effort is met
+    (``min_age_minutes``, or ``min_agent_replies`` public agent replies; either one suffices; 0
+    means not required), counted in the current tier or, with ``effort_since = "creation"``,
+    over the ticket's whole life. A fresh proposal of a ``bypass`` policy lets the gated ones
+    through. ``cooldown_minutes`` holds every proposal for that long after tierlift's last
+    escalation of the ticket. ``top_tier`` caps hierarchical moves. When a specialist route and
+    a tier bump both apply, ``route_over_tier`` picks the route. A ticket whose status is one of
+    its platform's ``closed_statuses`` (lower case) is never escalated.
     """
 
     min_age_minutes: float = 0
     min_agent_replies: int = 0
     gated: frozenset[str] = frozenset({"complexity", "effort", "sentiment"})
+    bypass: frozenset[str] = frozenset()
+    effort_since: str = "tier"
     cooldown_minutes: float = 0
     top_tier: str | None = None
     route_over_tier: bool = True
     route_precedence: tuple[str, ...] = ("incident", "vip", "specialized")
+    closed_statuses: Mapping[str, frozenset[str]] = field(
+        default_factory=lambda: dict(CLOSED_STATUSES))
 
     def effort_met(self, ticket: Ticket, now: datetime) -> bool:
-        entered = ticket.tier_entered_at
+        since = ticket.created_at if self.effort_since == "creation" else ticket.tier_entered_at
         checks = []
         if self.min_age_minutes:
-            checks.append(now - entered >= timedelta(minutes=self.min_age_minutes))
+            checks.append(now - since >= timedelta(minutes=self.min_age_minutes))
         if self.min_agent_replies:
-            checks.append(ticket.agent_replies_since(entered) >= self.min_agent_replies)
+            checks.append(ticket.agent_replies_since(since) >= self.min_agent_replies)
         return not checks or any(checks)
+
+    def closed(self, ticket: Ticket) -> bool:
+        return ticket.status.lower() in self.closed_statuses.get(ticket.platform, ())
 
 
 DEFAULT_RULES = DecisionRules()
@@ -119,23 +135,34 @@ def decide(
     current = ladder.rank(ticket.tier)
     cooling = last_escalation is not None and rules.cooldown_minutes and \
         now - last_escalation < timedelta(minutes=rules.cooldown_minutes)
-    effort_met: bool | None = None  # worked out only if a gated policy proposes
-    fresh: list[Resolved] = []
+    closed = rules.closed(ticket)
+    entered = ticket.tier_entered_at
+    moved_since_creation = entered > ticket.created_at
     stale: list[Proposal] = []
     held: list[tuple[Proposal, str]] = []
+    candidates: list[Proposal] = []
     for proposal in proposals:
-        if all((proposal.policy, e.key) in used for e in proposal.evidence):
+        if all((proposal.policy, e.key) in used for e in proposal.evidence) or (
+                moved_since_creation and _acted_on(proposal, entered)):
             stale.append(proposal)
-            continue
-        if cooling:
+        elif closed:
+            held.append((proposal, f"the ticket is {ticket.status}: never escalated"))
+        elif cooling:
             held.append((proposal, f"cooldown: escalated less than {rules.cooldown_minutes:g} "
                                    "min ago"))
-            continue
-        if proposal.policy in rules.gated:
+        else:
+            candidates.append(proposal)
+    bypassed = any(p.policy in rules.bypass for p in candidates)
+    effort_met: bool | None = None  # worked out only if a gated policy proposes
+    fresh: list[Resolved] = []
+    for proposal in candidates:
+        if proposal.policy in rules.gated and not bypassed:
             if effort_met is None:
                 effort_met = rules.effort_met(ticket, now)
             if not effort_met:
-                held.append((proposal, "minimum effort in the current tier not met yet"))
+                held.append((proposal, "too early: minimum effort not met yet"
+                             if rules.effort_since == "creation"
+                             else "minimum effort in the current tier not met yet"))
                 continue
         target = _target(ticket, proposal, ladder, rules.top_tier)
         fresh.append(Resolved(
@@ -179,6 +206,13 @@ def decide(
         add_followers=tuple(dict.fromkeys(f for r in fired for f in r.proposal.add_followers
                                           if f not in ticket.followers)),
     )
+
+
+def _acted_on(proposal: Proposal, entered: datetime) -> bool:
+    """Evidence rule: a move or route whose every piece of evidence predates the ticket's
+    entry into its current tier has been acted on already (by an agent's move, or ours)."""
+    moves = proposal.tier is not None or proposal.steps_up > 0 or proposal.route is not None
+    return moves and all(e.at is not None and e.at < entered for e in proposal.evidence)
 
 
 def _target(ticket: Ticket, proposal: Proposal, ladder: TierLadder, top: str | None) -> str:

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from builders import LADDER, T0, comment, ticket
 
-from connector.ticket import AuthorRole, Organization, Priority, TierLadder
+from connector.ticket import AuthorRole, Organization, Priority, TierChange, TierLadder
 from plugins.decision import DecisionRules, decide, handoff_note, tier_write
 from plugins.history import PastTicket
 from plugins.proposal import Evidence, Proposal
@@ -205,3 +205,77 @@ def test_ticket_facts_list_earlier_tickets_and_the_organization():
     assert ('- Earlier tickets from this requester or organization: #1 "Sync fails 1" '
             '(2026-11-19), #2 "Sync fails 2" (2026-11-18)') in note
     assert note.count("#") == 5 and "and 2 more" in note
+
+
+def test_a_solved_or_closed_ticket_is_never_escalated_and_keeps_its_evidence():
+    for platform, status in (("zendesk", "solved"), ("zendesk", "closed"),
+                             ("jira", "Resolved"), ("jira", "Done")):
+        t = replace(ticket(), platform=platform, status=status)
+        p = proposal(priority=Priority.URGENT)
+        decision = decide(t, [p], LADDER)
+        assert not decision.writes
+        assert decision.held == ((p, f"the ticket is {status}: never escalated"),)
+        assert decision.evidence_to_record() == []  # a reopened ticket is judged afresh
+    still_open = decide(replace(ticket(), platform="jira", status="Waiting for support"),
+                        [proposal()], LADDER)
+    assert still_open.to_tier == "L2"
+
+
+def test_closed_statuses_are_configurable_per_platform():
+    rules = DecisionRules(closed_statuses={"jira": frozenset({"won't do"})})
+    t = replace(ticket(), platform="jira", status="Won't Do")
+    assert decide(t, [proposal()], LADDER, rules=rules).held
+    solved = replace(ticket(), status="solved")  # zendesk not configured: nothing is closed
+    assert decide(solved, [proposal()], LADDER, rules=rules).to_tier == "L2"
+
+
+def test_an_agents_move_down_seen_only_in_the_helpdesk_history_is_respected():
+    """Asked at 09:10, moved to L2 by an agent at 09:30, back to L1 at 10:00: tierlift never saw
+    it in L2, but the history says the request was acted on."""
+    history = (TierChange(T0, "L1"), TierChange(T0 + timedelta(minutes=30), "L2"),
+               TierChange(T0 + timedelta(minutes=60), "L1"))
+    t = ticket(history=history)
+    asked = proposal(minutes=10)
+    decision = decide(t, [asked], LADDER)
+    assert not decision.writes and decision.stale == (asked,)
+    asked_again = proposal(key="comment:2", minutes=70)
+    assert decide(t, [asked, asked_again], LADDER).to_tier == "L2"
+
+
+def test_the_evidence_rule_leaves_priority_only_proposals_alone():
+    history = (TierChange(T0, "L1"), TierChange(T0 + timedelta(minutes=60), "L2"))
+    social = Proposal("channel", (Evidence("channel:twitter", "public tweet", at=T0),),
+                      priority=Priority.HIGH)
+    decision = decide(ticket(tier="L2", history=history), [social], LADDER)
+    assert decision.priority is Priority.HIGH and decision.to_tier is None
+
+
+def test_a_young_ticket_holds_gated_policies_unless_a_bypass_policy_fires():
+    rules = DecisionRules(min_age_minutes=30, min_agent_replies=1, effort_since="creation",
+                          bypass=frozenset({"customer_request", "vip"}))
+    young = replace(ticket(), updated_at=T0 + timedelta(minutes=20))
+    angry = proposal("sentiment", key="comment:1")
+    decision = decide(young, [angry], LADDER, rules=rules, now=T0 + timedelta(minutes=20))
+    assert decision.held == ((angry, "too early: minimum effort not met yet"),)
+    asked = proposal("customer_request", key="comment:2")
+    both = decide(young, [angry, asked], LADDER, rules=rules, now=T0 + timedelta(minutes=20))
+    assert both.to_tier == "L2" and {r.proposal.policy for r in both.fired} == \
+        {"sentiment", "customer_request"}
+    # Thirty minutes old, or one public agent reply, and the ticket is no longer young.
+    assert decide(young, [angry], LADDER, rules=rules,
+                  now=T0 + timedelta(minutes=30)).to_tier == "L2"
+    replied = ticket(comment(1, "Have you tried again?", role=AuthorRole.AGENT, minutes=5))
+    assert decide(replied, [angry], LADDER, rules=rules,
+                  now=T0 + timedelta(minutes=20)).to_tier == "L2"
+
+
+def test_a_young_ticket_is_measured_from_creation_not_from_its_last_move():
+    """Created two days ago, moved to L2 ten minutes ago: old, whatever the tier says."""
+    history = (TierChange(T0, "L1"), TierChange(T0 + timedelta(days=2), "L2"))
+    t = ticket(tier="L2", history=history)
+    now = T0 + timedelta(days=2, minutes=10)
+    fresh = proposal("complexity", key="comment:9", minutes=2 * 24 * 60 + 5)
+    creation = DecisionRules(min_age_minutes=30, effort_since="creation")
+    assert decide(t, [fresh], LADDER, rules=creation, now=now).to_tier == "L3"
+    in_tier = DecisionRules(min_age_minutes=30)
+    assert decide(t, [fresh], LADDER, rules=in_tier, now=now).held

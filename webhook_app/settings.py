@@ -6,7 +6,7 @@ import os
 import tomllib
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
@@ -18,7 +18,7 @@ from pydantic_settings import (
 
 from connector.ticket import TierLadder
 from plugins.calendars import BusinessCalendar, CalendarError, build_calendar
-from plugins.decision import DecisionRules
+from plugins.decision import CLOSED_STATUSES, DecisionRules
 from plugins.manager import ConfigError
 
 CONFIG_ENV = "TIERLIFT_CONFIG"
@@ -133,6 +133,16 @@ class EscalationSettings(_Section):
                              description="Policies that wait for the minimum effort; the "
                              "others (vip, incident, policy_exception, customer_request…) "
                              "bypass it.")
+    bypass: list[str] = Field(default_factory=list, description="Policies whose fresh proposal "
+                              "lets the gated ones through at once (e.g. customer_request: the "
+                              "customer asked, so the effort rule does not hold the rest).")
+    effort_since: Literal["tier", "creation"] = Field(
+        "tier", description="Count the minimum effort from when the ticket entered its current "
+        "tier, or from its creation (a young ticket: created less than min_age_minutes ago with "
+        "fewer than min_agent_replies public agent replies).")
+    closed_statuses: dict[str, list[str]] = Field(
+        default_factory=lambda: {p: sorted(s) for p, s in CLOSED_STATUSES.items()},
+        description="Per platform, statuses of tickets that are never escalated (any case).")
     cooldown_minutes: float = Field(0, ge=0, description="After tierlift escalated a ticket, "
                                     "hold further escalations for this long.")
     top_tier: str | None = Field(None, description="Nothing goes above this tier "
@@ -209,6 +219,10 @@ class Settings(BaseSettings):
         e = self.escalation
         return DecisionRules(min_age_minutes=e.min_age_minutes,
                              min_agent_replies=e.min_agent_replies, gated=frozenset(e.gated),
+                             bypass=frozenset(e.bypass), effort_since=e.effort_since,
+                             closed_statuses={**CLOSED_STATUSES, **{
+                                 p: frozenset(x.lower() for x in v)
+                                 for p, v in e.closed_statuses.items()}},
                              cooldown_minutes=e.cooldown_minutes, top_tier=e.top_tier,
                              route_over_tier=e.route_over_tier)
 
