@@ -141,10 +141,13 @@ def decide(
     stale: list[Proposal] = []
     held: list[tuple[Proposal, str]] = []
     candidates: list[Proposal] = []
+    acted_on: list[Resolved] = []  # by a move into the current tier: used up, as if satisfied
     for proposal in proposals:
-        if all((proposal.policy, e.key) in used for e in proposal.evidence) or (
-                moved_since_creation and _acted_on(proposal, entered)):
+        if all((proposal.policy, e.key) in used for e in proposal.evidence):
             stale.append(proposal)
+        elif moved_since_creation and _acted_on(proposal, entered):
+            acted_on.append(Resolved(proposal, ticket.tier, moves=False, raises_priority=False,
+                                     reroutes=False, tags=False))
         elif closed:
             held.append((proposal, f"the ticket is {ticket.status}: never escalated"))
         elif cooling:
@@ -197,7 +200,7 @@ def decide(
         add_tags=tuple(dict.fromkeys(t for r in fired for t in r.proposal.add_tags
                                      if t not in ticket.tags)),
         fired=fired,
-        satisfied=tuple(r for r in fresh if not r.acts),
+        satisfied=(*acted_on, *(r for r in fresh if not r.acts)),
         stale=tuple(stale),
         held=tuple(held),
         superseded=superseded,
@@ -209,9 +212,10 @@ def decide(
 
 
 def _acted_on(proposal: Proposal, entered: datetime) -> bool:
-    """Evidence rule: a move or route whose every piece of evidence predates the ticket's
-    entry into its current tier has been acted on already (by an agent's move, or ours)."""
-    moves = proposal.tier is not None or proposal.steps_up > 0 or proposal.route is not None
+    """Evidence rule: a tier move whose every piece of evidence predates the ticket's entry into
+    its current tier has been acted on already (by an agent's move, or ours). Routes and
+    priorities are another matter than the tier: a move does not answer them."""
+    moves = proposal.tier is not None or proposal.steps_up > 0
     return moves and all(e.at is not None and e.at < entered for e in proposal.evidence)
 
 

@@ -1,16 +1,25 @@
-"""Text matching shared by the keyword policies: whole-word, case-insensitive terms over the
-subject and the customer's public comments, tokenised once per ticket."""
+"""Text matching shared by the keyword policies: whole-word, case- and accent-insensitive terms
+over the subject and the comments a policy reads, tokenised once per ticket.
+
+A term is a phrase (``speak to a manager``; a trailing ``*`` on a word matches any ending:
+``eskalier*``), a proximity match (``charged ... twice``: the parts in this order, at most
+:data:`PROXIMITY_WORDS` words apart, in one sentence), or a regular expression (``re:`` then the
+pattern, matched on the lower-cased, accent-free text). A match is dropped when an ``exclude``
+term overlaps it (``password manager``), or, with ``negation``, when a negating word stands just
+before it in the same clause (``no need to escalate``, ``pas besoin d'escalader``).
+"""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from bisect import bisect_right
 from collections.abc import Callable
 from functools import cached_property, lru_cache
 from itertools import accumulate
 from typing import TypeVar
 
-from connector.ticket import Ticket
+from connector.ticket import Comment, Ticket
 
 T = TypeVar("T")
 
@@ -19,8 +28,70 @@ T = TypeVar("T")
 TOKEN_BYTES = bytes(b if 48 <= b <= 57 or 97 <= b <= 122 else 32 for b in range(256))
 
 
+PROXIMITY_WORDS = 6
+NEGATION_WORDS = 3  # a negator this many words before a match, in the same clause, negates it
+# Negating words of the customers' languages, accent-free ("nao" is "não"; "don t" splits).
+NEGATORS = frozenset(b"""
+    not no never dont don doesnt didnt isnt wasnt arent cannot without nobody neither nor
+    nicht kein keine keinen keiner keinem nie niemals ohne
+    pas jamais sans aucun aucune ni
+    nunca sin ningun ninguna tampoco
+    nao nem sem nenhum nenhuma
+    non senza mai nessun niet geen nooit zonder
+""".split())
+WHY = frozenset(b"why warum wieso weshalb pourquoi porque perche waarom".split())
+_CLAUSE_BREAK = re.compile(r"[.,;:!?\n\0()]|\b(?:but|aber|mais|pero|mas|ma|maar)\b")
+
+
+def _accent_free(char: str) -> str:
+    base = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
+    return base if len(base) == 1 else char
+
+
+# Lower-case Latin letters with diacritics -> the letter without them (one character each, so
+# positions in the folded text are positions in the original).
+_ACCENTS = {cp: _accent_free(chr(cp)) for cp in range(0xC0, 0x250)
+            if chr(cp).islower() and _accent_free(chr(cp)) != chr(cp)}
+
+
+def fold(text: str) -> str:
+    """``text`` lower-cased and without accents, character for character where it can be."""
+    lowered = text.lower()
+    return lowered if lowered.isascii() else lowered.translate(_ACCENTS)
+
+
 def tokens(lowered: str) -> list[bytes]:
     return lowered.encode("utf-8", "surrogatepass").translate(TOKEN_BYTES).split()
+
+
+def _phrase_regex(phrase: str) -> tuple[str, bool]:
+    """The regex of a phrase (words apart by any whitespace, ``word*`` any ending) and whether
+    its last word may take a plural ending."""
+    words = phrase.split()
+    parts = [re.escape(w[:-1]) + r"\w*" if w.endswith("*") and len(w) > 1 else re.escape(w)
+             for w in words]
+    last = words[-1]
+    plural = last[-1].isascii() and last[-1].isalpha()
+    return r"\s+".join(parts) + ("(?:e?s)?" if plural else ""), plural
+
+
+def _compile(term: str) -> tuple[re.Pattern[str], str]:
+    """A term's regex and the plain words that gate it ("" for a pattern: always tried)."""
+    if term.startswith("re:"):
+        return re.compile(term[3:].strip(), re.IGNORECASE | re.MULTILINE), ""
+    if " ... " in f" {term} ":
+        pieces = [p.strip() for p in term.split("...") if p.strip()]
+        gap = rf"(?:[^\w.,;!?\0]+\w+){{0,{PROXIMITY_WORDS}}}?[^\w.,;!?\0]+"
+        body = gap.join(_phrase_regex(p)[0] for p in pieces)
+        return re.compile(body + r"(?!\w)"), " ".join(pieces)
+    body, _ = _phrase_regex(term)
+    return re.compile(body + r"(?!\w)"), term
+
+
+def normalise_term(term: str) -> str:
+    """How a term is stored: folded and single-spaced (a pattern is kept as written)."""
+    term = term.strip()
+    return term if term.startswith("re:") else " ".join(fold(term).split())
 
 
 class Matcher:
@@ -31,23 +102,29 @@ class Matcher:
     the terms costs one set intersection, whatever the number of terms.
     """
 
-    def __init__(self, terms: tuple[str, ...]) -> None:
+    def __init__(self, terms: tuple[str, ...], exclude: tuple[str, ...] = (),
+                 negation: bool = False) -> None:
+        # (the term as given, its regex, the tokens that gate it); first spelling of a term wins
         self.terms: list[tuple[str, re.Pattern[str], frozenset[bytes]]] = []
         self.variants: dict[bytes, set[bytes]] = {}  # a token, or a last one's plural -> token
-        self.scan: list[str] = []  # terms without an ASCII letter or digit: plain search
+        self.scan: list[str] = []  # terms without a plain word to gate them: always tried
         self.gated: dict[bytes, list[int]] = {}  # token -> the terms it gates
-        for term in dict.fromkeys(" ".join(t.lower().split()) for t in terms):
-            plural = term[-1].isascii() and term[-1].isalpha()
-            regex = re.compile(r"\s+".join(map(re.escape, term.split()))
-                               + ("(?:e?s)?" if plural else "") + r"(?!\w)")
-            words = tokens(term)
-            if not words:
-                self.scan.append(term)
+        self.negation = negation
+        self.exclude = Matcher(exclude) if exclude else None
+        spellings: dict[str, str] = {}
+        for term in terms:
+            spellings.setdefault(normalise_term(term), term)
+        for normal, term in spellings.items():
+            regex, plain = _compile(normal)
+            words = [w for w in tokens(" ".join(x for x in plain.split() if not x.endswith("*")))]
+            plural = bool(plain) and plain[-1].isascii() and plain[-1].isalpha()
             # Short words ("the", "our", "fee") are everywhere: a term needs its longer ones.
             required = [t for t in words if len(t) > 3] or sorted(words, key=len)[-1:]
+            if not required:
+                self.scan.append(normal)
             for token in required:
                 self.variants.setdefault(token, set()).add(token)
-            if plural and words[-1] in required:
+            if plural and words and words[-1] in required:
                 for ending in (b"s", b"es"):
                     self.variants.setdefault(words[-1] + ending, set()).add(words[-1])
             if required:  # looked at when its longest token is present
@@ -57,21 +134,31 @@ class Matcher:
 
     def occurrences(self, text: CustomerText, *, first_only: bool = False):
         """``(term, match)`` for every whole-word occurrence in ``text.lower``, term by term
-        (``first_only``: the first occurrence of each term)."""
+        (``first_only``: the first occurrence of each term), excluded and negated ones left
+        out."""
         present = {t for token in self.keys.intersection(text.tokens) for t in self.variants[token]}
         candidates = sorted(i for token in present for i in self.gated.get(token, ()))
         if self.scan:
-            candidates = sorted({*candidates, *(i for i, (term, _, tokens) in enumerate(self.terms)
-                                                if not tokens and term in text.lower)})
+            scanned = {i for i, (_, _, required) in enumerate(self.terms) if not required}
+            candidates = sorted({*candidates, *scanned})
         lower = text.lower
-        for term, regex, tokens in map(self.terms.__getitem__, candidates):
-            if tokens <= present:
+        excluded = None
+        for term, regex, required in map(self.terms.__getitem__, candidates):
+            if required <= present:
                 for match in regex.finditer(lower):
-                    start = match.start()
-                    if start == 0 or not is_word(lower[start - 1]):
-                        yield term, match
-                        if first_only:
-                            break
+                    start, end = match.span()
+                    if start == end or (start and is_word(lower[start - 1])):
+                        continue
+                    if self.exclude is not None:
+                        if excluded is None:
+                            excluded = [m.span() for _, m in self.exclude.occurrences(text)]
+                        if any(a < end and start < b for a, b in excluded):
+                            continue
+                    if self.negation and negated(lower, start):
+                        continue
+                    yield term, match
+                    if first_only:
+                        break
 
     def first_matches(self, text: CustomerText) -> dict[str, re.Match[str]]:
         """Each term present -> its first occurrence."""
@@ -82,16 +169,32 @@ def is_word(char: str) -> bool:
     return char.isalnum() or char == "_"
 
 
-class CustomerText:
-    """The subject and the customer's comments as one text, ``\\0`` between them so that no
-    phrase spans two. ``lower`` is what is searched; ``starts``/``ends`` where each part lies."""
+def negated(lower: str, start: int) -> bool:
+    """A negating word among the few words before ``start``, in the same clause — unless the
+    clause asks why not ("why has this not been escalated?" asks for it)."""
+    before = lower[max(0, start - 80):start]
+    breaks = list(_CLAUSE_BREAK.finditer(before))
+    if breaks:
+        before = before[breaks[-1].end():]
+    words = [w for w in tokens(before) if len(w) > 1 or w in b"0123456789"]  # "don't": don, t
+    if WHY.intersection(words) or b"por que" in b" ".join(words):
+        return False
+    return not NEGATORS.isdisjoint(words[-NEGATION_WORDS:])
 
-    def __init__(self, subject: str, bodies: list[str]) -> None:
+
+class CustomerText:
+    """A subject and some comments as one text, ``\\0`` between them so that no phrase spans
+    two. ``lower`` (lower case, accent-free) is what is searched; ``starts``/``ends`` where each
+    part lies; ``comments`` the comments behind parts 1…n."""
+
+    def __init__(self, subject: str, bodies: list[str],
+                 comments: tuple[Comment, ...] = ()) -> None:
         self.parts = [subject, *bodies]
+        self.comments = comments
         self.original = "\0".join(self.parts)
-        self.lower = self.original.lower()
+        self.lower = fold(self.original)
         if len(self.lower) != len(self.original):  # a rare character changed length when
-            self.parts = [p.lower() for p in self.parts]  # lower-cased: count and quote those
+            self.parts = [fold(p) for p in self.parts]  # lower-cased: count and quote those
             self.original = self.lower
 
     @cached_property
@@ -135,9 +238,10 @@ class CustomerText:
 
 
 @lru_cache(maxsize=64)
-def matcher(terms: tuple[str, ...]) -> Matcher:
-    """One matcher per term list, built once."""
-    return Matcher(terms)
+def matcher(terms: tuple[str, ...], exclude: tuple[str, ...] = (),
+            negation: bool = False) -> Matcher:
+    """One matcher per term list (and exclusions), built once."""
+    return Matcher(terms, exclude, negation)
 
 
 _built: dict[int, tuple[object, object]] = {}
@@ -152,19 +256,35 @@ def per_options(options: object, build: Callable[[object], T]) -> T:
     return entry[1]
 
 
-_last: tuple[Ticket, CustomerText] | None = None
+COMMENT_SCOPES = ("customer", "public", "all")
+_last: tuple[Ticket, dict[str, CustomerText]] | None = None
+
+
+def ticket_text(ticket: Ticket, scope: str = "customer") -> CustomerText:
+    """The subject and the comments of ``ticket`` a policy reads, as one text tokenised once:
+    ``customer`` — what the customer wrote publicly; ``public`` — every public comment, agents'
+    replies included; ``all`` — internal notes too (where tier 1 records what it found). The
+    policies of one evaluation share it (the last ticket's texts are kept, by identity)."""
+    global _last
+    last = _last
+    if last is None or last[0] is not ticket:
+        last = _last = (ticket, {})
+    text = last[1].get(scope)
+    if text is None:
+        if scope == "customer":
+            comments = ticket.customer_comments
+        elif scope == "public":
+            comments = tuple(c for c in ticket.comments if c.public)
+        else:
+            comments = ticket.comments
+        text = last[1][scope] = CustomerText(ticket.subject, [c.body for c in comments],
+                                             comments)
+    return text
 
 
 def customer_text(ticket: Ticket) -> CustomerText:
-    """The subject and customer comments of ``ticket`` as one text, tokenised once: the policies
-    of one evaluation share it (the last ticket's text is kept, by identity)."""
-    global _last
-    last = _last
-    if last is not None and last[0] is ticket:
-        return last[1]
-    text = CustomerText(ticket.subject, [c.body for c in ticket.customer_comments])
-    _last = (ticket, text)
-    return text
+    """The subject and the customer's public comments (see :func:`ticket_text`)."""
+    return ticket_text(ticket, "customer")
 
 
 def as_text(value: object) -> object:

@@ -87,7 +87,9 @@ def test_built_in_policies_are_listed_with_their_options(host):
     assert [(i.name, i.source, i.error) for i in infos] == \
         [(name, "built-in", None) for name in BUILT_INS]
     info = {i.name: i for i in infos}["customer_request"]
-    assert set(info.spec.options.model_fields) == {"phrases", "steps_up", "priority"}
+    assert set(info.spec.options.model_fields) == {
+        "languages", "packs", "exclude", "negation", "phrases", "add_phrases", "comments",
+        "steps_up", "priority"}
     assert info.spec.needs == frozenset({"comments", "history"})
     assert all(i.spec.summary for i in infos)
 
@@ -221,8 +223,8 @@ def test_option_problems_name_the_key(host):
     assert caught.value.problems == [
         "policies.strict.enabled: expected true or false, got 'yes'",
         f"policies.nope: no such policy (known: {', '.join(sorted([*BUILT_INS, 'strict']))})",
-        "policies.customer_request.phrase: unknown option (options: phrases, steps_up, "
-        "priority)",
+        "policies.customer_request.phrase: unknown option (options: languages, packs, exclude, "
+        "negation, phrases, add_phrases, comments, steps_up, priority)",
         "policies.customer_request.steps_up: Input should be a valid integer, unable to parse "
         "string as an integer",
     ]

@@ -1,0 +1,171 @@
+"""Language-aware matching: accents and case, proximity, patterns, exclusions, negation, and the
+customer_request packs on text written the way customers write it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from builders import LADDER, T0, comment, ticket
+from pydantic import ValidationError
+
+from connector.ticket import AuthorRole
+from plugins import customer_request
+from plugins.proposal import PolicyContext
+from plugins.text import CustomerText, Matcher, fold
+
+
+def found(terms, text, *, exclude=(), negation=False) -> list[str]:
+    """The spans of ``text`` that ``terms`` match, as written in ``text``."""
+    body = CustomerText("", [text])
+    matcher = Matcher(tuple(terms), tuple(exclude), negation)
+    return [body.original_of(m.span()) for _, m in matcher.occurrences(body)]
+
+
+def asks(body: str, **options) -> list[str]:
+    """What customer_request quotes as the request in ``body`` (empty: no request)."""
+    ctx = PolicyContext(policy="customer_request", options=customer_request.Options(**options),
+                        now=T0, tiers=LADDER)
+    return [p.evidence[0].summary for p in customer_request.tierlift_evaluate(
+        ticket=ticket(comment(1, body)), ctx=ctx)]
+
+
+def test_folding_keeps_every_position_and_drops_accents_and_case():
+    text = "Não consigo FALAR com o responsável — Straße, Ça, Ñandú"
+    assert fold(text) == "nao consigo falar com o responsavel — straße, ca, nandu"
+    assert len(fold(text)) == len(text)
+
+
+def test_terms_match_whatever_the_accents_on_either_side():
+    assert found(["responsável"], "quero falar com o RESPONSAVEL") == ["RESPONSAVEL"]
+    assert found(["responsavel"], "quero falar com o responsável") == ["responsável"]
+    assert found(["nivel superior"], "Necesito soporte de nivel \n superior") == ["nivel superior"]
+
+
+def test_a_starred_word_takes_any_ending():
+    assert found(["eskalier*"], "Bitte eskalieren Sie. Ich habe eskaliert.") == \
+        ["eskalieren", "eskaliert"]
+    assert found(["eskalier*"], "Eskalation") == []
+
+
+def test_proximity_matches_the_parts_in_order_within_one_sentence():
+    terms = ["charged ... twice"]
+    assert found(terms, "You charged my card for the March invoice twice!") == \
+        ["charged my card for the March invoice twice"]
+    assert found(terms, "I was charged. Then I paid twice") == []  # another sentence
+    assert found(terms, "twice I was charged") == []  # wrong order
+    assert found(terms, "charged one two three four five six seven twice") == []  # too far
+
+
+def test_patterns_find_stack_traces_on_the_folded_text():
+    trace = ("It crashes on save:\nTraceback (most recent call last):\n  File \"app.py\", "
+             "line 3\nValueError: bad input")
+    assert found([r"re:^\w+(?:error|exception):"], trace) == ["ValueError:"]
+    assert found([r"re:traceback \(most recent call last\)"], trace) == \
+        ["Traceback (most recent call last)"]
+
+
+def test_an_overlapping_exclusion_drops_the_match():
+    terms, exclude = ["manager"], ["password manager", "my manager ... asked"]
+    assert found(terms, "my password manager lost everything", exclude=exclude) == []
+    assert found(terms, "My manager has asked me to write", exclude=exclude) == []
+    assert found(terms, "password manager broke, get me a manager", exclude=exclude) == \
+        ["manager"]
+
+
+@pytest.mark.parametrize("text, negated", [
+    ("There is no need to escalate this", True),
+    ("I don't want to escalate, just asking", True),
+    ("Das muss nicht eskaliert werden", True),
+    ("Pas besoin d'escalader", True),
+    ("No hace falta escalar", True),
+    ("Não precisa escalar", True),
+    ("Nothing works, please escalate", False),  # "nothing" negates nothing
+    ("No, escalate it now", False),  # another clause
+    ("It is not working at all and I want you to escalate", False),  # too far back
+    ("Why has this not been escalated?", False),  # asking why not is asking for it
+    ("¿Por qué no lo escalaron todavía?", False),
+])
+def test_a_negation_just_before_a_match_in_the_same_clause_cancels_it(text, negated):
+    terms = ["escalat*", "eskalier*", "escalader", "escalar", "escalaron"]
+    assert (found(terms, text, negation=True) == []) is negated
+
+
+@pytest.mark.parametrize("body, quoted", [
+    ("Hi, this is the 3rd time I write. I want to speak to your manager today.",
+     "speak to your manager"),
+    ("can u pls escalate, its been a week!!", "escalate"),
+    ("Could I speak with someone senior please", "speak with someone senior"),
+    ("Guten Tag, ich möchte bitte mit Ihrem Vorgesetzten sprechen.", "Vorgesetzten"),
+    ("Bitte eskalieren Sie das an die nächste Ebene", "eskalieren"),
+    ("Bonjour, je souhaite parler à un responsable svp", "parler à un responsable"),
+    ("Merci de faire remonter mon dossier au niveau supérieur.", "remonter mon dossier"),
+    ("Quiero hablar con un supervisor YA", "hablar con un supervisor"),
+    ("por favor escalen el caso, llevamos 5 dias así", "escalen"),
+    ("Preciso falar com o gerente, ninguém resolve", "falar com o gerente"),
+    ("Vorrei parlare con un responsabile, grazie", "parlare con un responsabile"),
+    ("Ik wil graag spreken met een leidinggevende", "spreken met een leidinggevende"),
+])
+def test_customers_ask_for_a_manager_in_their_own_words_and_languages(body, quoted):
+    assert asks(body) == [f'The customer asked: "{quoted}"']
+
+
+@pytest.mark.parametrize("body", [
+    "My manager asked me to find out why the export is empty.",
+    "I lost the master password of my password manager, can you reset 2FA?",
+    "Our account manager Julia promised a call back.",
+    "How do I configure escalation rules so tickets go to my team lead?",
+    "There's no need to escalate this, it's just a question.",
+    "lol the escalator at your office was broken when I visited",
+    "Mein Chef hat mich gebeten, die Rechnung nachzufragen.",
+    "Wie richte ich Eskalationsregeln ein?",
+    "Mon responsable m'a demandé de vous contacter pour la facture.",
+    "Pas besoin d'escalader, c'est juste une question.",
+    "Mi jefe me pidió que les escribiera sobre la factura.",
+    "No hace falta escalar esto, gracias.",
+    "Meu gerente pediu para eu abrir este chamado.",
+    "Não precisa escalar, é só uma dúvida.",
+    "I don't want to talk to a manager, I just want my export to work.",
+])
+def test_near_misses_in_every_language_are_not_requests(body):
+    assert asks(body) == []
+
+
+def test_packs_can_be_narrowed_extended_and_given_new_languages():
+    swedish = "Jag vill prata med en chef"
+    assert asks(swedish) == []
+    assert asks(swedish, packs={"sv": {"terms": ["prata ... chef"]}}) == \
+        ['The customer asked: "prata med en chef"']
+    assert asks(swedish, languages=["en", "sv"], packs={"sv": {"terms": ["prata ... chef"]}})
+    assert asks("Quiero hablar con un supervisor", languages=["en"]) == []
+    assert asks("send me to your boss's boss", add_phrases=["boss's boss"]) == \
+        ['The customer asked: "boss\'s boss"']
+    assert asks("our manager wants a call", exclude=["wants a call"]) == []
+
+
+def test_phrases_still_replace_the_packs_as_before():
+    assert asks("Please escalate this", phrases=["speak to a manager"]) == []
+    assert asks("speak to a manager", phrases=["speak to a manager"]) == \
+        ['The customer asked: "speak to a manager"']
+    # Exclusions and negation of the packs still apply to the admin's own phrases.
+    assert asks("no need to speak to a manager", phrases=["speak to a manager"]) == []
+
+
+def test_unknown_languages_and_comment_scopes_are_refused_naming_the_key():
+    with pytest.raises(ValidationError, match="languages: no pack for sv"):
+        customer_request.Options(languages=["en", "sv"])
+    with pytest.raises(ValidationError, match="expected one of customer, public, all"):
+        customer_request.Options(comments="everyone")
+
+
+def test_only_what_the_customer_wrote_publicly_counts_unless_configured():
+    t = ticket(comment(1, "Export fails"),
+               comment(2, "Customer wants to talk to a supervisor.",
+                       role=AuthorRole.AGENT, public=False, minutes=3))
+    ctx = PolicyContext(policy="customer_request", options=customer_request.Options(),
+                        now=T0 + timedelta(hours=1), tiers=LADDER)
+    assert customer_request.tierlift_evaluate(ticket=t, ctx=ctx) == []
+    ctx.options = customer_request.Options(comments="all")
+    [proposal] = customer_request.tierlift_evaluate(ticket=t, ctx=ctx)
+    assert proposal.evidence[0].key == "comment:2"
+    assert proposal.evidence[0].at == T0 + timedelta(minutes=3)
