@@ -16,6 +16,7 @@ from pydantic_core import to_jsonable_python
 
 from plugins.manager import ConfigError, PolicyHost
 from webhook_app.deliveries import Ignored, Malformed, parse_jira, parse_zendesk
+from webhook_app.presets import HELPDESKS, PRESETS, render
 from webhook_app.service import Service, enabled_policies
 from webhook_app.settings import Settings, load_settings
 from webhook_app.store import Store
@@ -95,6 +96,16 @@ def check(config_path) -> None:
     click.echo(f"config OK: tiers {' < '.join(settings.tiers)} (default {settings.default_tier}); "
                f"helpdesks: {', '.join(platforms)}; "
                f"policies enabled: {', '.join(policies.names) or 'none'}")
+
+
+@main.command()
+@click.option("--preset", type=click.Choice(PRESETS), default="standard", show_default=True,
+              help="The configuration to start from.")
+@click.option("--helpdesk", "helpdesks", type=click.Choice([*HELPDESKS, "both"]), default="both",
+              show_default=True, help="Which helpdesk's connection tables to include.")
+def init(preset, helpdesks) -> None:
+    """Print a commented configuration to start from: tierlift init > tierlift.toml."""
+    click.echo(render(preset, HELPDESKS if helpdesks == "both" else (helpdesks,)), nl=False)
 
 
 @main.command()
