@@ -140,6 +140,7 @@ class Ticket:
     status_history: tuple[tuple[datetime, str], ...] = ()  # (from, status), with the history
     followers: tuple[str, ...] = ()  # Zendesk followers (Jira watchers are not read)
     platform_deadlines: tuple[PlatformDeadline, ...] = ()  # with the "platform_sla" need
+    locale: str | None = None  # the requester's language as the helpdesk knows it ("de", "pt-BR")
 
     @cached_property
     def customer_comments(self) -> tuple[Comment, ...]:

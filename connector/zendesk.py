@@ -82,7 +82,8 @@ class ZendeskConnector:
         if "platform_sla" in needs:
             ticket = replace(ticket, platform_deadlines=tuple(_slas(raw)))
         if "comments" in needs:
-            ticket = replace(ticket, comments=tuple(self._comments(ticket)))
+            comments, locale = self._comments(ticket)
+            ticket = replace(ticket, comments=comments, locale=locale)
         if "history" in needs:
             history, reopens, statuses = self._history(ticket)
             ticket = replace(ticket, tier_history=tuple(history), reopens=reopens,
@@ -128,22 +129,30 @@ class ZendeskConnector:
             followers=tuple(str(f) for f in raw.get("follower_ids") or ()),
         )
 
-    def _comments(self, ticket: Ticket) -> Iterator[Comment]:
+    def _comments(self, ticket: Ticket) -> tuple[tuple[Comment, ...], str | None]:
+        """Every comment, oldest first, and the requester's locale (from the side-loaded users:
+        the helpdesk's own word on the customer's language)."""
         me = self.whoami()
         path = f"/api/v2/tickets/{ticket.ref}/comments.json"
         params = {"include": "users", "page[size]": 100}
+        comments: list[Comment] = []
+        locale = None
         for page in self._pages(path, params, what=f"comments of ticket {ticket.ref}"):
-            roles = {str(u["id"]): u.get("role") for u in page.get("users") or ()}
+            users = {str(u["id"]): u for u in page.get("users") or ()}
+            requester = users.get(str(ticket.requester_id))
+            locale = locale or (requester or {}).get("locale")
             for raw in page.get("comments") or ():
                 author = str(raw.get("author_id"))
-                yield Comment(
+                comments.append(Comment(
                     id=str(raw["id"]),
                     author_id=author,
-                    author_role=_role(author, roles.get(author), ticket.requester_id, me),
+                    author_role=_role(author, (users.get(author) or {}).get("role"),
+                                      ticket.requester_id, me),
                     public=bool(raw.get("public")),
                     body=raw.get("plain_body") or raw.get("body") or "",
                     created_at=parse_time(raw["created_at"]),
-                )
+                ))
+        return tuple(comments), locale
 
     def _history(self, ticket: Ticket) -> tuple[list[TierChange], int, list[tuple]]:
         """From the audit trail: group changes, starting with the group the ticket was created

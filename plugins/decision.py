@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from connector.ticket import Priority, Ticket, TierLadder, TierWrite
 from plugins.history import PastTicket
+from plugins.language import ticket_language
 from plugins.proposal import Proposal
 
 ESCALATED_TAG = "tierlift_escalated"
@@ -311,6 +312,9 @@ def _facts(ticket: Ticket, related: Sequence[PastTicket], now: datetime) -> list
         f"- Agent replies in {ticket.tier}: {ticket.agent_replies_since(entered)}; "
         f"reopens: {ticket.reopens}",
     ]
+    language = ticket_language(ticket)
+    if language is not None:
+        facts.append(f"- Language: {language.describe()}")
     if ticket.channel:
         facts.append(f"- Channel: {ticket.channel}"
                      + (f" ({ticket.channel_detail})" if ticket.channel_detail else ""))

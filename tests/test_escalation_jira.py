@@ -118,7 +118,8 @@ NOTE = (
     '    "This is urgent, I want to speak to a manager."\n\n'
     "Ticket facts:\n"
     "- Age: 1 h 0 min (created 2026-11-20 09:00 UTC); in L1 since 2026-11-20 09:00 UTC\n"
-    "- Agent replies in L1: 0; reopens: 0\n\n"
+    "- Agent replies in L1: 0; reopens: 0\n"
+    "- Language: English (detected)\n\n"
     "Suggested next steps:\n- customer_request: Reply personally as the next tier, acknowledge "
     "the request, and own the ticket from here.\n\n"
     "Evidence: customer_request/comment:20001"

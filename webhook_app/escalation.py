@@ -14,6 +14,7 @@ from connector.errors import AmbiguousWrite, Conflict, HelpdeskError, NotFound, 
 from connector.ticket import Ticket, TierLadder, TierWrite, WriteResult
 from plugins.calendars import BusinessCalendar
 from plugins.decision import Decision, DecisionRules, decide, tier_write
+from plugins.language import ticket_language
 from plugins.manager import EnabledPolicies, Evaluation
 from webhook_app.store import AuditRecord, Claim, Store, StoreHistory
 
@@ -193,10 +194,12 @@ class _StillConflicting(HelpdeskError):
 def _describe(ticket: Ticket, evaluation: Evaluation, decision: Decision) -> dict:
     """The audit's view of one round: what we saw, what each policy proposed, what we decided."""
     targets = {id(r.proposal): r.target for r in (*decision.fired, *decision.satisfied)}
+    language = ticket_language(ticket)
     held = {id(p): reason for p, reason in decision.held}
     return {
         "ticket": {"tier": ticket.tier, "status": ticket.status, "version": ticket.version,
-                   "priority": ticket.priority.name.lower() if ticket.priority else None},
+                   "priority": ticket.priority.name.lower() if ticket.priority else None,
+                   "language": language.code if language else None},
         "proposals": [
             {
                 "policy": p.policy,
