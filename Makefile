@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: demo test clean
+.PHONY: demo test bench clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -16,6 +16,10 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
+
+# Benchmarks (numbers; bench/decisions.py also fails on a safety count above 0).
+bench: $(VENV)/.installed
+	$(PY) bench/decisions.py
 
 clean:
 	rm -rf $(VENV) *.egg-info

@@ -17,6 +17,7 @@ from webhook_app.emulator.zendesk import ZendeskEmulator
 from webhook_app.signatures import ZENDESK_SIGNATURE, ZENDESK_TIMESTAMP, zendesk_signature
 
 SECRET = "bench-secret"
+TIERLIFT = str(Path(sys.executable).parent / "tierlift")
 CONFIG = """
 database_url = "sqlite:///{db}"
 [zendesk]
@@ -48,10 +49,16 @@ def start_tierlift(zendesk: ZendeskEmulator, url: str, policies: str,
     config = workdir / "tierlift.toml"
     config.write_text(CONFIG.format(db=workdir / "tierlift.db", url=url, email=zendesk.email,
                                     token=zendesk.api_token, secret=SECRET) + policies)
+    return serve(config)
+
+
+def serve(config: Path, *, env: dict[str, str] | None = None,
+          workers: int = 1) -> tuple[subprocess.Popen, str]:
+    """``tierlift serve --config config`` on a free port (``env``: its whole environment,
+    default this one's); returns the process and its base URL once it is ready."""
     port = _free_port()
-    process = subprocess.Popen([str(Path(sys.executable).parent / "tierlift"), "serve",
-                                "--config", str(config), "--port", str(port),
-                                "--log-level", "warning"])
+    process = subprocess.Popen([TIERLIFT, "serve", "--config", str(config), "--port", str(port),
+                                "--workers", str(workers), "--log-level", "warning"], env=env)
     base = f"http://127.0.0.1:{port}"
     for _ in range(200):
         if process.poll() is not None:

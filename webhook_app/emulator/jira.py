@@ -31,7 +31,10 @@ BOT_NAME = "tierlift-bot"
 RATE_LIMIT = 600  # requests per minute; Jira publishes no fixed figure for API-token traffic
 PRIORITIES = {"Highest": "1", "High": "2", "Medium": "3", "Low": "4", "Lowest": "5"}
 STATUSES = {"To Do": ("10000", "new"), "Waiting for support": ("10001", "new"),
-            "Escalated": ("10010", "indeterminate"), "Resolved": ("10011", "done")}
+            "In Progress": ("3", "indeterminate"),
+            "Waiting for customer": ("10002", "indeterminate"),
+            "Escalated": ("10010", "indeterminate"), "Resolved": ("10011", "done"),
+            "Closed": ("6", "done")}
 CATEGORIES = {"new": (2, "To Do"), "indeterminate": (4, "In Progress"), "done": (3, "Done")}
 TRANSITIONS = {"31": ("Escalate", "Escalated"), "41": ("Resolve", "Resolved")}
 FIELD_NAMES = {"summary": "Summary", "description": "Description", "issuetype": "Issue Type",
@@ -116,6 +119,7 @@ class Issue:
     comments: list[Comment] = field(default_factory=list)
     histories: list[History] = field(default_factory=list)
     team: str | None = None
+    resolution: str | None = None  # set while the status is in the done category
 
 
 class _Invalid(Exception):
@@ -204,42 +208,87 @@ class JiraEmulator(BaseEmulator):
     def create_issue(self, summary: str, description: str | None, reporter: str, *,
                      tier: str | None = "Tier 1", project: str = "SUP",
                      service_desk: bool = True, priority: str = "Medium",
-                     labels: tuple[str, ...] = (), notify: bool = True) -> str:
-        """A new issue reported by ``reporter``; returns its key (``SUP-1``)."""
+                     labels: tuple[str, ...] = (), status: str | None = None,
+                     at: datetime | None = None, notify: bool = True) -> str:
+        """A new issue reported by ``reporter``; returns its key (``SUP-1``). ``at``: created
+        at that (past) moment instead of now."""
         with self._lock:
             self._check(reporter, tier)
             if priority not in PRIORITIES:
                 raise ValueError(f"no priority {priority!r}")
+            status = status or ("Waiting for support" if service_desk else "To Do")
+            if status not in STATUSES:
+                raise ValueError(f"no status {status!r}")
             number = 1 + sum(issue.project == project for issue in self.issues.values())
             self._projects.setdefault(project, str(10000 + len(self._projects)))
-            now = self._tick()
+            now = self._tick(at)
             issue = Issue(str(next(self._ids)), f"{project}-{number}", project, service_desk,
                           summary, description, reporter, priority, tier, list(labels),
-                          "Waiting for support" if service_desk else "To Do", now, now)
+                          status, now, now,
+                          resolution="Done" if STATUSES[status][1] == "done" else None)
             self.issues[issue.key] = issue
             if notify:
                 self._issue_event(issue, "jira:issue_created", "issue_created", reporter, now,
                                   self._creation_items(issue) if self.cloud else None)
             return issue.key
 
-    def customer_comment(self, key: str, body: str, *, notify: bool = True) -> None:
+    # Scene helpers take ``at`` to backdate the change (comment, changelog, updated) to a past
+    # moment; without it the change happens now.
+
+    def customer_comment(self, key: str, body: str, *, at: datetime | None = None,
+                         notify: bool = True) -> None:
         """The reporter writes a (public) comment."""
         with self._lock:
             issue = self.issues[key]
-            self._comment(issue, issue.reporter, body, public=True, notify=notify)
+            self._comment(issue, issue.reporter, body, public=True, at=at, notify=notify)
 
     def agent_comment(self, key: str, agent: str, body: str, *, internal: bool = True,
-                      notify: bool = True) -> None:
+                      at: datetime | None = None, notify: bool = True) -> None:
         with self._lock:
             self._check(agent)
-            self._comment(self.issues[key], agent, body, public=not internal, notify=notify)
+            self._comment(self.issues[key], agent, body, public=not internal, at=at,
+                          notify=notify)
 
     def agent_sets_tier(self, key: str, agent: str, value: str | None, *,
-                        notify: bool = True) -> None:
+                        at: datetime | None = None, notify: bool = True) -> None:
         """An agent edits the tier field (e.g. hands the issue back down to tier 1)."""
         with self._lock:
             self._check(agent, value)
-            self._set(self.issues[key], agent, {"tier": value}, "issue_updated", notify=notify)
+            self._set(self.issues[key], agent, {"tier": value}, "issue_updated", at=at,
+                      notify=notify)
+
+    def agent_sets_team(self, key: str, agent: str, value: str | None, *,
+                        at: datetime | None = None, notify: bool = True) -> None:
+        """An agent hands the issue to a team (an option of the team field), or clears it."""
+        with self._lock:
+            self._check(agent)
+            if value is not None and value not in self.team_options:
+                raise ValueError(f"no team option {value!r}")
+            self._set(self.issues[key], agent, {"team": value}, "issue_updated", at=at,
+                      notify=notify)
+
+    def agent_sets_status(self, key: str, agent: str, status: str, *,
+                          at: datetime | None = None, notify: bool = True) -> None:
+        """An agent moves the issue to ``status``; into or out of the done category, the
+        resolution is set or cleared too (how Jira's changelog shows a reopen)."""
+        with self._lock:
+            self._check(agent)
+            if status not in STATUSES:
+                raise ValueError(f"no status {status!r}")
+            issue = self.issues[key]
+            done = STATUSES[status][1] == "done"
+            self._set(issue, agent, {"status": status,
+                                     "resolution": (issue.resolution or "Done") if done
+                                     else None},
+                      "issue_resolved" if done else "issue_generic", at=at, notify=notify)
+
+    def announce(self, key: str, actor: str | None = None) -> None:
+        """Send the signed ``jira:issue_updated`` webhook for the issue as it is now (default
+        actor: the reporter), e.g. for a scene built with ``notify=False``."""
+        with self._lock:
+            issue = self.issues[key]
+            self._issue_event(issue, "jira:issue_updated", "issue_generic",
+                              actor or issue.reporter, issue.updated, None)
 
     def send_webhooks_to(self, url: str, secret: str | None = None,
                          token: str | None = None) -> None:
@@ -262,8 +311,14 @@ class JiraEmulator(BaseEmulator):
 
     # -- behaviour shared by the HTTP API and the scene helpers -----------------------------
 
-    def _tick(self) -> datetime:
-        # Millisecond resolution, like Jira; every change gets a later stamp.
+    def _tick(self, at: datetime | None = None) -> datetime:
+        # Millisecond resolution, like Jira; every change gets a later stamp. A backdated scene
+        # change keeps its own time and never moves the clock back.
+        if at is not None:
+            at = at.astimezone(UTC)
+            at = at.replace(microsecond=at.microsecond // 1000 * 1000)
+            self._clock = max(self._clock, at)
+            return at
         now = datetime.now(UTC)
         self._clock = max(self._clock + timedelta(milliseconds=1),
                           now.replace(microsecond=now.microsecond // 1000 * 1000))
@@ -289,11 +344,11 @@ class JiraEmulator(BaseEmulator):
         return issue is not None and issue.key == key
 
     def _comment(self, issue: Issue, author: str, body: str, *, public: bool,
-                 notify: bool) -> Comment:
-        now = self._tick()
+                 notify: bool, at: datetime | None = None) -> Comment:
+        now = self._tick(at)
         comment = Comment(str(next(self._ids)), author, body, now, public)
         issue.comments.append(comment)
-        issue.updated = now
+        issue.updated = max(issue.updated, now)
         if notify:  # the issue in comment events carries a few fields only
             brief = {"summary", "issuetype", "project", "assignee", "priority", "status"}
             self._send({"timestamp": _millis(now), "webhookEvent": "comment_created",
@@ -303,7 +358,7 @@ class JiraEmulator(BaseEmulator):
         return comment
 
     def _set(self, issue: Issue, actor: str, values: dict[str, Any], event_type: str, *,
-             notify: bool) -> None:
+             notify: bool, at: datetime | None = None) -> None:
         """Change issue attributes, record a changelog history, send ``jira:issue_updated``."""
         items = []
         for attr, value in values.items():
@@ -312,10 +367,10 @@ class JiraEmulator(BaseEmulator):
                 setattr(issue, attr, value)
         if not items:
             return
-        now = self._tick()
+        now = self._tick(at)
         history = History(str(next(self._ids)), actor, now, items)
         issue.histories.append(history)
-        issue.updated = now
+        issue.updated = max(issue.updated, now)
         if notify:
             self._issue_event(issue, "jira:issue_updated", event_type, actor, now,
                               {"id": history.id, "items": items})
@@ -345,6 +400,8 @@ class JiraEmulator(BaseEmulator):
             return value, self.users[value].display_name
         if attr == "labels":
             return None, " ".join(value)
+        if attr == "resolution":
+            return "10000", value
         return None, value  # summary, description
 
     def _creation_items(self, issue: Issue) -> dict:

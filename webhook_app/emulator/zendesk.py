@@ -54,10 +54,12 @@ class ZendeskEmulator(BaseEmulator):
 
     # -- setting the scene ------------------------------------------------------------------
 
-    def user(self, user_id: int, name: str, role: str = "end-user") -> int:
+    def user(self, user_id: int, name: str, role: str = "end-user", *, locale: str = "en-US",
+             organization_id: int | None = None) -> int:
         with self._lock:
             self.users[user_id] = {"id": user_id, "name": name, "role": role,
-                                   "email": f"{name.lower().replace(' ', '.')}@example.com"}
+                                   "email": f"{name.lower().replace(' ', '.')}@example.com",
+                                   "locale": locale, "organization_id": organization_id}
             return user_id
 
     def group(self, group_id: int, *members: int) -> int:
@@ -79,10 +81,12 @@ class ZendeskEmulator(BaseEmulator):
                       channel: str = "email", channel_rel: str | None = None,
                       organization_id: int | None = None, form_id: int | None = None,
                       custom_fields: dict[int, object] | None = None,
-                      ticket_id: int | None = None, notify: bool = True) -> int:
+                      ticket_id: int | None = None, status: str = "new",
+                      at: datetime | None = None, notify: bool = True) -> int:
+        """A new ticket; ``at``: created at that (past) moment instead of now."""
         with self._lock:
             ticket_id = ticket_id or next(self._ids)
-            now = self._tick()
+            now = self._tick(at)
             self.tickets[ticket_id] = {
                 "url": f"https://emulator.zendesk.com/api/v2/tickets/{ticket_id}.json",
                 "id": ticket_id, "external_id": None,
@@ -90,7 +94,7 @@ class ZendeskEmulator(BaseEmulator):
                                                        "rel": channel_rel}},
                 "created_at": _iso(now), "updated_at": _iso(now), "type": None,
                 "subject": subject, "raw_subject": subject, "description": description,
-                "priority": priority, "status": "new", "requester_id": requester_id,
+                "priority": priority, "status": status, "requester_id": requester_id,
                 "submitter_id": requester_id, "assignee_id": assignee_id,
                 "organization_id": organization_id, "group_id": group_id,
                 "tags": list(tags or []), "ticket_form_id": form_id, "is_public": True,
@@ -101,30 +105,48 @@ class ZendeskEmulator(BaseEmulator):
             self.audits[ticket_id] = []
             events = [{"type": "Create", "field_name": "group_id",
                        "value": None if group_id is None else str(group_id)},
-                      {"type": "Create", "field_name": "status", "value": "new"}]
+                      {"type": "Create", "field_name": "status", "value": status}]
             self._comment(ticket_id, requester_id, description, public=True, at=now,
                           extra_events=events)
             if notify:
                 self._emit("created", self.tickets[ticket_id], requester_id)
             return ticket_id
 
-    def customer_comment(self, ticket_id: int, body: str, *, notify: bool = True) -> None:
+    # Scene helpers take ``at`` to backdate the change (comment, audit, updated_at) to a past
+    # moment; without it the change happens now.
+
+    def customer_comment(self, ticket_id: int, body: str, *, at: datetime | None = None,
+                         notify: bool = True) -> None:
         """The requester writes; Zendesk reopens the ticket and fires ``comment_added``."""
         self._update_as(ticket_id, self.tickets[ticket_id]["requester_id"],
-                        comment=(body, True), notify=notify)
+                        comment=(body, True), at=at, notify=notify)
 
     def agent_note(self, ticket_id: int, agent_id: int, body: str, *, public: bool = False,
-                   notify: bool = True) -> None:
-        self._update_as(ticket_id, agent_id, comment=(body, public), notify=notify)
+                   at: datetime | None = None, notify: bool = True) -> None:
+        self._update_as(ticket_id, agent_id, comment=(body, public), at=at, notify=notify)
 
-    def agent_solves(self, ticket_id: int, agent_id: int, *, notify: bool = True) -> None:
+    def agent_solves(self, ticket_id: int, agent_id: int, *, at: datetime | None = None,
+                     notify: bool = True) -> None:
         """An agent marks the ticket solved (the customer's next comment reopens it)."""
-        self._update_as(ticket_id, agent_id, status="solved", notify=notify)
+        self._update_as(ticket_id, agent_id, status="solved", at=at, notify=notify)
+
+    def agent_sets_status(self, ticket_id: int, agent_id: int, status: str, *,
+                          at: datetime | None = None, notify: bool = True) -> None:
+        """An agent changes the status (open, pending, hold, solved, closed)."""
+        self._update_as(ticket_id, agent_id, status=status, at=at, notify=notify)
 
     def agent_moves(self, ticket_id: int, agent_id: int, group_id: int, *,
-                    notify: bool = True) -> None:
-        """An agent puts the ticket in another group (e.g. back down to tier 1)."""
-        self._update_as(ticket_id, agent_id, group_id=group_id, notify=notify)
+                    at: datetime | None = None, notify: bool = True) -> None:
+        """An agent puts the ticket in another group (back down to tier 1, or a team's)."""
+        self._update_as(ticket_id, agent_id, group_id=group_id, at=at, notify=notify)
+
+    def announce(self, ticket_id: int, kind: str = "comment_added",
+                 actor: int | None = None) -> None:
+        """Send the signed event webhook for the ticket as it is now (default actor: the
+        requester), e.g. for a scene built with ``notify=False``."""
+        with self._lock:
+            ticket = self.tickets[ticket_id]
+            self._emit(kind, ticket, ticket["requester_id"] if actor is None else actor)
 
     def send_webhooks_to(self, url: str, secret: str) -> None:
         self.sender = WebhookSender(url)
@@ -138,9 +160,14 @@ class ZendeskEmulator(BaseEmulator):
 
     # -- behaviour shared by the HTTP API and the scene helpers -----------------------------
 
-    def _tick(self) -> datetime:
+    def _tick(self, at: datetime | None = None) -> datetime:
         # Zendesk timestamps have one-second resolution; every change gets a later stamp so
-        # that safe_update can tell versions apart.
+        # that safe_update can tell versions apart. A backdated scene change keeps its own
+        # time and never moves the clock back: later live changes still get later stamps.
+        if at is not None:
+            at = at.astimezone(UTC).replace(microsecond=0)
+            self._clock = max(self._clock, at)
+            return at
         self._clock = max(self._clock + timedelta(seconds=1),
                           datetime.now(UTC).replace(microsecond=0))
         return self._clock
@@ -168,10 +195,10 @@ class ZendeskEmulator(BaseEmulator):
 
     def _update_as(self, ticket_id: int, actor: int, *, comment: tuple[str, bool] | None = None,
                    group_id: int | None = None, status: str | None = None,
-                   notify: bool) -> None:
+                   at: datetime | None = None, notify: bool) -> None:
         with self._lock:
             ticket = self.tickets[ticket_id]
-            now = self._tick()
+            now = self._tick(at)
             changes: list[dict] = []
             kinds: list[str] = []
             if status is not None and status != ticket["status"]:
@@ -197,7 +224,7 @@ class ZendeskEmulator(BaseEmulator):
                 kinds.append("comment_added")
             elif changes:
                 self._audit(ticket_id, actor, now, changes)
-            ticket["updated_at"] = _iso(now)
+            ticket["updated_at"] = max(ticket["updated_at"], _iso(now))
             if notify:
                 for kind in kinds:
                     self._emit(kind, ticket, actor)
