@@ -84,7 +84,9 @@ class Decision:
     """What to do with one ticket.
 
     ``fired``: proposals behind the write. ``satisfied``: new evidence the ticket already
-    answers (it is recorded, so an agent's later move down is not undone on it). ``stale``:
+    answers (it is recorded, so an agent's later move down is not undone on it). ``acted_on``:
+    evidence that predates the ticket's move into its current tier (recorded the same way).
+    ``stale``:
     proposals whose evidence has been used before. ``held``: proposals a guardrail holds back
     for now (their evidence is not used up). ``superseded`` explains a tier bump or route that
     gave way to the other.
@@ -97,6 +99,7 @@ class Decision:
     add_tags: tuple[str, ...] = ()
     fired: tuple[Resolved, ...] = ()
     satisfied: tuple[Resolved, ...] = ()
+    acted_on: tuple[Resolved, ...] = ()
     stale: tuple[Proposal, ...] = ()
     held: tuple[tuple[Proposal, str], ...] = ()
     superseded: str | None = None
@@ -113,7 +116,7 @@ class Decision:
         outcome ``escalated`` for the evidence behind the write, ``satisfied`` for the rest."""
         return sorted({
             (r.proposal.policy, e.key, "escalated" if r.acts else "satisfied")
-            for r in (*self.fired, *self.satisfied)
+            for r in (*self.fired, *self.satisfied, *self.acted_on)
             for e in r.proposal.evidence
         })
 
@@ -201,7 +204,8 @@ def decide(
         add_tags=tuple(dict.fromkeys(t for r in fired for t in r.proposal.add_tags
                                      if t not in ticket.tags)),
         fired=fired,
-        satisfied=(*acted_on, *(r for r in fresh if not r.acts)),
+        satisfied=tuple(r for r in fresh if not r.acts),
+        acted_on=tuple(acted_on),
         stale=tuple(stale),
         held=tuple(held),
         superseded=superseded,

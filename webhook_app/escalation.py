@@ -223,4 +223,6 @@ def _state(proposal, decision: Decision, held: dict[int, str]) -> str:
         return "held"
     if proposal in decision.stale:
         return "stale"
+    if any(r.proposal is proposal for r in decision.acted_on):
+        return "acted_on"
     return "fired" if any(r.proposal is proposal for r in decision.fired) else "satisfied"
