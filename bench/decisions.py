@@ -515,6 +515,7 @@ class Outcome:
     writes: int = 0
     downward: int = 0
     echo_writes: int = 0  # writes caused by nothing but our own changes coming back
+    repeated: int = 0  # writes on evidence that an earlier write had already used
     closed_writes: int = 0  # writes to a ticket that was solved / closed
     ref: str = ""  # Zendesk ticket id / Jira issue key
     status_then: str = ""  # status at the benchmark moment
@@ -525,8 +526,9 @@ class Outcome:
 
     @property
     def loop(self) -> bool:
-        """Written more than once by tierlift, or written because of its own echo."""
-        return self.writes > 1 or self.echo_writes > 0
+        """Written because of its own echo, or twice on the same evidence (a second write on
+        new evidence, e.g. an incident found after a route, is not a loop)."""
+        return self.echo_writes > 0 or self.repeated > 0
 
 
 def connection_env(scene: Scene, database_url: str, zendesk_url: str,
@@ -655,8 +657,8 @@ def collect(scene: Scene, labels: LabelSet, store: Store) -> list[Outcome]:
         writes, status = _writes(scene, t), scene.status[t.name]
         outcomes.append(Outcome(
             t, scene.before[t.name], state_of(scene, t), fired, held, writes,
-            downward_moves(scene, t), echo, writes if status.lower() in CLOSED else 0,
-            scene.refs[t.name], status))
+            downward_moves(scene, t), echo, repeated_evidence(audit),
+            writes if status.lower() in CLOSED else 0, scene.refs[t.name], status))
     return outcomes
 
 
@@ -673,6 +675,20 @@ def audited_policies(entries: Iterable[dict]) -> tuple[frozenset[str], tuple[str
                     held[proposal["policy"]] = proposal.get("held") or "held"
     return frozenset(fired), tuple(f"{p}: {r}" for p, r in sorted(held.items())
                                    if p not in fired)
+
+
+def repeated_evidence(entries: Iterable[dict]) -> int:
+    """Writes that fired on a piece of evidence an earlier write of the ticket had fired on."""
+    seen: set[tuple[str, str]] = set()
+    repeated = 0
+    for entry in sorted(entries, key=lambda e: e["id"]):
+        if entry["outcome"] != "escalated":
+            continue
+        fired = {(p["policy"], e["key"]) for p in entry["detail"]["rounds"][-1]["proposals"]
+                 if p["state"] == "fired" for e in p["evidence"]}
+        repeated += bool(fired & seen)
+        seen |= fired
+    return repeated
 
 
 def _only_echo(entry: dict, actors: dict, platform: str, bot: str) -> bool:

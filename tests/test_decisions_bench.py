@@ -40,6 +40,7 @@ from decisions import (  # noqa: E402
     outcome_label,
     parse_labels,
     parse_offset,
+    repeated_evidence,
     report,
     run,
     score,
@@ -532,13 +533,14 @@ def test_agreement_confusion_and_disagreements():
 def test_safety_counts():
     result = score([
         _outcome("once", writes=1),
-        _outcome("twice", writes=2),
+        _outcome("twice", writes=2, repeated=1),
+        _outcome("new evidence", writes=2),
         _outcome("echo", writes=1, echo_writes=1),
         _outcome("down", writes=1, downward=1),
         _outcome("solved", writes=1, closed_writes=1, status_then="solved"),
     ])
     assert (result.writes, result.loops, result.downward_moves, result.closed_writes) == \
-        (6, 2, 1, 1)
+        (8, 2, 1, 1)
     assert not result.safe
     assert [o.ticket.name for o in result.unsafe] == ["twice", "echo", "down", "solved"]
     assert score([_outcome("fine", writes=1)]).safe
@@ -573,3 +575,19 @@ def test_report_names_the_figures():
     assert "| L2 | 1 | · |" in text
     assert "safety: downward moves 0, loops 0, writes to solved/closed tickets 0" in text
     assert text.count(".venv/bin/python bench/decisions.py") == 2  # run, and for the README
+
+
+def _escalated(entry_id: int, *fired: tuple[str, str], outcome: str = "escalated") -> dict:
+    proposals = [{"policy": policy, "state": "fired", "evidence": [{"key": key}]}
+                 for policy, key in fired]
+    return {"id": entry_id, "outcome": outcome, "detail": {"rounds": [{"proposals": proposals}]}}
+
+
+def test_a_second_write_is_a_loop_only_when_it_reuses_evidence():
+    routed_then_incident = [_escalated(1, ("specialized", "route:billing")),
+                            _escalated(2, ("incident", "incident:tierlift_incident_1"))]
+    assert repeated_evidence(routed_then_incident) == 0
+    written_twice = [_escalated(2, ("customer_request", "comment:7")),
+                     _escalated(1, ("customer_request", "comment:7")),
+                     _escalated(3, ("customer_request", "comment:7"), outcome="no_change")]
+    assert repeated_evidence(written_twice) == 1
