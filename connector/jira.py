@@ -20,6 +20,7 @@ from connector.ticket import (
     Priority,
     SentRequest,
     Ticket,
+    TicketSummary,
     TierChange,
     TierLadder,
     TierWrite,
@@ -42,6 +43,7 @@ KNOWN_PRIORITIES = {
 }
 ISSUE_FIELDS = ("summary", "status", "priority", "labels", "reporter", "assignee", "created",
                 "updated", "project", "comment", "description", "issuetype")
+SUMMARY_FIELDS = "summary,description,labels,issuetype,reporter,created,status"
 
 
 def parse_time(value: str) -> datetime:
@@ -276,25 +278,58 @@ class JiraConnector:
 
     def recently_updated(self, since: datetime) -> Iterator[tuple[str, str]]:
         """``(issue key, updated)`` of unresolved issues updated since ``since``, for the
-        reconciliation sweep (Cloud: ``/search/jql`` with ``nextPageToken``; Data Center:
-        ``/search`` with ``startAt``)."""
-        minutes = max(1, int((datetime.now(since.tzinfo) - since).total_seconds() // 60) + 1)
-        jql = f'updated >= "-{minutes}m" AND statusCategory != Done ORDER BY updated ASC'
+        reconciliation sweep."""
+        jql = f'updated >= "-{_minutes_back(since)}m" AND statusCategory != Done ' \
+            "ORDER BY updated ASC"
+        for issue in self._search(jql, "updated", what="search for recently updated issues"):
+            yield issue["key"], (issue.get("fields") or {}).get("updated", "")
+
+    def tickets_of(self, kind: str, ident: str, since: datetime) -> list[TicketSummary]:
+        """The issues reported by a user (``"requester"``: ``reporter = "…"``, the accountId on
+        Cloud, the user name on Data Center) or shared with a JSM organization
+        (``"organization"``: ``organizations = …``, see
+        https://confluence.atlassian.com/servicedeskcloud/blog/2016/09/group-customers-in-organizations)
+        created since ``since``, newest first. The window is relative (``created >= "-Nm"``)
+        so that the bot user's time zone does not matter."""
+        field = "reporter" if kind == "requester" else "organizations"
+        value = ident if kind == "organization" and ident.isdigit() else _jql_string(ident)
+        jql = f'{field} = {value} AND created >= "-{_minutes_back(since)}m" ' \
+            "ORDER BY created DESC"
+        found = [self._summary(issue, ident if kind == "organization" else None)
+                 for issue in self._search(jql, SUMMARY_FIELDS,
+                                           what=f"search for issues of {kind} {ident}")]
+        return [summary for summary in found if summary.created_at >= since]
+
+    def _summary(self, issue: Mapping[str, Any], organization: str | None) -> TicketSummary:
+        """A search result as an earlier ticket (``description``: the customer's first message)."""
+        fields = issue.get("fields") or {}
+        return TicketSummary(
+            platform=PLATFORM, ref=issue["key"], subject=fields.get("summary") or "",
+            description=adf.to_text(fields.get("description")),
+            tags=tuple(fields.get("labels") or ()),
+            form=(fields.get("issuetype") or {}).get("name"),
+            requester_id=user_id(fields.get("reporter")), organization_id=organization,
+            created_at=parse_time(fields["created"]),
+            status=(fields.get("status") or {}).get("name", ""))
+
+    def _search(self, jql: str, fields: str, *, what: str) -> Iterator[dict]:
+        """The issues a JQL search finds, page after page (Cloud: ``/search/jql`` with
+        ``nextPageToken``; Data Center: ``/search`` with ``startAt``), at most
+        ``MAX_PAGES`` pages."""
         token: str | None = None
         start = 0
         for _ in range(MAX_PAGES):
             if self.cloud:
-                params = {"jql": jql, "fields": "updated", "maxResults": PAGE,
+                params = {"jql": jql, "fields": fields, "maxResults": PAGE,
                           **({"nextPageToken": token} if token else {})}
                 response = self.api.get(f"{self.rest}/search/jql", **params)
             else:
-                response = self.api.get(f"{self.rest}/search", jql=jql, fields="updated",
+                response = self.api.get(f"{self.rest}/search", jql=jql, fields=fields,
                                         maxResults=PAGE, startAt=start)
-            raise_for_status(response, "search for recently updated issues")
+            raise_for_status(response, what)
             page = response.json()
             issues = page.get("issues") or []
-            for issue in issues:
-                yield issue["key"], (issue.get("fields") or {}).get("updated", "")
+            yield from issues
             token = page.get("nextPageToken")
             start += len(issues)
             done = not token if self.cloud else (not issues or start >= page.get("total", 0))
@@ -378,6 +413,16 @@ class JiraConnector:
         raise_for_status(response, f"transition {self.transition!r} of issue {key}",
                          rejected=REFUSED)
         return sent
+
+
+def _minutes_back(since: datetime) -> int:
+    """Whole minutes from ``since`` to now, rounded up, for a relative JQL date."""
+    return max(1, int((datetime.now(since.tzinfo) - since).total_seconds() // 60) + 1)
+
+
+def _jql_string(value: str) -> str:
+    """``value`` as a quoted JQL string."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _role(author: Mapping[str, Any], ident: str | None, reporter: str | None,

@@ -180,6 +180,23 @@ class Ticket:
 
 
 @dataclass(frozen=True)
+class TicketSummary:
+    """An earlier ticket as the helpdesk's search lists it: enough to tell whether a new ticket
+    is about the same thing (``description``: the customer's first message, as plain text)."""
+
+    platform: str
+    ref: str
+    subject: str
+    description: str
+    tags: tuple[str, ...]
+    form: str | None
+    requester_id: str | None
+    organization_id: str | None
+    created_at: datetime
+    status: str
+
+
+@dataclass(frozen=True)
 class TierWrite:
     """One write-back: move to ``tier`` or hand to the specialist team ``route`` (``None``:
     stay), add tags, maybe raise priority, leave an internal note, and optionally a public

@@ -7,7 +7,8 @@ import logging
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from itertools import islice
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,6 +22,7 @@ from connector.ticket import (
     Priority,
     SentRequest,
     Ticket,
+    TicketSummary,
     TierChange,
     TierLadder,
     TierWrite,
@@ -34,6 +36,10 @@ DONE = frozenset({"solved", "closed"})
 ORGANIZATION_TTL = 300.0
 MAX_PAGES = 60  # 100 per page: Zendesk caps a ticket at 5,000 comments
 NEEDS = frozenset({"comments", "history"})  # what fetch() can add to the ticket itself
+# The Search API answers 100 results a page and 1,000 a query (page 11 is refused with 422):
+# https://developer.zendesk.com/api-reference/ticketing/ticket-management/search/
+SEARCH_PAGES = 10
+SEARCH_KEYS = {"requester": "requester_id", "organization": "organization_id"}
 
 
 def parse_time(value: str) -> datetime:
@@ -189,6 +195,23 @@ class ZendeskConnector:
                 if raw.get("status") not in DONE and raw.get("updated_at"):
                     yield str(raw["id"]), raw["updated_at"]
 
+    def tickets_of(self, kind: str, ident: str, since: datetime) -> list[TicketSummary]:
+        """The tickets of a ``"requester"`` or an ``"organization"`` created since ``since``,
+        newest first, read through the Search API (``type:ticket requester_id:… created>…``,
+        offset paging by ``next_page``, at most its 1,000 results). The query counts in whole
+        days, so it asks from the day before and the tickets are filtered here.
+        """
+        if not ident.isdigit():  # Zendesk ids are numbers; anything else would change the query
+            return []
+        day = (since - timedelta(days=1)).astimezone(UTC).date().isoformat()
+        params = {"query": f"type:ticket {SEARCH_KEYS[kind]}:{ident} created>{day}",
+                  "sort_by": "created_at", "sort_order": "desc", "per_page": 100}
+        pages = self._pages("/api/v2/search.json", params, what=f"search for tickets of {kind} "
+                            f"{ident}")
+        found = [_summary(raw) for page in islice(pages, SEARCH_PAGES)
+                 for raw in page.get("results") or () if raw.get("result_type") == "ticket"]
+        return [summary for summary in found if summary.created_at >= since]
+
     def _pages(self, path: str, params: dict, *, what: str) -> Iterator[dict]:
         """Follow cursor (``meta.has_more`` + ``links.next``) or offset (``next_page``) paging.
 
@@ -271,6 +294,17 @@ class ZendeskConnector:
         if response.status_code >= 400:
             log.warning("public reply on %s refused: HTTP %s", path, response.status_code)
         return SentRequest("PUT", path, body, response.status_code)
+
+
+def _summary(raw: Mapping[str, Any]) -> TicketSummary:
+    """A search result as an earlier ticket (``description`` is the first comment's text)."""
+    return TicketSummary(
+        platform=PLATFORM, ref=str(raw["id"]), subject=raw.get("subject") or "",
+        description=raw.get("description") or "", tags=tuple(raw.get("tags") or ()),
+        form=_str_or_none(raw.get("ticket_form_id")),
+        requester_id=_str_or_none(raw.get("requester_id")),
+        organization_id=_str_or_none(raw.get("organization_id")),
+        created_at=parse_time(raw["created_at"]), status=raw.get("status") or "")
 
 
 def _slas(raw: Mapping[str, Any]) -> Iterator[PlatformDeadline]:

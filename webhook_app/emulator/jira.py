@@ -15,6 +15,7 @@ import hmac
 import json
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -554,20 +555,31 @@ class JiraEmulator(BaseEmulator):
         @app.get(f"{api}/search/jql")
         @app.get(f"{api}/search")
         def search(version: str) -> Response:
-            """The reconciliation sweep's query: unresolved issues updated in the last N
-            minutes (``updated >= "-Nm"``), oldest first, in one page."""
-            match = re.search(r'updated >= "-(\d+)m"', request.args.get("jql", ""))
-            since = datetime.now(UTC) - timedelta(minutes=int(match.group(1)) if match else 0)
+            """JQL search as tierlift uses it (see :func:`_jql`), with the requested ``fields``.
+            Cloud's ``/search/jql`` pages with an opaque ``nextPageToken`` (left out on the last
+            page, ``isLast``), https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issue-search/;
+            Data Center's ``/search`` with ``startAt`` and ``total``,
+            https://docs.atlassian.com/software/jira/docs/api/REST/latest/#api/2/search."""
+            try:
+                matches, order, descending = _jql(request.args.get("jql", ""))
+            except _Invalid as exc:
+                return self._reply(400, {"errorMessages": [str(exc)], "errors": {}})
+            wanted = {f.strip() for f in request.args.get("fields", "").split(",") if f.strip()}
+            size = request.args.get("maxResults", 50, type=int)
+            cloud = request.path.endswith("/jql")
+            start = int(request.args.get("nextPageToken") or 0) if cloud \
+                else request.args.get("startAt", 0, type=int)
             with self._lock:
-                found = sorted((i for i in self.issues.values()
-                                if i.updated >= since and i.status != "Resolved"),
-                               key=lambda i: i.updated)
-                issues = [{"id": i.id, "key": i.key, "fields": {"updated": _stamp(i.updated)}}
-                          for i in found]
-                if request.path.endswith("/jql"):
-                    return self._reply(200, {"issues": issues, "isLast": True})
-                return self._reply(200, {"issues": issues, "startAt": 0,
-                                         "maxResults": len(issues), "total": len(issues)})
+                found = sorted((i for i in self.issues.values() if matches(i)),
+                               key=lambda i: (getattr(i, order), int(i.id)), reverse=descending)
+                issues = [self._issue_json(i, version, wanted or None)
+                          for i in found[start:start + size]]
+                if not cloud:
+                    return self._reply(200, {"issues": issues, "startAt": start,
+                                             "maxResults": size, "total": len(found)})
+                last = start + size >= len(found)
+                return self._reply(200, {"issues": issues, "isLast": last,
+                                         **({} if last else {"nextPageToken": str(start + size)})})
 
         @app.get(f"{api}/myself")
         def myself(version: str) -> Response:
@@ -731,6 +743,41 @@ class JiraEmulator(BaseEmulator):
         if name == "labels":
             return "labels", _labels(value)
         raise _Invalid(UNKNOWN_FIELD.format(name))
+
+
+_JQL_CLAUSE = re.compile(r'(\w+)\s*(>=|!=|=)\s*("(?:[^"\\]|\\.)*"|\S+)')
+
+
+def _jql(jql: str) -> tuple[Callable[[Issue], bool], str, bool]:
+    """A JQL query of clauses joined by AND as a test on an issue, with its ``ORDER BY`` field
+    and direction. Clauses: ``updated`` or ``created >= "-Nm"``, ``statusCategory != Done``,
+    ``reporter = "…"``; anything else is refused as Jira refuses a field it does not know."""
+    ordered = re.search(r"\border\s+by\s+(.*)$", jql, flags=re.IGNORECASE)
+    query, order = (jql[:ordered.start()], ordered[1]) if ordered else (jql, "")
+    field, *direction = order.split() or ["created"]
+    if field not in ("created", "updated"):
+        raise _Invalid(f"The emulator cannot order by '{field}'.")
+    tests: list[Callable[[Issue], bool]] = []
+    for clause in filter(None, re.split(r"\s+and\s+", query, flags=re.IGNORECASE)):
+        match = _JQL_CLAUSE.fullmatch(clause.strip())
+        if match is None:
+            raise _Invalid(f"Error in the JQL Query: '{clause}'")
+        name, op, value = match.groups()
+        if value.startswith('"'):
+            value = re.sub(r"\\(.)", r"\1", value[1:-1])
+        back = re.fullmatch(r"-(\d+)m", value)
+        if name in ("created", "updated") and op == ">=" and back:
+            since = datetime.now(UTC) - timedelta(minutes=int(back[1]))
+            tests.append(lambda i, name=name, since=since: getattr(i, name) >= since)
+        elif (name, op, value.lower()) == ("statusCategory", "!=", "done"):
+            tests.append(lambda i: STATUSES[i.status][1] != "done")
+        elif (name, op) == ("reporter", "="):
+            tests.append(lambda i, value=value: i.reporter == value)
+        else:
+            raise _Invalid(f"Field '{name}' does not exist or you do not have permission to "
+                           "view it.")
+    descending = bool(direction) and direction[0].upper() == "DESC"
+    return (lambda issue: all(test(issue) for test in tests)), field, descending
 
 
 def _select(value: Any, options: dict[str, str], field_name: str) -> str | None:

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar
+from urllib.parse import urlencode
 
 from flask import Flask, request
 
@@ -26,6 +29,37 @@ RATE_LIMIT = 700  # requests per minute, as Zendesk Enterprise allows
 
 def _iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+SEARCH_LIMIT = 1000  # results one search query can page through
+_SEARCH_TERM = re.compile(r"(\w+)([:<>])(\S+)")
+
+
+def _ticket_search(query: str) -> Callable[[dict], bool]:
+    """A search query as a test on a ticket: ``type:ticket``, ``requester_id:``,
+    ``organization_id:``, and ``created>``/``created<`` a date (whole days, UTC) or a moment."""
+    tests: list[Callable[[dict], bool]] = []
+    for term in query.split():
+        match = _SEARCH_TERM.fullmatch(term)
+        key, op, value = match.groups() if match else (term, "", "")
+        if (key, op, value) == ("type", ":", "ticket"):
+            continue
+        if key in ("requester_id", "organization_id") and op == ":":
+            tests.append(lambda t, key=key, value=value: str(t[key]) == value)
+        elif key == "created" and op in "<>":
+            tests.append(lambda t, op=op, value=value: _created(t, op, value))
+        else:
+            raise ValueError(f"the emulator does not search for {term!r}")
+    return lambda ticket: all(test(ticket) for test in tests)
+
+
+def _created(ticket: dict, op: str, value: str) -> bool:
+    created = datetime.fromisoformat(ticket["created_at"])
+    if len(value) == 10:  # a date: created on a later (earlier) day
+        mine = created.date().isoformat()
+    else:
+        mine, value = created, datetime.fromisoformat(value)
+    return mine > value if op == ">" else mine < value
 
 
 class ZendeskEmulator(BaseEmulator):
@@ -271,6 +305,40 @@ class ZendeskEmulator(BaseEmulator):
                 return emulator._reply(200, {"tickets": [dict(t) for t in changed],
                                              "after_url": None, "after_cursor": None,
                                              "end_of_stream": True})
+
+        @app.get("/api/v2/search.json")
+        def search():
+            """The Search API for tickets, as documented at
+            https://developer.zendesk.com/api-reference/ticketing/ticket-management/search/:
+            results with ``result_type``, sorted by ``sort_by``/``sort_order``, offset paging
+            (``page``, ``per_page`` up to 100, ``next_page``), ``count`` the full total, and at
+            most 1,000 results (a page past them: 422). Zendesk indexes a new ticket within
+            minutes, this at once; it knows the keywords tierlift sends (see
+            :func:`_ticket_search`) and refuses others (400)."""
+            try:
+                matches = _ticket_search(request.args.get("query", ""))
+            except ValueError as exc:
+                return emulator._reply(400, {"error": "InvalidSearch", "description": str(exc)})
+            page = request.args.get("page", 1, type=int)
+            size = min(request.args.get("per_page", 100, type=int), 100)
+            if (page - 1) * size >= SEARCH_LIMIT:
+                return emulator._reply(422, {"error": "InsufficientResourceError",
+                                             "description": "Search results are limited to "
+                                                            f"{SEARCH_LIMIT} per query"})
+            order = request.args.get("sort_by", "created_at")
+            with emulator._lock:
+                found = sorted((t for t in emulator.tickets.values() if matches(t)),
+                               key=lambda t: (t.get(order) or "", t["id"]),
+                               reverse=request.args.get("sort_order") == "desc")
+                shown = found[(page - 1) * size:page * size]
+                more = page * size < min(len(found), SEARCH_LIMIT)
+                args = {**request.args, "page": page + 1}
+                return emulator._reply(200, {
+                    "results": [{**t, "result_type": "ticket"} for t in shown], "facets": None,
+                    "next_page": f"{request.base_url}?{urlencode(args)}" if more else None,
+                    "previous_page": None if page == 1 else
+                    f"{request.base_url}?{urlencode({**args, 'page': page - 1})}",
+                    "count": len(found)})
 
         @app.get("/api/v2/organizations/<int:org_id>.json")
         def organization(org_id: int):
