@@ -106,6 +106,10 @@ class MemoryHistory:
     def recent(self, platform, *, since):
         return [t for t in self.tickets if t.created_at >= since]
 
+    def created_between(self, platform, start, end):
+        return sorted((t for t in self.tickets if start <= t.created_at <= end),
+                      key=lambda t: (t.created_at, t.ref))
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

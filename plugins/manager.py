@@ -145,6 +145,7 @@ class PolicyHost:
                 problems.append(f"{key}.enabled: expected true or false, got {on!r}")
                 continue
             model = specs[name].options
+            problems += _renamed(key, table, getattr(model, "renamed_options", {}))
             unknown = sorted(set(table) - set(model.model_fields))
             for option in unknown:
                 known = ", ".join(model.model_fields) or "none"
@@ -204,6 +205,22 @@ class EnabledPolicies:
                               ticket.ref)
                 result.failures.append(PolicyFailure(name, _describe(exc)))
         return result
+
+
+def _renamed(key: str, table: dict[str, Any], renamed: Mapping[str, str]) -> list[str]:
+    """Move options given under an old name (a model's ``renamed_options``: old name to new)
+    to their new name, with a deprecation warning; an option given under both is a problem."""
+    problems = []
+    for old, new in renamed.items():
+        if old not in table:
+            continue
+        value = table.pop(old)
+        if new in table:
+            problems.append(f"{key}.{old}: renamed to {new}, which is also given; remove {old}")
+        else:
+            log.warning("%s.%s is deprecated: it is now called %s", key, old, new)
+            table[new] = value
+    return problems
 
 
 def _proposals(policy: str, returned: object) -> list[Proposal]:

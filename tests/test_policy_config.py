@@ -1,4 +1,4 @@
-"""Configuration that spans policies and helpdesks: routes and calendars must exist."""
+"""Configuration that spans policies and helpdesks: tiers, routes and calendars must exist."""
 
 from __future__ import annotations
 
@@ -67,3 +67,15 @@ def test_calendars_named_per_tier_or_priority_must_exist(tmp_path):
         enabled_policies(settings)
     assert caught.value.problems == [
         'policies.sla.priority_calendars.urgent: no [calendars.oncall] table (or use "24x7")']
+
+
+def test_a_tier_a_policy_moves_tickets_to_must_be_on_the_ladder(tmp_path):
+    settings = make_settings(tmp_path, zendesk=zendesk(), policies={
+        "incident": {"enabled": True, "route": "", "tier": "L4"}})
+    with pytest.raises(ConfigError) as caught:
+        enabled_policies(settings)
+    assert caught.value.problems == ["policies.incident.tier: 'L4' is not one of tiers "
+                                     "['L1', 'L2', 'L3']"]
+    settings = make_settings(tmp_path, zendesk=zendesk(), policies={
+        "incident": {"enabled": True, "route": "", "tier": "L3"}})
+    assert enabled_policies(settings).names == ["incident"]

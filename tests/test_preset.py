@@ -69,7 +69,8 @@ def test_the_preset_sets_the_written_policy(tmp_path, monkeypatch):
                                           "hours_in_tier": 48}.items()
     assert policies["vip"]["org_tags"] == ["vip", "enterprise_key_account"]
     assert (policies["vip"]["tier"], policies["policy_exception"]["tier"]) == ("L2", "L2")
-    assert (policies["incident"]["count"], policies["incident"]["minutes"]) == (3, 10)
+    assert [policies["incident"][k] for k in ("count", "minutes", "route", "tier")] == \
+        [3, 10, "", "L3"]
     assert policies["repeat_issue"]["days"] == 30
     assert settings.zendesk.route_groups.keys() == settings.jira.route_values.keys() == \
         {"billing", "security", "compliance", "integrations"}

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
+
 import pytest
 import sqlalchemy as sa
+from builders import T0 as TICKET_T0
+from builders import comment, ticket
 
-from webhook_app.store import AuditRecord, Delivery, Store, evidence, inbox, tickets
+from connector.ticket import AuthorRole, Comment, Ticket
+from webhook_app.store import AuditRecord, Delivery, Store, StoreHistory, evidence, inbox, tickets
 
 T0 = 1_800_000_000.0
 LEASE = 30.0
@@ -325,3 +331,58 @@ def test_deliveries_survive_reopening_the_database(tmp_path, clock):
         assert again.inbox_counts() == {"pending": 1}
     finally:
         again.close()
+
+
+
+# -- ticket index ---------------------------------------------------------------------------
+
+
+def opened(ref: str, minute: int, *comments: Comment, **fields: object) -> Ticket:
+    """A ticket created ``minute`` minutes after the builders' T0, with custom ``fields``."""
+    return replace(ticket(*comments, ref=ref), created_at=TICKET_T0 + timedelta(minutes=minute),
+                   custom_fields=fields)
+
+
+def test_the_index_keeps_the_first_customer_message_and_short_field_values(db):
+    db.index(opened("1", 0, comment(1, "Agent opened this", role=AuthorRole.AGENT),
+                    comment(2, "x" * 1500),
+                    **{"360012": "Storage", "360013": None, "360014": "long " * 60,
+                       "360015": ["EU", "US"]}))
+    db.index(opened("2", 5, comment(3, "Dashboard is blank")))
+    db.index(opened("3", 11, comment(4, "Later")))
+    history = StoreHistory(db)
+    found = history.created_between("zendesk", TICKET_T0, TICKET_T0 + timedelta(minutes=5))
+    assert [p.ref for p in found] == ["1", "2"]  # both ends included, oldest first
+    assert found[0].first_message == "x" * 1000
+    assert found[0].fields == {"360012": ("storage",), "360015": ("eu", "us")}
+    assert (found[1].first_message, found[1].fields) == ("Dashboard is blank", {})
+    assert history.created_between("jira", TICKET_T0, TICKET_T0 + timedelta(hours=1)) == []
+    db.index(opened("2", 5))  # read again without its comments: the first message stays
+    [again] = history.created_between("zendesk", found[1].created_at, found[1].created_at)
+    assert again.first_message == "Dashboard is blank"
+
+
+def test_create_schema_adds_the_index_columns_a_database_of_the_previous_version_lacks(
+        tmp_path, clock):
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    old = sa.create_engine(url)
+    with old.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TABLE ticket_index (platform VARCHAR(16) NOT NULL, ticket_ref VARCHAR(64) "
+            "NOT NULL, subject TEXT NOT NULL, tags TEXT NOT NULL, form VARCHAR(64), "
+            "requester_id VARCHAR(255), organization_id VARCHAR(255), created_at FLOAT NOT "
+            "NULL, status VARCHAR(64) NOT NULL, PRIMARY KEY (platform, ticket_ref))")
+        conn.exec_driver_sql("INSERT INTO ticket_index VALUES ('zendesk', '7', 'Old', '[]', "
+                             f"NULL, '1', NULL, {TICKET_T0.timestamp()}, 'open')")
+    old.dispose()
+    store = Store(url, clock=clock)
+    try:
+        store.create_schema()
+        store.create_schema()  # and again: nothing left to add
+        store.index(opened("8", 1, comment(1, "New")))
+        found = StoreHistory(store).created_between("zendesk", TICKET_T0,
+                                                    TICKET_T0 + timedelta(minutes=1))
+        assert [(p.ref, p.first_message, p.fields) for p in found] == \
+            [("7", None, {}), ("8", "New", {})]
+    finally:
+        store.close()

@@ -12,8 +12,9 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
+from builders import comment, ticket
 
-from webhook_app.store import AuditRecord, Delivery, Store, metadata
+from webhook_app.store import AuditRecord, Delivery, Store, StoreHistory, metadata
 
 URL = os.environ.get("TIERLIFT_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1/test")
 
@@ -89,3 +90,34 @@ def test_concurrent_workers_never_claim_the_same_ticket_on_postgresql(pg):
         thread.join()
     assert sorted(claimed) == ["0", "1", "2", "3", "4"]  # each ticket once, all deliveries in it
     assert store.inbox_counts() == {"done": 20}
+
+
+def test_an_older_ticket_index_gains_its_new_columns_on_postgresql():
+    pytest.importorskip("psycopg")
+    schema = f"tierlift_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(URL)
+    try:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+            conn.exec_driver_sql(
+                f"CREATE TABLE {schema}.ticket_index (platform VARCHAR(16), ticket_ref "
+                "VARCHAR(64), subject TEXT NOT NULL, tags TEXT NOT NULL, form VARCHAR(64), "
+                "requester_id VARCHAR(255), organization_id VARCHAR(255), created_at FLOAT "
+                "NOT NULL, status VARCHAR(64) NOT NULL, PRIMARY KEY (platform, ticket_ref))")
+    except sa.exc.OperationalError as exc:
+        pytest.skip(f"no PostgreSQL at {URL}: {exc.orig}")
+    store = Store(URL)
+    store.engine = sa.create_engine(URL, connect_args={"options": f"-csearch_path={schema}"})
+    try:
+        store.create_schema()
+        store.create_schema()
+        moment = ticket(comment(1, "Dashboard is blank")).created_at
+        store.index(ticket(comment(1, "Dashboard is blank")))
+        store.index(ticket())  # read again without comments: the first message stays
+        [past] = StoreHistory(store).created_between("zendesk", moment, moment)
+        assert (past.ref, past.first_message) == ("42", "Dashboard is blank")
+    finally:
+        store.close()
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()

@@ -49,11 +49,16 @@ def build_connectors(settings: Settings) -> dict[str, Connector]:
 
 
 def enabled_policies(settings: Settings, host: PolicyHost | None = None) -> EnabledPolicies:
-    """Raises :class:`ConfigError` naming each bad ``policies.*`` key, and each specialist
-    route an enabled policy uses that a configured helpdesk cannot write."""
+    """Raises :class:`ConfigError` naming each bad ``policies.*`` key, each tier that is not on
+    the ladder, and each specialist route an enabled policy uses that a configured helpdesk
+    cannot write."""
     policies = (host or PolicyHost()).configure(settings.policies)
     problems = []
     for name, options in policies.options.items():
+        tier = getattr(options, "tier", None)  # an absolute tier to move tickets to
+        if isinstance(tier, str) and tier not in settings.tiers:
+            problems.append(f"policies.{name}.tier: {tier!r} is not one of tiers "
+                            f"{settings.tiers}")
         for key, calendar in _calendars(options):
             if calendar != ALWAYS and calendar not in settings.calendars:
                 problems.append(f"policies.{name}.{key}: no [calendars.{calendar}] table (or "

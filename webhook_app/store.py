@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from connector.ticket import Ticket
-from plugins.history import PastTicket
+from plugins.history import PastTicket, first_message, short_fields
 
 metadata = sa.MetaData()
 
@@ -79,6 +79,10 @@ ticket_index = sa.Table(
     sa.Column("organization_id", sa.String(255)),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("status", sa.String(64), nullable=False),
+    # Added after the first release (create_schema adds them to older databases): the start of
+    # the customer's first message, and short custom field values as JSON {field id: [texts]}.
+    sa.Column("first_message", sa.Text),
+    sa.Column("custom_fields", sa.Text),
     sa.Index("ix_index_requester", "platform", "requester_id", "created_at"),
     sa.Index("ix_index_organization", "platform", "organization_id", "created_at"),
     sa.Index("ix_index_created", "platform", "created_at"),
@@ -180,6 +184,13 @@ class Store:
 
     def create_schema(self) -> None:
         metadata.create_all(self.engine)
+        # A database created by an earlier version lacks ticket_index's later columns: add them
+        # (a stopgap until schema migrations are managed with Alembic).
+        present = {c["name"] for c in sa.inspect(self.engine).get_columns("ticket_index")}
+        with self._writing() as conn:
+            for column in ("first_message", "custom_fields"):
+                if column not in present:
+                    conn.exec_driver_sql(f"ALTER TABLE ticket_index ADD COLUMN {column} TEXT")
 
     def ping(self) -> None:
         with self.engine.connect() as conn:
@@ -287,12 +298,16 @@ class Store:
         values = dict(subject=ticket.subject, tags=json.dumps(list(ticket.tags)),
                       form=ticket.form, requester_id=ticket.requester_id,
                       organization_id=ticket.organization_id,
-                      created_at=ticket.created_at.timestamp(), status=ticket.status)
+                      created_at=ticket.created_at.timestamp(), status=ticket.status,
+                      first_message=first_message(ticket),
+                      custom_fields=json.dumps(short_fields(ticket)))
         statement = _insert(self.engine, ticket_index).values(
             platform=ticket.platform, ticket_ref=ticket.ref, **values)
+        # A ticket read without its comments keeps the first message indexed before.
+        kept = sa.func.coalesce(statement.excluded.first_message, ticket_index.c.first_message)
         with self._writing() as conn:
             conn.execute(statement.on_conflict_do_update(
-                index_elements=["platform", "ticket_ref"], set_=values))
+                index_elements=["platform", "ticket_ref"], set_={**values, "first_message": kept}))
 
     def past_tickets(self, platform: str, *, since: float, requester_id: str | None = None,
                      organization_id: str | None = None, limit: int = 500) -> list[dict]:
@@ -308,6 +323,16 @@ class Store:
             owners.append(ticket_index.c.organization_id == organization_id)
         if requester_id is not None or organization_id is not None:
             query = query.where(sa.or_(*owners))
+        with self.engine.connect() as conn:
+            return [dict(row) for row in conn.execute(query).mappings()]
+
+    def tickets_created(self, platform: str, start: float, end: float, *,
+                        limit: int = 1000) -> list[dict]:
+        """Indexed tickets created from ``start`` to ``end``, both included (oldest first)."""
+        query = (sa.select(ticket_index)
+                 .where(ticket_index.c.platform == platform,
+                        ticket_index.c.created_at.between(start, end))
+                 .order_by(ticket_index.c.created_at, ticket_index.c.ticket_ref).limit(limit))
         with self.engine.connect() as conn:
             return [dict(row) for row in conn.execute(query).mappings()]
 
@@ -508,10 +533,16 @@ class StoreHistory:
         return [_past(row) for row in self._store.past_tickets(platform,
                                                                since=since.timestamp())]
 
+    def created_between(self, platform: str, start: datetime, end: datetime) -> list[PastTicket]:
+        return [_past(row) for row in self._store.tickets_created(platform, start.timestamp(),
+                                                                  end.timestamp())]
+
 
 def _past(row: dict) -> PastTicket:
     return PastTicket(platform=row["platform"], ref=row["ticket_ref"], subject=row["subject"],
                       tags=tuple(json.loads(row["tags"])), form=row["form"],
                       requester_id=row["requester_id"], organization_id=row["organization_id"],
                       created_at=datetime.fromtimestamp(row["created_at"], UTC),
-                      status=row["status"])
+                      status=row["status"], first_message=row["first_message"],
+                      fields={k: tuple(v) for k, v in
+                              json.loads(row["custom_fields"] or "{}").items()})
