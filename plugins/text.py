@@ -29,7 +29,7 @@ TOKEN_BYTES = bytes(b if 48 <= b <= 57 or 97 <= b <= 122 else 32 for b in range(
 
 
 PROXIMITY_WORDS = 6
-NEGATION_WORDS = 3  # a negator this many words before a match, in the same clause, negates it
+NEGATION_WORDS = 3  # a negator among this many words (of 3+ letters) before a match, in its clause
 # Negating words of the customers' languages, accent-free ("nao" is "não"; "don t" splits).
 NEGATORS = frozenset(b"""
     not no never dont don doesnt didnt isnt wasnt arent cannot without nobody neither nor
@@ -40,7 +40,7 @@ NEGATORS = frozenset(b"""
     non senza mai nessun niet geen nooit zonder
 """.split())
 WHY = frozenset(b"why warum wieso weshalb pourquoi porque perche waarom".split())
-_CLAUSE_BREAK = re.compile(r"[.,;:!?\n\0()]|\b(?:but|aber|mais|pero|mas|ma|maar)\b")
+_CLAUSE_BREAK = re.compile(r"[.,;:!?\n\0()]|\b(?:but|aber|mais|pero|mas|ma|maar|and|und|et|y|e)\b")
 
 
 def _accent_free(char: str) -> str:
@@ -176,7 +176,8 @@ def negated(lower: str, start: int) -> bool:
     breaks = list(_CLAUSE_BREAK.finditer(before))
     if breaks:
         before = before[breaks[-1].end():]
-    words = [w for w in tokens(before) if len(w) > 1 or w in b"0123456789"]  # "don't": don, t
+    # Little words do not count towards the distance ("don't want to speak to a manager").
+    words = [w for w in tokens(before) if len(w) > 2 or w in NEGATORS]
     if WHY.intersection(words) or b"por que" in b" ".join(words):
         return False
     return not NEGATORS.isdisjoint(words[-NEGATION_WORDS:])
