@@ -54,7 +54,8 @@ PACKS = {
             "escalated internally", "escalated it internally", "escalated this internally",
             "i escalated", "we escalated", "i have escalated", "we have escalated",
             "escalate ... automatically", "escalate tickets", "escalate ticket",
-            "escalates tickets", "escalate to my team",
+            "escalates tickets", "escalate to my team", "tickets ... escalat*",
+            "escalat* ... tickets", "escalated to my team", "escalated to our team",
         )),
     "de": Pack(
         terms=(

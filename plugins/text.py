@@ -147,7 +147,8 @@ class Matcher:
             if required <= present:
                 for match in regex.finditer(lower):
                     start, end = match.span()
-                    if start == end or (start and is_word(lower[start - 1])):
+                    if start == end or (start and is_word(lower[start - 1])) or \
+                            _in_a_name(lower, start, end):
                         continue
                     if self.exclude is not None:
                         if excluded is None:
@@ -167,6 +168,15 @@ class Matcher:
 
 def is_word(char: str) -> bool:
     return char.isalnum() or char == "_"
+
+
+def _in_a_name(lower: str, start: int, end: int) -> bool:
+    """Glued to a name: "#support-escalations", "@manager", "escalation-rules.md"."""
+    before = lower[start - 1] if start else ""
+    after = lower[end:end + 2]
+    glued_before = before == "-" and start > 1 and is_word(lower[start - 2])
+    glued_after = after[:1] in ("-", "/") and len(after) == 2 and is_word(after[1])
+    return before in ("#", "@", "/") or glued_before or glued_after
 
 
 def negated(lower: str, start: int) -> bool:

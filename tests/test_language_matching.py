@@ -65,6 +65,12 @@ def test_patterns_find_stack_traces_on_the_folded_text():
         ["Traceback (most recent call last)"]
 
 
+def test_a_term_inside_a_name_is_not_a_match():
+    terms = ["escalation", "manager"]
+    text = "posts to #support-escalations, see escalation-rules.md, ask @manager or the manager"
+    assert found(terms, text) == ["manager"]
+
+
 def test_an_overlapping_exclusion_drops_the_match():
     terms, exclude = ["manager"], ["password manager", "my manager ... asked"]
     assert found(terms, "my password manager lost everything", exclude=exclude) == []
@@ -115,6 +121,9 @@ def test_customers_ask_for_a_manager_in_their_own_words_and_languages(body, quot
     "I lost the master password of my password manager, can you reset 2FA?",
     "Our account manager Julia promised a call back.",
     "How do I configure escalation rules so tickets go to my team lead?",
+    "how can tickets unassigned for 4 hours get escalated to my team leads group?",
+    "the Slack app stopped posting to our #support-escalations channel",
+    "I'm a manager at Globex and as a manager I need SSO for my team",
     "There's no need to escalate this, it's just a question.",
     "lol the escalator at your office was broken when I visited",
     "Mein Chef hat mich gebeten, die Rechnung nachzufragen.",
