@@ -22,7 +22,8 @@ PACKS = {
                           "someone senior", "somebody senior", "someone more senior",
                           "someone in charge", "person in charge", "senior engineer",
                           "senior agent", "head of support")),
-            "supervisor", "supervisors", "a manager", "your manager", "the manager",
+            "a supervisor", "your supervisor", "the supervisor", "any supervisor",
+            "some supervisor", "a manager", "your manager", "the manager", "any manager",
             "manager involved", "manager on the phone", "someone senior", "somebody senior",
             "more senior", "someone higher up", "somebody higher up", "higher up",
             # the way people type in a hurry

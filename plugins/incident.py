@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -87,7 +88,7 @@ class Options(BaseModel):
     subject_similarity: float = Field(0.5, gt=0, le=1, description="Tickets are alike when "
                                       "their subjects' significant words overlap this much "
                                       "(Jaccard, 0 to 1).")
-    text_similarity: float = Field(0.3, gt=0, le=1, description="Tickets are also alike when "
+    text_similarity: float = Field(0.2, gt=0, le=1, description="Tickets are also alike when "
                                    "they share at least three significant words of subject "
                                    "and first message together, and this share (0 to 1) of "
                                    "the words of the one with fewer.")
@@ -161,8 +162,13 @@ def _root(word: str) -> str:
     return word
 
 
+# An HTTP error status ("503", "a 502 error") says more about an outage than most words.
+_STATUS_CODE = re.compile(r"(?<![\w.,:/#$€£-])[45]0\d(?![\w.,:/%€£-])")
+
+
 def _words(signature: SubjectWords, text: str) -> frozenset[str]:
-    return frozenset(map(_root, signature(text)))
+    return frozenset(map(_root, signature(text))).union(
+        f"http{code}" for code in _STATUS_CODE.findall(text))
 
 
 def _look(ticket: Ticket | PastTicket, message: str | None, fields, options: Options) -> _Look:
