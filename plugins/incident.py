@@ -19,7 +19,7 @@ from plugins import hookimpl
 from plugins.history import PastTicket, first_message, short_fields
 from plugins.options import OptionalName, PriorityName
 from plugins.repeat_issue import STOP_WORDS, SubjectWords, jaccard
-from plugins.text import fold
+from plugins.text import CustomerText, fold, matcher, normalise_term
 
 TAG_PREFIX = "tierlift_incident_"
 MIN_COMMON_WORDS = 3  # subject and first message alike: at least this many words in common
@@ -144,6 +144,12 @@ class _Look:
     marks: frozenset[str]  # configured tags and field values it carries
 
     @property
+    def failing(self) -> bool:
+        """It reports something failing (a symptom, an error status), or carries a mark."""
+        return bool(self.marks) or not FAILING.isdisjoint(self.words) or \
+            any(w.startswith("http") and w[4:].isdigit() for w in self.words)
+
+    @property
     def order(self) -> tuple[datetime, str]:
         return self.created_at, self.ref
 
@@ -162,13 +168,77 @@ def _root(word: str) -> str:
     return word
 
 
+# Outage symptoms as customers put them in their languages: each is one shared "word", so that
+# "can't log in, keeps loading" and "Anmeldung hängt, Lade-Symbol dreht sich" meet.
+SYMPTOMS = {
+    "login": ("log in", "log into", "login", "logon", "sign in", "signin", "sign on",
+              "anmeld*", "einlog*", "login*", "connexion", "se connecter", "connecter",
+              "iniciar sesion", "inicio de sesion", "acceder", "acceso", "entrar", "fazer login",
+              "acessar", "acesso", "accedere", "accesso", "inloggen", "aanmelden"),
+    "password": ("password", "passwort", "kennwort", "mot de passe", "contrasena", "senha",
+                 "wachtwoord"),
+    "hang": ("loading", "keeps loading", "spinner", "spinning", "spins", "hangs", "hanging",
+             "stuck", "freez*", "frozen", "blank page", "white page", "grey page", "gray page",
+             "timeout", "timed out", "time out", "lade*", "hangt", "dreht sich", "haengt",
+             "chargement", "charge", "bloque", "tourne", "page blanche", "cargando", "carga",
+             "colgado", "se queda", "pagina en blanco", "carregando", "travad*", "trava",
+             "pagina em branco", "caricamento", "bloccat*", "laden", "blijft", "blank", "white",
+             "blanc", "blanche", "en blanco", "em branco", "weiss", "weiß", "leer", "leere",
+             "bianca", "wit"),
+    "down": ("down", "outage", "not available", "unavailable", "offline", "ausfall",
+             "nicht erreichbar", "storung", "panne", "indisponible", "en panne", "caido",
+             "caida", "no disponible", "fora do ar", "indisponivel", "fuori servizio", "storing",
+             "onbereikbaar", "unreachable", "not reachable", "inaccessible", "inaccesible",
+             "inacessivel", "irraggiungibile", "is the site down", "on your end", "your side",
+             "bei euch", "de votre cote", "de su lado", "do lado de voces"),
+    "dashboard": ("dashboard*", "report*", "bericht*", "tableau de bord", "rapport*",
+                  "panel", "informe*", "painel", "relatorio*"),
+    "email": ("email*", "e-mail*", "mail*", "notification*", "benachrichtigung*", "courriel*",
+              "correo*", "notificacion*", "notificac*"),
+    "sync": ("sync*", "synchroni*", "sincroniz*", "integration*"),
+    "payment": ("payment*", "checkout", "zahlung*", "paiement*", "pago*", "pagamento*"),
+    "slow": ("slow", "sluggish", "langsam", "lent", "lente", "lento", "lenta", "traag"),
+    "fail": ("error*", "fail*", "broken", "not working", "doesn't work", "does not work",
+             "won't load", "doesn't load", "not load*", "can't", "cannot", "unable", "crash*",
+             "kaputt", "funktioniert nicht", "fehler*", "geht nicht", "nicht mehr", "erreur*",
+             "ne marche pas", "ne fonctionne pas", "ne s'affiche pas", "impossible",
+             "no funciona", "no carga", "no puedo", "no podemos", "falla*", "fallo", "erro",
+             "erros", "nao funciona", "nao carrega", "nao consigo", "non funziona", "errore",
+             "werkt niet", "fout*"),
+}
+# A report of an outage says something fails; three "please reset my password" are routine.
+FAILING = frozenset({"~hang", "~down", "~slow", "~fail"})
+
+
+@lru_cache(maxsize=1)
+def _symptom_matcher():
+    return matcher(tuple(term for terms in SYMPTOMS.values() for term in terms))
+
+
+_SYMPTOM_OF = {normalise_term(term): f"~{name}" for name, terms in SYMPTOMS.items()
+               for term in terms}
+
+
+def _symptoms(text: str) -> dict[str, str]:
+    """The symptoms named in ``text``: their "word" -> the term that named them."""
+    found = _symptom_matcher().first_matches(CustomerText(text, []))
+    return {_SYMPTOM_OF[normalise_term(term)]: term for term in found}
+
+
 # An HTTP error status ("503", "a 502 error") says more about an outage than most words.
 _STATUS_CODE = re.compile(r"(?<![\w.,:/#$€£-])[45]0\d(?![\w.,:/%€£-])")
 
 
-def _words(signature: SubjectWords, text: str) -> frozenset[str]:
-    return frozenset(map(_root, signature(text))).union(
-        f"http{code}" for code in _STATUS_CODE.findall(text))
+def _words(signature: SubjectWords, text: str, *, symptoms: bool = True) -> frozenset[str]:
+    """The significant words of ``text``, their roots; with ``symptoms``, a symptom named in
+    any language stands for the words that named it, and an HTTP error status is a word."""
+    words = set(map(_root, signature(text)))
+    if symptoms:
+        for symptom, term in _symptoms(text).items():
+            words.difference_update(map(_root, signature(term.replace("*", ""))))
+            words.add(symptom)
+        words.update(f"http{code}" for code in _STATUS_CODE.findall(text))
+    return frozenset(words)
 
 
 def _look(ticket: Ticket | PastTicket, message: str | None, fields, options: Options) -> _Look:
@@ -179,7 +249,7 @@ def _look(ticket: Ticket | PastTicket, message: str | None, fields, options: Opt
                  for value in fields.get(key, ()))
     person = ticket.requester_id if options.distinct_requesters else None
     return _Look(ref=ticket.ref, created_at=ticket.created_at, person=person or f"#{ticket.ref}",
-                 tags=ticket.tags, subject=_words(signature, subject),
+                 tags=ticket.tags, subject=_words(signature, subject, symptoms=False),
                  words=_words(signature, f"{subject}\n{fold(message)}" if message else subject),
                  marks=frozenset(marks))
 
@@ -200,7 +270,7 @@ def _incident(me: _Look, around: list[_Look],
     ``me``, or ``None``. An incident: in some stretch of ``minutes`` (between creation times),
     ``me`` and tickets alike, one to the next, from at least ``count`` people."""
     width = timedelta(minutes=options.minutes)
-    looks = sorted({x.ref: x for x in around}.values(), key=lambda x: x.order)
+    looks = sorted({x.ref: x for x in around if x.failing}.values(), key=lambda x: x.order)
     neighbours: dict[str, list[_Look]] = {}
 
     def alike(x: _Look) -> list[_Look]:
@@ -240,7 +310,7 @@ def tierlift_evaluate(ticket, ctx):
     options = ctx.options
     width = timedelta(minutes=options.minutes)
     me = _look(ticket, first_message(ticket), short_fields(ticket), options)
-    if not (me.words or me.marks):
+    if not me.failing:
         return None
 
     def around(center: _Look) -> list[_Look]:
