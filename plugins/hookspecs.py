@@ -51,6 +51,8 @@ def tierlift_register_policy(register):
       Every field needs a default, so that enabling a policy is enough to use it.
     - ``needs``: what the ticket must carry: ``"comments"`` (``ticket.comments``) and/or
       ``"history"`` (``ticket.tier_history``). Ask only for what you read: each is an API call.
+      ``"related"``: ``ctx.history.related(...)`` also holds the helpdesk's earlier tickets of
+      the requester and organization (searched for, at most hourly), not only those tierlift saw.
     - ``summary``: one line for ``tierlift plugins``.
     - ``extra_needs``: optionally, a function of your validated options returning more needs
       (e.g. ``"platform_sla"``: the helpdesk's own SLA deadlines on ``ticket.platform_deadlines``)

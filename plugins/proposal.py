@@ -13,7 +13,7 @@ from plugins.calendars import ALWAYS, BusinessCalendar, CalendarError, twenty_fo
 from plugins.history import NoHistory, TicketHistory
 
 NEEDS = frozenset({"comments", "history"})
-KNOWN_NEEDS = frozenset({"comments", "history", "organization", "platform_sla"})
+KNOWN_NEEDS = frozenset({"comments", "history", "organization", "platform_sla", "related"})
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator
 
 from plugins import hookimpl
+from plugins.history import first_message
 from plugins.options import PriorityName
 
 # Words that say nothing about what a subject is about (English, plus reply/forward prefixes
@@ -107,6 +108,9 @@ class Options(BaseModel):
                             "tickets share the default form.")
     tags: list[str] = Field(default_factory=list, description="Tickets sharing one of these "
                             "tags are similar (e.g. a product or component tag).")
+    first_messages: bool = Field(True, description="Also count a ticket as similar when the "
+                                 "beginning of its first message names every significant word "
+                                 "(at least two) of the other's subject, either way round.")
     steps_up: int = Field(1, ge=1, description="How many tiers above the tier the ticket had "
                           "when it was created.")
     priority: PriorityName = Field(None, description="Also raise priority to this "
@@ -126,9 +130,19 @@ class Options(BaseModel):
 
 
 
+MESSAGE_START = 600  # characters of a first message that say what it is about
+_message_words = SubjectWords(STOP_WORDS)  # its own cache: message starts are many and long
+
+
+def _about(subject: frozenset[str], message: str | None) -> bool:
+    """Whether the start of ``message`` names every word of a subject (at least two)."""
+    return len(subject) >= 2 and subject <= _message_words(
+        message[:MESSAGE_START] if message else None)
+
+
 @hookimpl
 def tierlift_register_policy(register):
-    register(Options, needs={"history"},
+    register(Options, needs={"history", "comments", "related"},
              summary="The same requester or organization raised a similar issue repeatedly")
 
 
@@ -139,7 +153,9 @@ def tierlift_evaluate(ticket, ctx):
     by_organization = "organization" in options.match_by and ticket.organization_id is not None
     if not (by_requester or by_organization):
         return None
-    since = ctx.now - timedelta(days=options.days)
+    # Counted back from this ticket's creation, not from now: evaluated later (a backlog, a
+    # restart), in any order, a ticket gets the same answer.
+    since = ticket.created_at - timedelta(days=options.days)
     past = ctx.history.related(
         ticket.platform,
         requester_id=ticket.requester_id if by_requester else None,
@@ -148,6 +164,7 @@ def tierlift_evaluate(ticket, ctx):
     )
     words = subject_words()
     mine = words(ticket.subject)
+    first = first_message(ticket)
     form = ticket.form if options.same_form else None
     tags = set(options.tags).intersection(ticket.tags)
     earlier, requester_only = [], True
@@ -158,9 +175,12 @@ def tierlift_evaluate(ticket, ctx):
         if not (same_requester
                 or (by_organization and p.organization_id == ticket.organization_id)):
             continue
+        theirs = words(p.subject)
         if ((form is not None and p.form == form)
                 or (tags and not tags.isdisjoint(p.tags))
-                or jaccard(mine, words(p.subject)) >= options.subject_similarity):
+                or jaccard(mine, theirs) >= options.subject_similarity
+                or (options.first_messages
+                    and (_about(mine, p.first_message) or _about(theirs, first)))):
             earlier.append(p)
             requester_only = requester_only and same_requester
     earlier = sorted({p.ref: p for p in earlier}.values(),  # a ref listed twice counts once

@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from builders import LADDER, T0, ticket
+from builders import LADDER, T0, comment, ticket
 from pydantic import ValidationError
 
 from connector.ticket import Priority, TierChange
@@ -42,10 +42,11 @@ class FakeHistory:
 
 def past(ref: str, subject: str, day: int, *, requester: str | None = "1",
          organization: str | None = "77", form: str | None = None,
-         tags: tuple[str, ...] = ()) -> PastTicket:
+         tags: tuple[str, ...] = (), first_message: str | None = None) -> PastTicket:
     return PastTicket(platform="zendesk", ref=ref, subject=subject, tags=tags, form=form,
                       requester_id=requester, organization_id=organization,
-                      created_at=datetime(2026, 11, day, 14, 30, tzinfo=UTC), status="solved")
+                      created_at=datetime(2026, 11, day, 14, 30, tzinfo=UTC), status="solved",
+                      first_message=first_message)
 
 
 def current(subject: str = "Invoice for October missing", **changes):
@@ -93,7 +94,18 @@ def test_the_history_is_asked_for_the_requester_and_the_organization_over_the_wi
     history = FakeHistory(*OCTOBER)
     evaluate(current(), history=history)
     assert history.calls == [{"requester_id": "1", "organization_id": "77",
-                              "since": NOW - timedelta(days=30)}]
+                              "since": T0 - timedelta(days=30)}]  # from the ticket's creation
+
+
+def test_a_backlog_evaluated_much_later_gets_the_same_answer():
+    t = current()
+    later = PolicyContext(policy="repeat_issue", options=repeat_issue.Options(),
+                          now=NOW + timedelta(days=45), tiers=LADDER,
+                          history=FakeHistory(itself(t), *OCTOBER))
+    assert repeat_issue.tierlift_evaluate(ticket=t, ctx=later) == evaluate(t, *OCTOBER)
+    edge = replace(past("99", "Invoice missing for October", 2),
+                   created_at=T0 - timedelta(days=29, hours=23))  # 29 days before creation
+    assert evaluate(t, edge, OCTOBER[1]) is not None
 
 
 def test_two_similar_tickets_are_not_enough():
@@ -102,7 +114,7 @@ def test_two_similar_tickets_are_not_enough():
 
 @pytest.mark.parametrize("other", [
     replace(past("90", "Invoice missing for October", 2),
-            created_at=NOW - timedelta(days=30, minutes=1)),  # just outside 30 days
+            created_at=T0 - timedelta(days=30, minutes=1)),  # just outside 30 days
     past("116", "Cannot log in to the dashboard", 13),  # another issue
     past("117", "Invoice missing for October", 13, requester="2", organization="78"),  # others
     past("118", "Invoice missing for October", 13, requester="2", organization=None),
@@ -179,6 +191,31 @@ def test_sharing_a_configured_tag_makes_tickets_similar():
     assert evaluate(current(subject="Report is empty"), *earlier,
                     tags=["product_export"]) is None
     assert evaluate(t, *earlier, tags=["billing"]) is None
+
+
+def test_this_tickets_first_message_naming_the_earlier_subjects_makes_them_similar():
+    t = current(subject="Billing question",
+                comments=(comment(1, "Hi, the invoice for October is missing again."),))
+    assert evaluate(t, *OCTOBER).evidence[0].summary.startswith("3 similar tickets")
+    assert evaluate(t, *OCTOBER, first_messages=False) is None
+
+
+def test_earlier_first_messages_naming_this_subject_make_them_similar():
+    earlier = (past("180", "Billing", 3, first_message="The invoice for October is missing."),
+               past("181", "Question", 9, first_message="Our October invoice: missing?!"))
+    assert evaluate(current(), *earlier) is not None
+    assert evaluate(current(), *earlier, first_messages=False) is None
+
+
+@pytest.mark.parametrize("subject, message", [
+    ("Invoice for October missing", "The invoice for November is missing."),  # not every word
+    ("Invoice", "Where is the invoice for October?"),  # one word is not enough
+    ("Invoice for October missing", "Login fails. " + "x " * 400 + "invoice october missing"),
+])
+def test_first_message_near_misses(subject, message):
+    earlier = (past("190", "Billing", 3, first_message=message),
+               past("191", "Question", 9, first_message=message))
+    assert evaluate(current(subject=subject), *earlier) is None
 
 
 @pytest.mark.parametrize("similarity, fires", [(0.6, False), (0.5, True)])
@@ -282,7 +319,8 @@ def test_option_cleanup():
 def test_registered_with_its_needs_and_configurable_through_the_host():
     host = PolicyHost(load_entry_points=False)
     spec = host.specs()["repeat_issue"]
-    assert spec.options is repeat_issue.Options and spec.needs == {"history"}
+    assert spec.options is repeat_issue.Options
+    assert spec.needs == {"history", "comments", "related"}
     enabled = host.configure({"repeat_issue": {"enabled": True, "count": 2}})
     t = current()
     result = enabled.evaluate(t, now=NOW, tiers=LADDER, history=FakeHistory(itself(t),

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from connector.errors import AmbiguousWrite, Conflict, HelpdeskError, NotFound, Rejected
-from connector.ticket import Ticket, TierLadder, TierWrite, WriteResult
+from connector.ticket import Ticket, TicketSummary, TierLadder, TierWrite, WriteResult
 from plugins.calendars import BusinessCalendar
 from plugins.decision import Decision, DecisionRules, decide, tier_write
 from plugins.language import ticket_language
@@ -22,7 +22,10 @@ log = logging.getLogger(__name__)
 
 MAX_ROUNDS = 3  # read-decide-write rounds after 409 or an ambiguous write before backing off
 MAX_BACKOFF = 600.0
-RELATED_WINDOW = timedelta(days=90)  # earlier tickets listed in the handoff note
+# Earlier tickets listed in the handoff note, and read from the helpdesk (counted back from a
+# ticket's creation) for policies that need "related".
+RELATED_WINDOW = timedelta(days=90)
+BACKFILL_TTL = 3600.0  # seconds: how long a requester's or organization's search is reused
 
 
 class Connector(Protocol):
@@ -31,6 +34,7 @@ class Connector(Protocol):
     def whoami(self) -> str: ...
     def fetch(self, ref: str, *, needs: frozenset[str]) -> Ticket: ...
     def escalate(self, ticket: Ticket, write: TierWrite) -> WriteResult: ...
+    def tickets_of(self, kind: str, ident: str, since: datetime) -> list[TicketSummary]: ...
 
 
 class Escalator:
@@ -63,6 +67,7 @@ class Escalator:
         self.now = now
         self.rng = rng or random.Random()
         self.on_deadline = on_deadline  # told when a ticket got a deadline (the scheduler)
+        self._search_failing: set[str] = set()  # platforms whose search failed last time
 
     def warm_up(self) -> None:
         """Identify our API user on each helpdesk once at start (loop safety needs it), and say
@@ -119,6 +124,8 @@ class Escalator:
         for _ in range(MAX_ROUNDS):
             ticket = connector.fetch(claim.ticket_ref, needs=self.policies.needs)
             self.store.index(ticket)
+            if "related" in self.policies.needs:
+                self._backfill(ticket, connector, record)
             now = self.now()
             evaluation = self.policies.evaluate(ticket, now=now, tiers=self.ladder,
                                                 history=self.history,
@@ -160,6 +167,33 @@ class Escalator:
             return _Applied(ticket.version, decision.evidence_to_record(),
                             decision.also_evaluate, evaluation.wake_at)
         raise _StillConflicting(f"ticket kept changing under us for {MAX_ROUNDS} rounds")
+
+    def _backfill(self, ticket: Ticket, connector: Connector, record: AuditRecord) -> None:
+        """Make sure the ticket index holds the helpdesk's tickets of this ticket's requester
+        and organization from ``RELATED_WINDOW`` before its creation on, asking the helpdesk at
+        most every ``BACKFILL_TTL`` seconds for each. A failed search is logged once (until a
+        search works again) and noted in the audit; the evaluation goes on with the index."""
+        since = ticket.created_at - RELATED_WINDOW
+        for kind, ident in (("requester", ticket.requester_id),
+                            ("organization", ticket.organization_id)):
+            if ident is None or self.store.backfilled(ticket.platform, kind, ident,
+                                                      since=since.timestamp(),
+                                                      within=BACKFILL_TTL):
+                continue
+            try:
+                found = connector.tickets_of(kind, ident, since)
+            except Exception as exc:  # never fail the ticket for its history
+                record.detail["history_error"] = f"{type(exc).__name__}: {exc}"
+                if ticket.platform not in self._search_failing:
+                    self._search_failing.add(ticket.platform)
+                    log.warning("%s: could not read earlier tickets of %s %s (%s); policies see "
+                                "the tickets tierlift indexed until a search works again",
+                                ticket.platform, kind, ident, record.detail["history_error"])
+                return
+            self.store.backfill(ticket.platform, kind, ident, found, since=since.timestamp())
+            if ticket.platform in self._search_failing:
+                self._search_failing.discard(ticket.platform)
+                log.info("%s: reading earlier tickets works again", ticket.platform)
 
     def _retry_later(self, claim: Claim, record: AuditRecord, exc: Exception,
                      started: float) -> AuditRecord:

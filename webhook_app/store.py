@@ -17,8 +17,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from connector.ticket import Ticket
-from plugins.history import PastTicket, first_message, short_fields
+from connector.ticket import Ticket, TicketSummary
+from plugins.history import FIRST_MESSAGE_CHARS, PastTicket, first_message, short_fields
 
 metadata = sa.MetaData()
 
@@ -86,6 +86,18 @@ ticket_index = sa.Table(
     sa.Index("ix_index_requester", "platform", "requester_id", "created_at"),
     sa.Index("ix_index_organization", "platform", "organization_id", "created_at"),
     sa.Index("ix_index_created", "platform", "created_at"),
+)
+
+# When the helpdesk's earlier tickets of a requester or an organization (created since
+# ``since``) were last copied into ticket_index: shared by every worker, kept across restarts.
+backfills = sa.Table(
+    "backfills",
+    metadata,
+    sa.Column("platform", sa.String(16), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),  # "requester" or "organization"
+    sa.Column("ident", sa.String(255), primary_key=True),
+    sa.Column("since", sa.Float, nullable=False),
+    sa.Column("fetched_at", sa.Float, nullable=False),
 )
 
 evidence = sa.Table(
@@ -308,6 +320,44 @@ class Store:
         with self._writing() as conn:
             conn.execute(statement.on_conflict_do_update(
                 index_elements=["platform", "ticket_ref"], set_={**values, "first_message": kept}))
+
+    def backfilled(self, platform: str, kind: str, ident: str, *, since: float,
+                   within: float) -> bool:
+        """Whether the helpdesk's tickets of this requester or organization created since
+        ``since`` were copied into the index less than ``within`` seconds ago."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(backfills.c.since, backfills.c.fetched_at)
+                .where(backfills.c.platform == platform, backfills.c.kind == kind,
+                       backfills.c.ident == ident)
+            ).first()
+        return row is not None and row.since <= since and row.fetched_at > self.clock() - within
+
+    def backfill(self, platform: str, kind: str, ident: str,
+                 summaries: Iterable[TicketSummary], *, since: float) -> None:
+        """Index the helpdesk's tickets of a requester or organization created since ``since``
+        (as fresh as anything indexed, but a requester, organization or first message the search
+        did not say is kept), and remember when, in one transaction."""
+        rows = [dict(platform=s.platform, ticket_ref=s.ref, subject=s.subject,
+                     tags=json.dumps(list(s.tags)), form=s.form, requester_id=s.requester_id,
+                     organization_id=s.organization_id, created_at=s.created_at.timestamp(),
+                     status=s.status, first_message=s.description[:FIRST_MESSAGE_CHARS] or None)
+                for s in summaries]
+        now = self.clock()
+        with self._writing() as conn:
+            if rows:
+                statement = _insert(self.engine, ticket_index)
+                kept = {name: sa.func.coalesce(statement.excluded[name], ticket_index.c[name])
+                        for name in ("requester_id", "organization_id", "first_message")}
+                conn.execute(statement.on_conflict_do_update(
+                    index_elements=["platform", "ticket_ref"],
+                    set_={**{name: statement.excluded[name] for name in rows[0]
+                             if name not in ("platform", "ticket_ref")}, **kept}), rows)
+            conn.execute(
+                _insert(self.engine, backfills)
+                .values(platform=platform, kind=kind, ident=ident, since=since, fetched_at=now)
+                .on_conflict_do_update(index_elements=["platform", "kind", "ident"],
+                                       set_={"since": since, "fetched_at": now}))
 
     def past_tickets(self, platform: str, *, since: float, requester_id: str | None = None,
                      organization_id: str | None = None, limit: int = 500) -> list[dict]:
