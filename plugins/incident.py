@@ -197,6 +197,9 @@ SYMPTOMS = {
               "correo*", "notificacion*", "notificac*"),
     "sync": ("sync*", "synchroni*", "sincroniz*", "integration*"),
     "payment": ("payment*", "checkout", "zahlung*", "paiement*", "pago*", "pagamento*"),
+    "schedule": ("automation*", "workflow*", "scheduled", "scheduler", "cron", "time-triggered",
+                 "zeitgesteuert*", "automatisierung*", "automatisation*", "planifie*",
+                 "agendad*", "agendador", "automac*", "automatizac*", "programad*"),
     "slow": ("slow", "sluggish", "langsam", "lent", "lente", "lento", "lenta", "traag"),
     "fail": ("error*", "fail*", "broken", "not working", "doesn't work", "does not work",
              "won't load", "doesn't load", "not load*", "can't", "cannot", "unable", "crash*",
@@ -204,7 +207,11 @@ SYMPTOMS = {
              "ne marche pas", "ne fonctionne pas", "ne s'affiche pas", "impossible",
              "no funciona", "no carga", "no puedo", "no podemos", "falla*", "fallo", "erro",
              "erros", "nao funciona", "nao carrega", "nao consigo", "non funziona", "errore",
-             "werkt niet", "fout*"),
+             "werkt niet", "fout*", "didn't fire", "did not fire", "didn't run", "did not run",
+             "haven't run", "have not run", "none ... run", "no runs", "skipped",
+             "nicht gelaufen",
+             "laufen ... nicht", "nicht ausgefuhrt", "n'ont pas tourne", "ne tournent plus",
+             "no se ejecut*", "no corrieron", "nao rodaram", "nao rodou", "nao executou"),
 }
 # A report of an outage says something fails; three "please reset my password" are routine.
 FAILING = frozenset({"~hang", "~down", "~slow", "~fail"})
@@ -259,7 +266,11 @@ def _alike(a: _Look, b: _Look, options: Options) -> bool:
         return True
     if jaccard(a.subject, b.subject) >= options.subject_similarity:
         return True
-    common = len(a.words & b.words)
+    shared = a.words & b.words
+    symptoms = {w for w in shared if w.startswith("~")}
+    if len(symptoms) >= 2 and not FAILING.isdisjoint(symptoms):
+        return True  # "the scheduled workflows did not run", in two languages
+    common = len(shared)
     return common >= MIN_COMMON_WORDS and \
         common >= options.text_similarity * min(len(a.words), len(b.words))
 

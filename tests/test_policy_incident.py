@@ -388,24 +388,38 @@ def test_ignore_words_drop_a_product_name_that_makes_everything_look_alike():
     assert evaluate(t, *crowd, subject_similarity=0.2, ignore_words=["ACME"], **WRITTEN) is None
 
 
+# Reports naming one symptom only ("broken"), so that only the option under test decides.
+EXPORTS = [report(str(301 + n), minute, "Export broken") for n, minute in enumerate((2, 5, 9, 14))]
+
+
 @pytest.mark.parametrize("similarity, fires", [(0.5, True), (0.7, False)])
 def test_subject_similarity_option(similarity, fires):
-    # "Error when I login" shares 2 of 3 words with "login failing error" (the error status,
-    # which would make them alike whatever the option, is left out here).
-    def uncoded(t):
-        return replace(t, subject=t.subject.replace(" 500", ""))
-
-    assert (evaluate(uncoded(FIFTH), *map(uncoded, LOGIN), subject_similarity=similarity)
-            is not None) is fires
+    # "Quarterly export broken" shares 2 of 3 words with "export broken".
+    fifth = report("305", 20, "Quarterly export broken")
+    assert (evaluate(fifth, *EXPORTS, subject_similarity=similarity) is not None) is fires
 
 
 @pytest.mark.parametrize("similarity, fires", [(0.5, True), (0.6, False)])
 def test_text_similarity_option(similarity, fires):
-    # #503 shares load, page and the symptoms "stuck/blank page" and "login" (4 of its 7 words)
-    # with #502 and its twin #504.
-    twin = replace(OUTAGE[1], ref="504", requester_id="c504")
-    assert (evaluate(OUTAGE[2], OUTAGE[1], twin, text_similarity=similarity,
+    # The first two share quarterly, revenue, column and "broken" (4 of their 8 words) with the
+    # third.
+    first = report("311", 1, "Revenue column missing", "The quarterly export lost its revenue "
+                   "column, the file is broken.")
+    twin = replace(first, ref="312", requester_id="c312")
+    third = report("313", 6, "Finance sheet is wrong", "Our quarterly revenue sheet has one "
+                   "column less, accounting is stuck with broken totals.")
+    assert (evaluate(third, first, twin, text_similarity=similarity, subject_similarity=1,
                      **WRITTEN) is not None) is fires
+
+
+def test_two_symptoms_one_of_them_a_failure_make_reports_alike_across_languages():
+    runs = [report("321", 0, "Zeitgesteuerte Workflows laufen seit heute früh nicht",
+                   "unsere zeitgesteuerten Workflows sind heute nicht gelaufen."),
+            report("322", 3, "morning automations didn't fire",
+                   "Our 6am automations didn't fire today, no schedules went out."),
+            report("323", 6, "automações agendadas não rodaram hoje",
+                   "as automações agendadas não rodaram hoje.")]
+    assert evaluate(runs[2], *runs[:2], **WRITTEN) is not None
 
 
 def test_an_http_error_status_in_the_text_counts_as_a_shared_word():
