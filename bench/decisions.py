@@ -23,6 +23,7 @@ import glob
 import json
 import logging
 import os
+import random
 import re
 import shlex
 import subprocess
@@ -598,12 +599,33 @@ def wait_idle(store: Store, scene: Scene, *, quiet: float = 0.5, timeout: float 
                      f"{store.inbox_counts()}")
 
 
+ORDERS = ("file", "reversed", "shuffled", "together")
+
+
+def announcement_order(labels: LabelSet, order: str) -> list[list[Labelled]]:
+    """The tickets in the waves they are announced in: the earlier tickets first (a month of
+    normal operation), then the rest, in file order, reversed, or shuffled (seeded); or
+    ``together``: everything at once, as after an outage or on the first reconciliation sweep."""
+    tickets = list(labels.tickets)
+    if order == "reversed":
+        tickets.reverse()
+    elif order == "shuffled":
+        random.Random(8).shuffle(tickets)
+    elif order != "together" and order != "file":
+        raise ValueError(f"order must be one of {', '.join(ORDERS)}")
+    if order == "together":
+        return [tickets]
+    return [[t for t in tickets if t.earlier], [t for t in tickets if not t.earlier]]
+
+
 def run(labels: LabelSet, config: Path | None = None, *, workers: int = 1,
-        rate_limit: int = 100_000, progress: Callable[[str], None] = lambda _: None,
+        rate_limit: int = 100_000, order: str = "file",
+        progress: Callable[[str], None] = lambda _: None,
         ) -> tuple[list[Outcome], dict[str, int]]:
     """Build the scene, run ``tierlift serve`` with ``config`` (default: the standard preset)
-    and the connection details from the environment, announce, collect. Returns the outcomes
-    and the evaluations by outcome."""
+    and the connection details from the environment, announce in ``order`` (see
+    :func:`announcement_order`), collect. Returns the outcomes and the evaluations by
+    outcome."""
     workdir = Path(tempfile.mkdtemp(prefix="tierlift-decisions-"))
     config = config or standard_config(workdir)
     zendesk, jira = helpdesks(rate_limit)
@@ -618,14 +640,11 @@ def run(labels: LabelSet, config: Path | None = None, *, workers: int = 1,
         zendesk.send_webhooks_to(f"{base}/webhooks/zendesk", ZENDESK_SECRET)
         jira.send_webhooks_to(f"{base}/webhooks/jira", secret=JIRA_SECRET)
         store = Store(database_url)
-        earlier = [t for t in labels.tickets if t.earlier]
-        rest = [t for t in labels.tickets if not t.earlier]
-        progress(f"{len(labels.tickets)} tickets built; announcing {len(earlier)} earlier")
-        announce(scene, earlier)
-        wait_idle(store, scene)
-        progress(f"announcing {len(rest)}")
-        announce(scene, rest)
-        wait_idle(store, scene)
+        progress(f"{len(labels.tickets)} tickets built")
+        for wave in announcement_order(labels, order):
+            progress(f"announcing {len(wave)} ({order})")
+            announce(scene, wave)
+            wait_idle(store, scene)
         outcomes = collect(scene, labels, store)
         evaluations = Counter(e["outcome"] for e in store.audit_log(limit=1_000_000))
         store.close()
@@ -884,6 +903,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1, help="tierlift worker threads")
     parser.add_argument("--rate-limit", type=int, default=100_000,
                         help="the emulated accounts' API requests per minute (high: no waits)")
+    parser.add_argument("--order", choices=ORDERS, default="file",
+                        help="announce the earlier tickets, then the rest, in file order, "
+                        "reversed or shuffled; or all together at once")
+    parser.add_argument("--compare", choices=ORDERS, default=None,
+                        help="run again in this order and count the tickets that end "
+                        "differently (the decisions must not depend on the order)")
     args = parser.parse_args(argv)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the emulators' request log
     paths = sorted(glob.glob(args.labels))
@@ -892,14 +917,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     labels = load_tickets(paths)
     started = time.monotonic()
     outcomes, evaluations = run(labels, args.config, workers=args.workers,
-                                rate_limit=args.rate_limit,
+                                rate_limit=args.rate_limit, order=args.order,
                                 progress=lambda m: print(m, file=sys.stderr))
     result = score(outcomes)
     command = shlex.join([".venv/bin/python", "bench/decisions.py",
                           *(argv if argv is not None else sys.argv[1:])])
     print(report(result, command=command, seconds=time.monotonic() - started,
                  evaluations=evaluations))
-    return 0 if result.safe else 1
+    consistent = True
+    if args.compare:
+        again, _ = run(labels, args.config, workers=args.workers, rate_limit=args.rate_limit,
+                       order=args.compare, progress=lambda m: print(m, file=sys.stderr))
+        differ = order_differences(outcomes, again)
+        print(f"\norder: {args.order} vs {args.compare}: {len(differ)} tickets end differently")
+        for name, first, second in differ:
+            print(f"- {name}: {first} vs {second}")
+        consistent = not differ
+    return 0 if result.safe and consistent else 1
+
+
+def order_differences(first: Sequence[Outcome],
+                      second: Sequence[Outcome]) -> list[tuple[str, State, State]]:
+    """The tickets whose final state differs between two runs."""
+    other = {o.ticket.name: o.after for o in second}
+    return [(o.ticket.name, o.after, other[o.ticket.name]) for o in first
+            if other.get(o.ticket.name) != o.after]
 
 
 if __name__ == "__main__":

@@ -31,12 +31,14 @@ from decisions import (  # noqa: E402
     LabelSet,
     Outcome,
     State,
+    announcement_order,
     audited_policies,
     build_scene,
     connection_env,
     downward_moves,
     helpdesks,
     load_tickets,
+    order_differences,
     outcome_label,
     parse_labels,
     parse_offset,
@@ -212,6 +214,32 @@ def ran(tmp_path_factory):
     config.write_text(CONFIG)
     outcomes, evaluations = run(parse_labels(LABELS, "small.toml"), config)
     return {o.ticket.name: o for o in outcomes}, evaluations
+
+
+@pytest.mark.parametrize("order", ["reversed", "together"])
+def test_the_decisions_do_not_depend_on_the_order_of_the_deliveries(ran, tmp_path, order):
+    """Reversed, or all at once (as after an outage): the same end state for every ticket,
+    the incident included."""
+    config = tmp_path / "tierlift.toml"
+    config.write_text(CONFIG)
+    outcomes, _ = run(parse_labels(LABELS, "small.toml"), config, order=order)
+    assert order_differences(list(ran[0].values()), outcomes) == []
+
+
+def test_announcement_orders():
+    labels = parse_labels(LABELS, "small.toml")
+    names = [t.name for t in labels.tickets]
+    earlier = [t.name for t in labels.tickets if t.earlier]
+    rest = [t.name for t in labels.tickets if not t.earlier]
+    assert earlier and rest
+    assert [[t.name for t in wave] for wave in announcement_order(labels, "file")] == \
+        [earlier, rest]
+    assert [t.name for t in announcement_order(labels, "reversed")[1]] == rest[::-1]
+    assert sorted(t.name for t in announcement_order(labels, "shuffled")[1]) == sorted(rest)
+    assert [[t.name for t in wave] for wave in announcement_order(labels, "together")] == \
+        [names]
+    with pytest.raises(ValueError):
+        announcement_order(labels, "sideways")
 
 
 def test_small_set_scores_exactly(ran):
