@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import textwrap
+from datetime import date
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from pydantic import SecretStr
 
-from plugins.manager import ConfigError
+from plugins.manager import ConfigError, PolicyHost
 from webhook_app import cli
 from webhook_app.settings import load_settings
 
@@ -108,6 +109,177 @@ def test_environment_alone_can_supply_the_webhook_secret(tmp_path, monkeypatch):
     assert "webhook_secret" not in text
     settings = load_settings(write(tmp_path, text))
     assert settings.zendesk.webhook_secret.get_secret_value() == "from-the-environment"
+
+
+# -- every key from the environment: lists and tables as JSON, booleans, numbers, tier names --
+
+
+def test_a_policy_list_option_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("TIERLIFT_POLICIES__VIP__ORG_TAGS", '["vip"]')
+    settings = load_settings(write(tmp_path, GOOD))
+    assert settings.policies["vip"] == {"org_tags": ["vip"]}
+    assert PolicyHost().configure(settings.policies).options["customer_request"]  # still valid
+    assert PolicyHost().configure({"vip": {"enabled": True, **settings.policies["vip"]}}) \
+        .options["vip"].org_tags == ["vip"]
+
+
+@pytest.mark.parametrize(("word", "value"), [
+    ("true", True), ("TRUE", True), ("1", True), ("yes", True), ("Yes", True),
+    ("false", False), ("False", False), ("0", False), ("no", False), ("NO", False)])
+def test_booleans_from_the_environment(tmp_path, monkeypatch, word, value):
+    monkeypatch.setenv("TIERLIFT_POLICIES__SENTIMENT__ENABLED", word)
+    monkeypatch.setenv("TIERLIFT_ESCALATION__PUBLIC_REPLY__ENABLED", word)
+    settings = load_settings(write(tmp_path, GOOD))
+    assert settings.policies["sentiment"] == {"enabled": value}
+    assert settings.escalation.public_reply.enabled is value
+    assert ("sentiment" in PolicyHost().configure(settings.policies).names) is value
+
+
+def test_a_policy_boolean_option_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("TIERLIFT_POLICIES__REPEAT_ISSUE__SAME_FORM", "Yes")
+    settings = load_settings(write(tmp_path, GOOD))
+    assert settings.policies["repeat_issue"] == {"same_form": True}
+
+
+def test_a_word_that_is_no_boolean_is_reported_by_the_policy_host(tmp_path, monkeypatch):
+    monkeypatch.setenv("TIERLIFT_POLICIES__SENTIMENT__ENABLED", "maybe")
+    settings = load_settings(write(tmp_path, GOOD))
+    with pytest.raises(ConfigError) as caught:
+        PolicyHost().configure(settings.policies)
+    assert caught.value.problems == ["policies.sentiment.enabled: expected true or false, "
+                                     "got 'maybe'"]
+
+
+def test_numbers_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("TIERLIFT_WORKER__POLL_SECONDS", "0.25")
+    monkeypatch.setenv("TIERLIFT_ESCALATION__MIN_AGENT_REPLIES", "3")
+    monkeypatch.setenv("TIERLIFT_POLICIES__CUSTOMER_REQUEST__STEPS_UP", "2")
+    settings = load_settings(write(tmp_path, GOOD))
+    assert settings.worker.poll_seconds == 0.25
+    assert settings.escalation.min_agent_replies == 3
+    assert PolicyHost().configure(settings.policies).options["customer_request"].steps_up == 2
+
+
+def test_a_tier_name_in_a_variable_keeps_its_case(tmp_path, monkeypatch):
+    monkeypatch.setenv("TIERLIFT_ZENDESK__TIER_GROUPS__L2", "202")
+    settings = load_settings(write(tmp_path, GOOD))
+    assert settings.zendesk.tier_groups == {"L1": 101, "L2": 202, "L3": 103}
+
+
+def test_a_tier_name_written_in_another_case_is_another_key(tmp_path, monkeypatch):
+    monkeypatch.setenv("TIERLIFT_ZENDESK__TIER_GROUPS__l2", "202")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, GOOD))
+    assert caught.value.problems == ["zendesk.tier_groups.l2: not one of tiers ['L1', 'L2', 'L3']"]
+
+
+def test_field_and_policy_names_in_a_variable_match_whatever_their_case(tmp_path, monkeypatch):
+    monkeypatch.setenv("tierlift_Zendesk__Tier_Groups__L3", "303")
+    monkeypatch.setenv("TIERLIFT_Policies__Vip__Org_Tags", '["vip"]')
+    monkeypatch.setenv("TIERLIFT_POLICIES__SLA__TIER_CALENDARS__L2", "eu")
+    settings = load_settings(write(tmp_path, GOOD))
+    assert settings.zendesk.tier_groups == {"L1": 101, "L2": 102, "L3": 303}
+    assert settings.policies["vip"] == {"org_tags": ["vip"]}
+    assert settings.policies["sla"] == {"tier_calendars": {"L2": "eu"}}
+
+
+def test_lists_and_tables_of_sections_as_json(tmp_path, monkeypatch):
+    monkeypatch.setenv("TIERLIFT_TIERS", '["L1", "L2", "L3", "L4"]')
+    monkeypatch.setenv("TIERLIFT_ZENDESK__TIER_GROUPS", '{"L1": 201, "L2": 202, "L3": 203, '
+                                                         '"L4": 204}')
+    monkeypatch.setenv("TIERLIFT_ESCALATION__GATED", '["effort"]')
+    monkeypatch.setenv("TIERLIFT_CALENDARS__EU__HOLIDAYS", '["2025-12-25"]')
+    settings = load_settings(write(tmp_path, GOOD))
+    assert settings.tiers == ["L1", "L2", "L3", "L4"]
+    assert settings.zendesk.tier_groups == {"L1": 201, "L2": 202, "L3": 203, "L4": 204}
+    assert settings.escalation.gated == ["effort"]
+    assert settings.calendars["EU"].holidays == [date(2025, 12, 25)]
+
+
+def test_a_text_value_that_looks_like_json_stays_text(tmp_path, monkeypatch):
+    monkeypatch.setenv("TIERLIFT_ESCALATION__PUBLIC_REPLY__TEMPLATE", "{tier} will follow up")
+    settings = load_settings(write(tmp_path, GOOD))
+    assert settings.escalation.public_reply.template == "{tier} will follow up"
+
+
+def test_the_environment_merges_into_the_files_tables_key_by_key(tmp_path, monkeypatch):
+    monkeypatch.setenv("TIERLIFT_ZENDESK__TIER_GROUPS", '{"L2": 202}')
+    monkeypatch.setenv("TIERLIFT_POLICIES__CUSTOMER_REQUEST__STEPS_UP", "2")
+    settings = load_settings(write(tmp_path, GOOD))
+    assert settings.zendesk.tier_groups == {"L1": 101, "L2": 202, "L3": 103}
+    assert settings.policies["customer_request"] == {
+        "enabled": True, "phrases": ["speak to a manager", "escalate this"], "steps_up": "2"}
+
+
+def test_a_variable_inside_a_table_beats_the_table_variable(tmp_path, monkeypatch):
+    monkeypatch.setenv("TIERLIFT_ZENDESK__TIER_GROUPS", '{"L1": 201, "L2": 202, "L3": 203}')
+    monkeypatch.setenv("TIERLIFT_ZENDESK__TIER_GROUPS__L3", "303")
+    settings = load_settings(write(tmp_path, GOOD))
+    assert settings.zendesk.tier_groups == {"L1": 201, "L2": 202, "L3": 303}
+
+
+def test_file_and_environment_together(tmp_path, monkeypatch):
+    """An admin's file without ids or secrets; the deployment adds them, and tunes policies."""
+    text = GOOD.replace(GROUPS, "").replace(f'api_token = "{API_TOKEN}"\n', "")
+    assert "tier_groups" not in text and "api_token" not in text
+    monkeypatch.setenv("TIERLIFT_ZENDESK__API_TOKEN", API_TOKEN)
+    monkeypatch.setenv("TIERLIFT_ZENDESK__TIER_GROUPS", '{"L1": 101, "L2": 102, "L3": 103}')
+    monkeypatch.setenv("TIERLIFT_ZENDESK__TIER_GROUPS__L3", "303")
+    monkeypatch.setenv("TIERLIFT_ZENDESK__ROUTE_GROUPS", '{"vip": 150}')
+    monkeypatch.setenv("TIERLIFT_POLICIES__VIP__ENABLED", "true")
+    monkeypatch.setenv("TIERLIFT_POLICIES__VIP__ORG_TAGS", '["vip", "enterprise"]')
+    monkeypatch.setenv("TIERLIFT_POLICIES__SENTIMENT__ENABLED", "yes")
+    monkeypatch.setenv("TIERLIFT_POLICIES__CUSTOMER_REQUEST__ENABLED", "0")
+    path = write(tmp_path, text)
+    settings = load_settings(path)
+    assert settings.zendesk.api_token.get_secret_value() == API_TOKEN
+    assert settings.zendesk.tier_groups == {"L1": 101, "L2": 102, "L3": 303}
+    assert settings.zendesk.route_groups == {"vip": 150}
+    assert settings.policies == {
+        "customer_request": {"enabled": False,
+                             "phrases": ["speak to a manager", "escalate this"]},
+        "vip": {"enabled": True, "org_tags": ["vip", "enterprise"]},
+        "sentiment": {"enabled": True}}
+    policies = PolicyHost().configure(settings.policies)
+    assert policies.names == ["sentiment", "vip"]
+    assert policies.options["vip"].org_tags == ["vip", "enterprise"]
+    result = invoke("check", "--config", str(path))
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ("config OK: tiers L1 < L2 < L3 (default L1); helpdesks: zendesk; "
+                             "policies enabled: sentiment, vip\n")
+
+
+def test_malformed_json_names_the_variable_and_never_echoes_the_value(tmp_path, monkeypatch):
+    monkeypatch.setenv("TIERLIFT_ZENDESK__TIER_GROUPS", '{"L1": 101, "L2": hunter2}')
+    monkeypatch.setenv("TIERLIFT_POLICIES__VIP__ORG_TAGS", '["vip", "hunter2"')
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, GOOD))
+    assert caught.value.problems == [
+        "zendesk.tier_groups: TIERLIFT_ZENDESK__TIER_GROUPS is not valid JSON (Expecting value "
+        'at line 1 column 19); write it as JSON, e.g. {"key": "value"}',
+        "policies.vip.org_tags: TIERLIFT_POLICIES__VIP__ORG_TAGS is not valid JSON (Expecting "
+        "',' delimiter at line 1 column 18); write it as JSON, e.g. [\"a\", \"b\"]"]
+    assert "hunter2" not in str(caught.value)
+
+
+def test_check_reports_malformed_json_on_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("TIERLIFT_ZENDESK__TIER_GROUPS", "L1=101,L2=102")
+    result = invoke("check", "--config", str(write(tmp_path, GOOD)))
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "config error: zendesk.tier_groups: TIERLIFT_ZENDESK__TIER_GROUPS is not valid JSON "
+        '(Expecting value at line 1 column 1); write it as JSON, e.g. {"key": "value"}\n')
+    assert "L1=101" not in result.output
+
+
+def test_tierlift_variables_that_are_no_key_are_not_configuration(tmp_path, monkeypatch):
+    monkeypatch.setenv("TIERLIFT_TEST_POSTGRES", "postgresql://localhost/test")
+    assert load_settings(write(tmp_path, GOOD)).database_url == "sqlite:///tierlift.db"
+
+
+def test_an_unknown_key_inside_a_section_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("TIERLIFT_ZENDESK__API_TOKN", "x")
+    assert problems(tmp_path, GOOD) == ["zendesk.api_tokn: unknown key"]
 
 
 def test_tierlift_config_names_the_file_when_no_path_is_given(tmp_path, monkeypatch):
@@ -297,7 +469,8 @@ def test_check_reports_bad_policy_options(tmp_path):
             if line.startswith("config error: policies.customer_request.phrases: ")]
     [unknown] = [line for line in lines
                  if line.startswith("config error: policies.customer_request.colour: ")]
-    assert "unknown option" in unknown and "phrases, steps_up, priority" in unknown
+    assert "unknown option" in unknown and "phrases, add_phrases, comments, steps_up, priority" \
+        in unknown
 
 
 def test_check_reports_an_unknown_policy(tmp_path):
@@ -322,7 +495,8 @@ def test_plugins_lists_the_built_in_policy_with_its_options():
                                 if not lines[n].startswith("    ")), len(lines))]
     options = {line.split(" = ")[0].strip(): line.split(" = ", 1)[1] for line in section
                if " = " in line}
-    assert options["phrases"].startswith("['speak to a manager', ")
+    assert options["languages"].startswith("['en', 'de', 'fr', 'es', 'pt', 'it', 'nl']  # ")
+    assert options["phrases"].startswith("None  # Replace the built-in packs")
     assert options["steps_up"].startswith("1  # ")
     assert options["priority"].startswith("None  # ")
 

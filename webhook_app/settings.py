@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
+import types
+from collections.abc import Mapping
 from datetime import date
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -19,7 +24,7 @@ from pydantic_settings import (
 from connector.ticket import TierLadder
 from plugins.calendars import BusinessCalendar, CalendarError, build_calendar
 from plugins.decision import CLOSED_STATUSES, DecisionRules
-from plugins.manager import ConfigError
+from plugins.manager import ConfigError, NoOptions, PolicyHost
 
 CONFIG_ENV = "TIERLIFT_CONFIG"
 # Keys whose values never appear in an error message, even when they have the wrong type.
@@ -207,8 +212,9 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The file's values arrive as init kwargs (see load_settings); the environment wins.
-        return env_settings, init_settings
+        # The file's values arrive as init kwargs (see load_settings); the environment wins,
+        # key by key (pydantic-settings merges the sources' nested tables).
+        return EnvironmentSource(settings_cls), init_settings
 
     @property
     def ladder(self) -> TierLadder:
@@ -229,6 +235,170 @@ class Settings(BaseSettings):
     def business_calendars(self) -> dict[str, BusinessCalendar]:
         """``[calendars.*]`` built (validated by :func:`load_settings`)."""
         return {name: c.build(name) for name, c in self.calendars.items()}
+
+
+# -- the environment ------------------------------------------------------------------------
+
+_TRUE, _FALSE = frozenset({"true", "1", "yes"}), frozenset({"false", "0", "no"})
+
+
+class _Keys:
+    """A table whose keys are identifiers: a variable names them in any case. Each has the type
+    of its value; any other key is lower-cased and typed ``other`` (the validator names it)."""
+
+    def __init__(self, types: Mapping[str, Any], other: Any = Any) -> None:
+        self.types = dict(types)
+        self.other = other
+        self._names = {name.lower(): name for name in self.types}
+
+    def child(self, segment: str) -> tuple[str, Any]:
+        name = self._names.get(segment.lower(), segment.lower())
+        return name, self.types.get(name, self.other)
+
+
+class _PolicyTables:
+    """``[policies.*]``: free-form in :class:`Settings`, validated later by the plugin host
+    against each policy's options model, which is what types the variables here. Loaded only
+    when a variable reaches inside a policy's table."""
+
+    @cached_property
+    def keys(self) -> _Keys:
+        def table(options: type[BaseModel]) -> _Keys:
+            return _Keys({"enabled": bool, **_fields(options)})
+
+        specs = PolicyHost().specs()
+        return _Keys({name: table(spec.options) for name, spec in specs.items()},
+                     other=table(NoOptions))
+
+
+def _fields(model: type[BaseModel]) -> dict[str, Any]:
+    return {name: field.annotation for name, field in model.model_fields.items()}
+
+
+def _members(shape: Any) -> list[Any]:
+    """The alternatives of a type: ``Annotated`` metadata dropped, unions flattened, no None."""
+    while get_origin(shape) is Annotated:
+        shape = get_args(shape)[0]
+    if get_origin(shape) in (Union, types.UnionType):
+        return [m for arg in get_args(shape) for m in _members(arg)]
+    return [] if shape is type(None) else [shape]
+
+
+def _is_model(shape: Any) -> bool:
+    return isinstance(shape, type) and issubclass(shape, BaseModel)
+
+
+def _is_table(shape: Any) -> bool:
+    return isinstance(shape, _Keys | _PolicyTables) or _is_model(shape) or \
+        (get_origin(shape) or shape) in (dict, Mapping)
+
+
+def _is_complex(shape: Any) -> bool:
+    return _is_table(shape) or (get_origin(shape) or shape) in (list, tuple, set, frozenset)
+
+
+def _child(shape: Any, segment: str) -> tuple[str, Any]:
+    """The key that a segment of a variable's name stands for inside a value of type ``shape``,
+    and the type of that key's value. Field and policy names match whatever their case; other
+    keys (tier names, team names, ...) are data and are kept as written."""
+    tables = [m for m in _members(shape) if _is_table(m)]
+    if not tables:
+        return segment, Any
+    table = tables[0]
+    if isinstance(table, _PolicyTables):
+        table = table.keys
+    if _is_model(table):
+        table = _Keys(_fields(table))
+    if isinstance(table, _Keys):
+        return table.child(segment)
+    args = get_args(table)
+    return segment, args[1] if len(args) == 2 else Any
+
+
+class _BadJSON(Exception):
+    pass
+
+
+def _decode(raw: str, shape: Any) -> Any:
+    """A variable's text as a value of type ``shape``. Lists and tables are JSON; booleans are
+    true/false, 1/0 or yes/no in any case; anything else stays text for the validator (which
+    reads numbers, dates, ...). A value of unknown type is JSON when it reads as a JSON array or
+    object. Raises :class:`_BadJSON` (whose text never quotes ``raw``) when JSON is required and
+    ``raw`` is not JSON."""
+    members = _members(shape)
+    if members and all(_is_complex(m) for m in members):
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError as exc:
+            reason = "invalid \\ escape" if "escape" in exc.msg else exc.msg  # no echo
+            example = '{"key": "value"}' if _is_table(members[0]) else '["a", "b"]'
+            raise _BadJSON(f"not valid JSON ({reason} at line {exc.lineno} column {exc.colno}); "
+                           f"write it as JSON, e.g. {example}") from None
+    if any(m is Any or _is_complex(m) for m in members) and raw.lstrip()[:1] in ("[", "{"):
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError:
+            return raw
+    if members and all(m is bool for m in members):
+        word = raw.strip().lower()
+        if word in _TRUE | _FALSE:
+            return word in _TRUE
+    return raw
+
+
+def _merge(into: dict[str, Any], keys: list[str], value: Any) -> None:
+    for key in keys[:-1]:
+        if not isinstance(into.get(key), dict):
+            into[key] = {}
+        into = into[key]
+    last = keys[-1]
+    if isinstance(value, dict) and isinstance(into.get(last), dict):
+        for key, item in value.items():
+            _merge(into[last], [key], item)
+    else:
+        into[last] = value
+
+
+class EnvironmentSource(PydanticBaseSettingsSource):
+    """``TIERLIFT_*`` variables, ``__`` between levels: every key of the file can be set.
+
+    Variable names are case-insensitive, but the keys they spell that are data rather than
+    field names (tier names in ``TIERLIFT_ZENDESK__TIER_GROUPS__L2``, team names, ...) keep the
+    case they are written in. Values are decoded by the type of their key, including a policy's
+    options: lists and tables as JSON, booleans as true/false/1/0/yes/no. A variable naming no
+    top-level key (``TIERLIFT_CONFIG``, ...) is not configuration and is skipped. Malformed JSON
+    raises :class:`ConfigError` naming the variable and the key, never quoting the value (it
+    may be a secret)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads the whole environment at once
+
+    def __call__(self) -> dict[str, Any]:
+        prefix = self.config.get("env_prefix") or ""
+        delimiter = self.config.get("env_nested_delimiter") or "__"
+        top = _Keys({**_fields(self.settings_cls), "policies": _PolicyTables()})
+        found = []
+        for variable, raw in os.environ.items():
+            if not variable.upper().startswith(prefix.upper()):
+                continue
+            segments = variable[len(prefix):].split(delimiter)
+            if segments[0].lower() not in top._names:
+                continue
+            found.append((len(segments), variable, segments, raw))
+        data: dict[str, Any] = {}
+        problems = []
+        for _, variable, segments, raw in sorted(found):  # a nested variable beats a table
+            shape, keys = top, []
+            for segment in segments:
+                key, shape = _child(shape, segment)
+                keys.append(key)
+            try:
+                _merge(data, keys, _decode(raw, shape))
+            except _BadJSON as exc:
+                problems.append(f"{'.'.join(keys)}: {variable} is {exc}")
+        if problems:
+            raise ConfigError(problems)
+        return data
 
 
 def load_settings(path: str | os.PathLike | None = None) -> Settings:
