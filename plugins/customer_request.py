@@ -57,6 +57,8 @@ PACKS = {
             "escalate ... automatically", "escalate tickets", "escalate ticket",
             "escalates tickets", "escalate to my team", "tickets ... escalat*",
             "escalat* ... tickets", "escalated to my team", "escalated to our team",
+            "it escalates", "escalates to", "that escalates", "which escalates", "auto escalat*",
+            "auto-escalat*",
         )),
     "de": Pack(
         terms=(
