@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import ClassVar
 
 from pydantic import BaseModel, Field, field_validator
@@ -18,63 +16,11 @@ from connector.ticket import Ticket
 from plugins import hookimpl
 from plugins.history import PastTicket, first_message, short_fields
 from plugins.options import OptionalName, PriorityName
-from plugins.repeat_issue import STOP_WORDS, SubjectWords, jaccard
-from plugins.text import CustomerText, fold, matcher, normalise_term
+from plugins.similarity import FAILING, jaccard, signature, text_alike, words_of
+from plugins.text import fold
 
 TAG_PREFIX = "tierlift_incident_"
-MIN_COMMON_WORDS = 3  # subject and first message alike: at least this many words in common
-ENDINGS = ("ing", "ed", "en", "es", "e")  # cut once, leaving at least three letters
 MAX_WALK = 50  # earlier incidents followed back to find where an untagged one began
-
-# Words common to support tickets of every kind, the words helpdesks put in the subjects they
-# make up themselves ("Chat with Visitor 4711", "Call from …"), and everyday words of a
-# customer's first message ("since this morning", "tried everything", "our whole team").
-_SUPPORT_WORDS = """
-    help issue problem please urgent asap question query request support ticket case hi hello
-    hey dear thank thanks need needed want working work not cant can unable anymore again chat
-    visitor conversation message messaging call voicemail new regards best kind sorry hope
-    since today yesterday morning afternoon evening minute hour day week ago time soon
-    get got getting see seeing seem tried try trying know let like able use using used check
-    checked look looking keep happen happening happened go going went make made say said tell
-    told way thing lot bit many much well even yet around whole entire everything anything
-    something nothing everyone anyone someone nobody right really already every suddenly
-    currently still sent send reply advise info information detail possible quickly fix fixed
-    team customer client user company ok okay
-"""
-SUPPORT_WORDS = frozenset(_SUPPORT_WORDS.split())
-
-# Words that say nothing about a problem in the customers' other languages (German, French,
-# Spanish, Portuguese), accent-free: texts are compared without accents.
-_OTHER_STOP_WORDS = """
-    aber alle allen aller alles als also am an auch auf aus bei beim bin bis bist bitte da damit
-    dann das dass dem den denn der des dich die dir doch dort du durch ein eine einem einen einer
-    eines er es etwa euch euer fur gar geht gibt gerade habe haben hat hatte hatten heute hier
-    ich ihm ihn ihnen ihr ihre im immer ist ja jetzt kann kein keine keinen konnen konnte leider
-    mal man mehr mein meine mich mir mit moglich muss nach nicht nichts noch nun nur ob oder ohne
-    schon sehr sein seit sich sie sind soll uber um und uns unser unsere unter vom von vor war
-    waren warum was weil wenn wer werden wie wieder wir wird wo wurde zu zum zur hallo danke
-    gruss grusse freundlichen mfg liebe lieber geehrte geehrter damen herren hilfe frage
-    funktioniert funktionieren klappt morgen minuten stunden uhr gestern kunde kunden ganze
-    ganzen tag tage
-    au aux avec ce ces cette ci comme dans de des du elle elles en est et etait etre il ils je la
-    le les leur leurs lui ma mais meme mes moi mon ne nos notre nous on ou par pas plus pour qu
-    que qui sa se ses si son sont sur ta te tes toi ton tu un une vos votre vous ai as avons
-    avez ont fait faire peut peux pouvons pouvez bonjour merci cordialement salutations svp
-    depuis encore toujours aujourd hui maintenant matin fonctionne marche tres tout tous toute
-    toutes rien apres avant ca cela ceci car donc alors aussi deja quand comment pourquoi
-    probleme aide equipe heures jour jours
-    al algo con cual cuando del desde donde el ella ellos entre era esa ese esta estan estamos
-    estoy esto fue ha han hay he hemos hola gracias saludos favor las le lo los mas mi mis muy
-    nada ni no nuestra nuestro nuestros para pero poco por porque puede pueden puedo podemos
-    quien sin sobre solo su sus tambien tenemos tengo tiene todo todos toda todas uno unos unas
-    ya hoy ahora todavia aun funciona problema ayuda equipo cliente minutos horas manana
-    despues antes cada otro otra asi bien dia dias
-    ao aos com da das do dos ele eles em eu foi isso isto mas meu minha muito na nao nas nem
-    nossa nosso os pela pelo pode podem posso pra ser seu sua tem temos tenho um uma voce voces
-    ola obrigado obrigada hoje agora ainda
-"""
-OTHER_STOP_WORDS = frozenset(_OTHER_STOP_WORDS.split())
-
 
 class Options(BaseModel):
     # Old names still accepted, with a deprecation warning (see PolicyHost.configure).
@@ -154,125 +100,24 @@ class _Look:
         return self.created_at, self.ref
 
 
-@lru_cache(maxsize=32)
-def _signature_of(ignore_words: tuple[str, ...]) -> SubjectWords:
-    return SubjectWords(STOP_WORDS | SUPPORT_WORDS | OTHER_STOP_WORDS | frozenset(ignore_words))
-
-
-@lru_cache(maxsize=20000)
-def _root(word: str) -> str:
-    """A crude common root, so that "loading" meets "loads" and "weiße" meets "weiß"."""
-    for ending in ENDINGS:
-        if word.endswith(ending) and len(word) - len(ending) >= 3:
-            return word[:-len(ending)]
-    return word
-
-
-# Outage symptoms as customers put them in their languages: each is one shared "word", so that
-# "can't log in, keeps loading" and "Anmeldung hängt, Lade-Symbol dreht sich" meet.
-SYMPTOMS = {
-    "login": ("log in", "log into", "login", "logon", "sign in", "signin", "sign on",
-              "anmeld*", "einlog*", "login*", "connexion", "se connecter", "connecter",
-              "iniciar sesion", "inicio de sesion", "acceder", "acceso", "entrar", "fazer login",
-              "acessar", "acesso", "accedere", "accesso", "inloggen", "aanmelden"),
-    "password": ("password", "passwort", "kennwort", "mot de passe", "contrasena", "senha",
-                 "wachtwoord"),
-    "hang": ("loading", "keeps loading", "spinner", "spinning", "spins", "hangs", "hanging",
-             "stuck", "freez*", "frozen", "blank page", "white page", "grey page", "gray page",
-             "timeout", "timed out", "time out", "lade*", "hangt", "dreht sich", "haengt",
-             "chargement", "charge", "bloque", "tourne", "page blanche", "cargando", "carga",
-             "colgado", "se queda", "pagina en blanco", "carregando", "travad*", "trava",
-             "pagina em branco", "caricamento", "bloccat*", "laden", "blijft", "blank", "white",
-             "blanc", "blanche", "en blanco", "em branco", "weiss", "weiß", "leer", "leere",
-             "bianca", "wit"),
-    "down": ("down", "outage", "not available", "unavailable", "offline", "ausfall",
-             "nicht erreichbar", "storung", "panne", "indisponible", "en panne", "caido",
-             "caida", "no disponible", "fora do ar", "indisponivel", "fuori servizio", "storing",
-             "onbereikbaar", "unreachable", "not reachable", "inaccessible", "inaccesible",
-             "inacessivel", "irraggiungibile", "is the site down", "on your end", "your side",
-             "bei euch", "de votre cote", "de su lado", "do lado de voces"),
-    "dashboard": ("dashboard*", "tableau de bord", "tableaux de bord", "panel", "paneles",
-                  "painel", "paineis", "cruscotto"),
-    "email": ("email*", "e-mail*", "mail*", "notification*", "benachrichtigung*", "courriel*",
-              "correo*", "notificacion*", "notificac*"),
-    "sync": ("sync*", "synchroni*", "sincroniz*", "integration*"),
-    "payment": ("payment*", "checkout", "zahlung*", "paiement*", "pago*", "pagamento*"),
-    "schedule": ("automation*", "workflow*", "scheduled", "scheduler", "cron", "time-triggered",
-                 "zeitgesteuert*", "automatisierung*", "automatisation*", "planifie*",
-                 "agendad*", "agendador", "automac*", "automatizac*", "programad*"),
-    "slow": ("slow", "sluggish", "langsam", "lent", "lente", "lento", "lenta", "traag"),
-    "fail": ("error*", "fail*", "broken", "not working", "doesn't work", "does not work",
-             "won't load", "doesn't load", "not load*", "can't", "cannot", "unable", "crash*",
-             "kaputt", "funktioniert nicht", "fehler*", "geht nicht", "nicht mehr", "erreur*",
-             "ne marche pas", "ne fonctionne pas", "ne s'affiche pas", "impossible",
-             "no funciona", "no carga", "no puedo", "no podemos", "falla*", "fallo", "erro",
-             "erros", "nao funciona", "nao carrega", "nao consigo", "non funziona", "errore",
-             "werkt niet", "fout*", "didn't fire", "did not fire", "didn't run", "did not run",
-             "haven't run", "have not run", "none ... run", "no runs", "skipped",
-             "nicht gelaufen",
-             "laufen ... nicht", "nicht ausgefuhrt", "n'ont pas tourne", "ne tournent plus",
-             "no se ejecut*", "no corrieron", "nao rodaram", "nao rodou", "nao executou"),
-}
-# A report of an outage says something fails; three "please reset my password" are routine.
-FAILING = frozenset({"~hang", "~down", "~slow", "~fail"})
-
-
-@lru_cache(maxsize=1)
-def _symptom_matcher():
-    return matcher(tuple(term for terms in SYMPTOMS.values() for term in terms))
-
-
-_SYMPTOM_OF = {normalise_term(term): f"~{name}" for name, terms in SYMPTOMS.items()
-               for term in terms}
-
-
-def _symptoms(text: str) -> dict[str, str]:
-    """The symptoms named in ``text``: their "word" -> the term that named them."""
-    found = _symptom_matcher().first_matches(CustomerText(text, []))
-    return {_SYMPTOM_OF[normalise_term(term)]: term for term in found}
-
-
-# An HTTP error status ("503", "a 502 error") says more about an outage than most words.
-_STATUS_CODE = re.compile(r"(?<![\w.,:/#$€£-])[45]0\d(?![\w.,:/%€£-])")
-
-
-def _words(signature: SubjectWords, text: str, *, symptoms: bool = True) -> frozenset[str]:
-    """The significant words of ``text``, their roots; with ``symptoms``, a symptom named in
-    any language stands for the words that named it, and an HTTP error status is a word."""
-    words = set(map(_root, signature(text)))
-    if symptoms:
-        for symptom, term in _symptoms(text).items():
-            words.difference_update(map(_root, signature(term.replace("*", ""))))
-            words.add(symptom)
-        words.update(f"http{code}" for code in _STATUS_CODE.findall(text))
-    return frozenset(words)
-
-
 def _look(ticket: Ticket | PastTicket, message: str | None, fields, options: Options) -> _Look:
-    signature = _signature_of(tuple(options.ignore_words))
+    sig = signature(tuple(options.ignore_words))
     subject = fold(ticket.subject or "")
     marks = {f"tag:{t}" for t in map(fold, ticket.tags) if t in options.match_tags}
     marks.update(f"field:{key}={value}" for key in options.match_fields
                  for value in fields.get(key, ()))
     person = ticket.requester_id if options.distinct_requesters else None
     return _Look(ref=ticket.ref, created_at=ticket.created_at, person=person or f"#{ticket.ref}",
-                 tags=ticket.tags, subject=_words(signature, subject, symptoms=False),
-                 words=_words(signature, f"{subject}\n{fold(message)}" if message else subject),
+                 tags=ticket.tags, subject=words_of(sig, subject, named=False),
+                 words=words_of(sig, f"{subject}\n{fold(message)}" if message else subject),
                  marks=frozenset(marks))
 
 
 def _alike(a: _Look, b: _Look, options: Options) -> bool:
     if not a.marks.isdisjoint(b.marks):
         return True
-    if jaccard(a.subject, b.subject) >= options.subject_similarity:
-        return True
-    shared = a.words & b.words
-    symptoms = {w for w in shared if w.startswith("~")}
-    if len(symptoms) >= 2 and not FAILING.isdisjoint(symptoms):
-        return True  # "the scheduled workflows did not run", in two languages
-    common = len(shared)
-    return common >= MIN_COMMON_WORDS and \
-        common >= options.text_similarity * min(len(a.words), len(b.words))
+    return jaccard(a.subject, b.subject) >= options.subject_similarity or \
+        text_alike(a.words, b.words, options.text_similarity)
 
 
 def _incident(me: _Look, around: list[_Look],

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
@@ -13,82 +11,16 @@ from pydantic import BaseModel, Field, field_validator
 from plugins import hookimpl
 from plugins.history import first_message
 from plugins.options import PriorityName
-
-# Words that say nothing about what a subject is about (English, plus reply/forward prefixes
-# and the halves of contractions the tokenizer leaves).
-STOP_WORDS = frozenset({
-    "a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and", "any",
-    "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both",
-    "but", "by", "can", "cannot", "could", "did", "do", "does", "doing", "don", "doesn", "didn",
-    "during", "each", "few", "for", "from", "further", "had", "has", "hasn", "have", "haven",
-    "having", "he", "her", "here", "hers", "him", "his", "how", "i", "if", "im", "in", "into",
-    "is", "isn", "it", "its", "itself", "just", "ll", "me", "more", "most", "my", "no", "nor",
-    "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "over", "own",
-    "same", "she", "should", "so", "some", "still", "such", "than", "that", "the", "their",
-    "theirs", "them", "then", "there", "these", "they", "this", "those", "through", "to", "too",
-    "under", "until", "us", "very", "ve", "was", "wasn", "we", "were", "weren", "what", "when",
-    "where", "which", "while", "who", "whom", "why", "will", "with", "won", "would", "wouldn",
-    "you", "your", "yours", "re", "fw", "fwd", "aw", "wg",
-})
-
-_WORD = re.compile(r"[^\W\d_]{2,}")  # runs of two or more letters: digits and punctuation go
-
-
-def _stem(word: str) -> str:
-    """A crude singular: "errors" → "error", but "access" and "bus" stay."""
-    return word[:-1] if len(word) > 3 and word[-1] == "s" and word[-2] != "s" else word
-
-
-class SubjectWords:
-    """Turns a subject into its set of significant words: lowercased, digits and punctuation
-    removed, words in ``ignored`` (or their plurals) dropped, plurals made singular. Results are
-    cached per subject, since the same history is read again and again."""
-
-    MAX_CACHED = 20000
-
-    def __init__(self, ignored: frozenset[str]) -> None:
-        self.ignored = ignored | {_stem(word) for word in ignored}
-        self._cache: dict[str, frozenset[str]] = {}
-
-    def __call__(self, subject: str | None) -> frozenset[str]:
-        words = self._cache.get(subject)
-        if words is None:
-            words = self._words(subject)
-        return words
-
-    def many(self, subjects: Sequence[str | None]) -> list[frozenset[str]]:
-        """The words of each subject, in order (a few hundred per call, mostly cached)."""
-        found = list(map(self._cache.get, subjects))
-        if None in found:
-            found = [words if words is not None else self._words(subject)
-                     for subject, words in zip(subjects, found, strict=True)]
-        return found
-
-    def _words(self, subject: str | None) -> frozenset[str]:
-        found = set()
-        for word in _WORD.findall(subject.lower() if subject else ""):
-            if word not in self.ignored:
-                stem = _stem(word)
-                if stem not in self.ignored:
-                    found.add(stem)
-        if len(self._cache) >= self.MAX_CACHED:
-            self._cache.clear()
-        words = self._cache[subject] = frozenset(found)
-        return words
-
-
-@lru_cache(maxsize=32)
-def subject_words(ignored: frozenset[str] = STOP_WORDS) -> SubjectWords:
-    """The (shared) :class:`SubjectWords` ignoring ``ignored``."""
-    return SubjectWords(ignored)
-
-
-def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
-    """Jaccard similarity: shared words over all words; 0 when either set is empty."""
-    if not a or not b:
-        return 0.0
-    common = len(a & b)
-    return common / (len(a) + len(b) - common)
+from plugins.similarity import (
+    STOP_WORDS,
+    SubjectWords,
+    jaccard,
+    signature,
+    subject_words,
+    text_alike,
+    words_of,
+)
+from plugins.text import fold
 
 
 class Options(BaseModel):
@@ -111,6 +43,12 @@ class Options(BaseModel):
     first_messages: bool = Field(True, description="Also count a ticket as similar when the "
                                  "beginning of its first message names every significant word "
                                  "(at least two) of the other's subject, either way round.")
+    text_similarity: float = Field(0.2, gt=0, le=1, description="Also similar when subject and "
+                                   "first message together tell of one problem, in any of the "
+                                   "customers' languages: two symptoms in common, one of them a "
+                                   "failure (\"logged out\", \"abgemeldet\"), or at least three "
+                                   "significant words making up this share (0 to 1) of the "
+                                   "words of the shorter one; 1: off.")
     steps_up: int = Field(1, ge=1, description="How many tiers above the tier the ticket had "
                           "when it was created.")
     priority: PriorityName = Field(None, description="Also raise priority to this "
@@ -132,6 +70,12 @@ class Options(BaseModel):
 
 MESSAGE_START = 600  # characters of a first message that say what it is about
 _message_words = SubjectWords(STOP_WORDS)  # its own cache: message starts are many and long
+
+
+def _gist(subject: str | None, message: str | None) -> frozenset[str]:
+    """Significant words and symptoms of a subject and the start of a first message."""
+    text = fold(subject or "") + "\n" + fold(message[:MESSAGE_START] if message else "")
+    return words_of(signature(()), text)
 
 
 def _about(subject: frozenset[str], message: str | None) -> bool:
@@ -165,6 +109,7 @@ def tierlift_evaluate(ticket, ctx):
     words = subject_words()
     mine = words(ticket.subject)
     first = first_message(ticket)
+    gist = _gist(ticket.subject, first) if options.text_similarity < 1 else None
     form = ticket.form if options.same_form else None
     tags = set(options.tags).intersection(ticket.tags)
     earlier, requester_only = [], True
@@ -180,7 +125,9 @@ def tierlift_evaluate(ticket, ctx):
                 or (tags and not tags.isdisjoint(p.tags))
                 or jaccard(mine, theirs) >= options.subject_similarity
                 or (options.first_messages
-                    and (_about(mine, p.first_message) or _about(theirs, first)))):
+                    and (_about(mine, p.first_message) or _about(theirs, first)))
+                or (gist is not None and text_alike(gist, _gist(p.subject, p.first_message),
+                                                    options.text_similarity))):
             earlier.append(p)
             requester_only = requester_only and same_requester
     earlier = sorted({p.ref: p for p in earlier}.values(),  # a ref listed twice counts once

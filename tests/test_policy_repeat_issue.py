@@ -197,14 +197,14 @@ def test_this_tickets_first_message_naming_the_earlier_subjects_makes_them_simil
     t = current(subject="Billing question",
                 comments=(comment(1, "Hi, the invoice for October is missing again."),))
     assert evaluate(t, *OCTOBER).evidence[0].summary.startswith("3 similar tickets")
-    assert evaluate(t, *OCTOBER, first_messages=False) is None
+    assert evaluate(t, *OCTOBER, first_messages=False, text_similarity=1) is None
 
 
 def test_earlier_first_messages_naming_this_subject_make_them_similar():
     earlier = (past("180", "Billing", 3, first_message="The invoice for October is missing."),
                past("181", "Question", 9, first_message="Our October invoice: missing?!"))
     assert evaluate(current(), *earlier) is not None
-    assert evaluate(current(), *earlier, first_messages=False) is None
+    assert evaluate(current(), *earlier, first_messages=False, text_similarity=1) is None
 
 
 @pytest.mark.parametrize("subject, message", [
@@ -326,3 +326,18 @@ def test_registered_with_its_needs_and_configurable_through_the_host():
     result = enabled.evaluate(t, now=NOW, tiers=LADDER, history=FakeHistory(itself(t),
                                                                            OCTOBER[0]))
     assert [p.evidence[0].key for p in result.proposals] == ["repeat"]
+
+
+def test_the_same_problem_told_in_other_words_or_languages_is_similar():
+    """Logged out of the phone app three times: different subjects, a symptom in common."""
+    earlier = (past("401", "app keeps logging me out", 19,
+                    first_message="every morning the iPhone app wants me to log in again"),
+               past("402", "Abgemeldet", 8,
+                    first_message="Die App auf dem iPhone hat mich wieder abgemeldet."))
+    t = current(subject="Signed out every morning - 3rd ticket about this",
+                comments=(comment(1, "the iOS app is logging me out every morning again"),))
+    assert evaluate(t, *earlier).evidence[0].summary.startswith("3 similar tickets")
+    assert evaluate(t, *earlier, text_similarity=1) is None
+    other = (past("403", "Invoice copy", 19, first_message="please send the March invoice"),
+             past("404", "Add a seat", 8, first_message="we need one more licence"))
+    assert evaluate(t, *other) is None
