@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
@@ -16,6 +17,7 @@ from connector.http import ApiSession
 from connector.ticket import (
     AuthorRole,
     Comment,
+    Organization,
     PlatformDeadline,
     Priority,
     SentRequest,
@@ -44,6 +46,11 @@ KNOWN_PRIORITIES = {
 ISSUE_FIELDS = ("summary", "status", "priority", "labels", "reporter", "assignee", "created",
                 "updated", "project", "comment", "description", "issuetype")
 SUMMARY_FIELDS = "summary,description,labels,issuetype,reporter,created,status"
+# The JSM "Organizations" field (``GET /rest/api/3/field`` lists it with this schema type; its
+# value on an issue is ``[{"id": "27", "name": "…", "_links": {…}}]``, e.g.
+# https://github.com/AtlassianPS/JiraPS/issues/434), and how long an organization is cached.
+ORGANIZATIONS_TYPE = "com.atlassian.servicedesk:sd-customer-organizations"
+ORGANIZATION_TTL = 300.0
 
 
 def parse_time(value: str) -> datetime:
@@ -79,6 +86,7 @@ class JiraConnector:
         transition: str | None = None,
         route_field: str | None = None,
         route_values: Mapping[str, str] | None = None,
+        organizations_field: str | None = None,
     ) -> None:
         self.api = api
         self.cloud = cloud
@@ -96,6 +104,11 @@ class JiraConnector:
         self._route_of_value = {v.casefold(): k for k, v in self.route_values.items()}
         self._me: str | None = None
         self._service_desk: dict[str, bool] = {}  # project key -> is a JSM project
+        # The Organizations field: configured, or looked up (None: not found, asked at most
+        # every ORGANIZATION_TTL seconds); the organizations read, per id, cached like Zendesk's.
+        self._org_field = organizations_field
+        self._org_field_missed: float | None = None
+        self._organizations: dict[str, tuple[float, Organization]] = {}
         self._lock = threading.Lock()
 
     def tier_of_value(self, value: object) -> str:
@@ -115,10 +128,13 @@ class JiraConnector:
     def fetch(self, ref: str, *, needs: frozenset[str] = frozenset()) -> Ticket:
         """The issue as it is now, with comments and tier history (one request, usually).
 
-        Comments are always read: they also show whether our own note is already there.
+        Comments are always read: they also show whether our own note is already there. With
+        the ``organization`` need, a JSM issue's first organization is read too.
         """
         expand = "changelog,names" if "history" in needs else "names"
-        extra = (self.tier_field, *((self.route_field,) if self.route_field else ()))
+        org_field = self._organizations_field() if "organization" in needs else None
+        extra = (self.tier_field, *((self.route_field,) if self.route_field else ()),
+                 *((org_field,) if org_field else ()))
         response = self.api.get(f"{self.rest}/issue/{quote(ref)}",
                                 fields=",".join((*ISSUE_FIELDS, *extra)), expand=expand)
         raise_for_status(response, f"issue {ref}")
@@ -138,6 +154,8 @@ class JiraConnector:
         deadlines = tuple(self._slas(raw["key"])) if "platform_sla" in needs and service_desk \
             else ()
         route = _option(fields.get(self.route_field)) if self.route_field else None
+        organization = self._organization(fields.get(org_field)) \
+            if org_field and service_desk else None
         return Ticket(
             platform=PLATFORM,
             ref=raw["key"],
@@ -148,7 +166,7 @@ class JiraConnector:
             tags=tuple(fields.get("labels") or ()),
             requester_id=reporter,
             assignee_id=user_id(fields.get("assignee")),
-            organization_id=None,
+            organization_id=organization.id if organization else None,
             channel=None,
             created_at=created,
             updated_at=parse_time(fields["updated"]),
@@ -162,7 +180,51 @@ class JiraConnector:
             status_history=_statuses(raw, created) if "history" in needs else (),
             platform_deadlines=deadlines,
             route=self._route_of_value.get(route.casefold()) if route else None,
+            organization=organization,
         )
+
+    def _organizations_field(self) -> str | None:
+        """The id of the JSM Organizations field, found in ``GET /field`` by its type (its name
+        may be translated) and kept; ``None`` without Service Management.
+        https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issue-fields/#api-rest-api-3-field-get"""
+        with self._lock:
+            if self._org_field or (self._org_field_missed is not None and
+                                   time.monotonic() - self._org_field_missed < ORGANIZATION_TTL):
+                return self._org_field
+        response = self.api.get(f"{self.rest}/field")
+        raise_for_status(response, "fields")
+        found = next((str(f["id"]) for f in response.json()
+                      if (f.get("schema") or {}).get("custom") == ORGANIZATIONS_TYPE), None)
+        with self._lock:
+            self._org_field = found
+            self._org_field_missed = None if found else time.monotonic()
+        return found
+
+    def _organization(self, value: Any) -> Organization | None:
+        """The first organization of an Organizations field value, from
+        ``GET /rest/servicedeskapi/organization/{id}`` and cached for a few minutes. JSM
+        organizations have no tags; one that is gone (404) keeps the id and name the issue shows.
+        https://developer.atlassian.com/cloud/jira/service-desk/rest/api-group-organization/#api-rest-servicedeskapi-organization-organizationid-get"""
+        first = next((v for v in value or () if isinstance(v, dict) and v.get("id") is not None),
+                     None)
+        if first is None:
+            return None
+        org_id = str(first["id"])
+        with self._lock:
+            cached = self._organizations.get(org_id)
+        if cached is not None and time.monotonic() - cached[0] < ORGANIZATION_TTL:
+            return cached[1]
+        response = self.api.get(f"/rest/servicedeskapi/organization/{quote(org_id)}")
+        if response.status_code == 404:
+            log.warning("JSM organization %s not found; using the issue's name for it", org_id)
+            raw = first
+        else:
+            raise_for_status(response, f"organization {org_id}")
+            raw = response.json()
+        organization = Organization(id=org_id, name=str(raw.get("name") or ""))
+        with self._lock:
+            self._organizations[org_id] = (time.monotonic(), organization)
+        return organization
 
     def _slas(self, key: str) -> Iterator[PlatformDeadline]:
         """The request's running JSM SLA cycles (``/servicedeskapi/request/{key}/sla``)."""

@@ -8,6 +8,7 @@ import copy
 import email.utils
 import json
 from datetime import UTC, datetime, timedelta, timezone
+from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -16,12 +17,14 @@ import responses
 from conftest import FIXTURES
 
 from connector import adf
-from connector.errors import AmbiguousWrite, NotFound, Rejected
+from connector import jira as jira_connector
+from connector.errors import AmbiguousWrite, HelpdeskError, NotFound, Rejected
 from connector.http import ApiSession, BearerAuth
 from connector.jira import JiraConnector
 from connector.ticket import (
     AuthorRole,
     Comment,
+    Organization,
     Priority,
     SentRequest,
     TierChange,
@@ -995,3 +998,171 @@ def test_escalate_adds_watchers_one_request_each(cloud, rsps):
     assert watchers == [("POST", f"/rest/api/3/issue/{CLOUD_KEY}/watchers", "5b10:head-of-support"),
                         ("POST", f"/rest/api/3/issue/{CLOUD_KEY}/watchers", "5b10:cto")]
     assert [r.status for r in result.requests][-2:] == [204, 204]
+
+
+# ------------------------------------------------------------------------------------------
+# JSM organizations: the Organizations field, GET /rest/servicedeskapi/organization/{id}
+
+ORG_FIELD = "customfield_10002"
+ORG_TYPE = "com.atlassian.servicedesk:sd-customer-organizations"
+ORGANIZATION_NEED = frozenset({"organization"})
+
+
+def field_list(org_field: str | None = ORG_FIELD, name: str = "Organizations") -> list[dict]:
+    """GET /rest/api/3/field: system fields, the tier field and (on a JSM site) Organizations."""
+    fields = [
+        {"id": "summary", "key": "summary", "name": "Summary", "custom": False,
+         "orderable": True, "navigable": True, "searchable": True, "clauseNames": ["summary"],
+         "schema": {"type": "string", "system": "summary"}},
+        {"id": TIER_FIELD, "key": TIER_FIELD, "name": "Support Tier", "custom": True,
+         "orderable": True, "navigable": True, "searchable": True,
+         "clauseNames": ["cf[10050]", "Support Tier"],
+         "schema": {"type": "option", "customId": 10050,
+                    "custom": "com.atlassian.jira.plugin.system.customfieldtypes:select"}}]
+    if org_field is not None:
+        fields.append({"id": org_field, "key": org_field, "name": name,
+                       "untranslatedName": "Organizations", "custom": True, "orderable": True,
+                       "navigable": True, "searchable": True,
+                       "clauseNames": [f"cf[{org_field[12:]}]", name],
+                       "schema": {"type": "array", "items": "sd-customerorganization",
+                                  "custom": ORG_TYPE, "customId": int(org_field[12:])}})
+    return fields
+
+
+def org_json(org_id, name: str, site: str = URL) -> dict:
+    return {"id": org_id, "name": name,
+            "_links": {"self": f"{site}/rest/servicedeskapi/organization/{org_id}"}}
+
+
+NORTHWIND = org_json("27", "Northwind Freight Ltd")
+LUMIERE = org_json("31", "Groupe Lumière SA")
+
+
+def jsm_issue(*organizations: dict, project_type: str = "service_desk") -> dict:
+    return cloud_issue(project_type=project_type, **{ORG_FIELD: list(organizations)})
+
+
+def test_a_jsm_issue_s_first_organization_is_looked_up_once_and_cached(cloud, rsps):
+    serve(rsps, responses.GET, f"{URL}/rest/api/3/field", field_list())
+    serve_cloud(rsps, jsm_issue(NORTHWIND, LUMIERE))
+    serve(rsps, responses.GET, f"{URL}/rest/servicedeskapi/organization/27",
+          {**NORTHWIND, "name": "Northwind Freight Ltd.", "scimManaged": False})
+    ticket = cloud.fetch(CLOUD_KEY, needs=ORGANIZATION_NEED)
+    again = cloud.fetch(CLOUD_KEY, needs=ORGANIZATION_NEED)
+    assert [(c.request.method, path_of(c), c.response.status_code) for c in rsps.calls] == [
+        ("GET", "/rest/api/3/field", 200),
+        ("GET", f"/rest/api/3/issue/{CLOUD_KEY}", 200),
+        ("GET", "/rest/api/3/myself", 200),
+        ("GET", "/rest/servicedeskapi/organization/27", 200),
+        ("GET", f"/rest/api/3/issue/{CLOUD_KEY}", 200),  # field id, bot and organization kept
+    ]
+    assert query_of(rsps.calls[0]) == {}
+    assert query_of(rsps.calls[3]) == {}
+    assert query_of(rsps.calls[1])["fields"][0].split(",")[-2:] == [TIER_FIELD, ORG_FIELD]
+    for fetched_ticket in (ticket, again):
+        assert fetched_ticket.organization_id == "27"
+        assert fetched_ticket.organization == Organization("27", "Northwind Freight Ltd.")
+        assert fetched_ticket.custom_fields[ORG_FIELD] == [NORTHWIND, LUMIERE]
+
+
+def test_the_organizations_field_is_found_by_its_type_whatever_its_name(cloud, rsps):
+    serve(rsps, responses.GET, f"{URL}/rest/api/3/field",
+          field_list("customfield_10410", name="Organisationen"))
+    issue = cloud_issue(project_type="service_desk",
+                        customfield_10410=[org_json(4, "Helvetia Messtechnik AG")])
+    serve_cloud(rsps, issue)
+    serve(rsps, responses.GET, f"{URL}/rest/servicedeskapi/organization/4",
+          org_json("4", "Helvetia Messtechnik AG"))
+    ticket = cloud.fetch(CLOUD_KEY, needs=ORGANIZATION_NEED)
+    assert (ticket.organization_id, ticket.organization) == (
+        "4", Organization("4", "Helvetia Messtechnik AG"))  # a numeric id, as text
+    assert "customfield_10410" in query_of(rsps.calls[1])["fields"][0].split(",")
+
+
+def test_an_organization_is_looked_up_again_after_its_time_to_live(cloud, rsps, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(jira_connector, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    serve(rsps, responses.GET, f"{URL}/rest/api/3/field", field_list())
+    serve_cloud(rsps, jsm_issue(NORTHWIND))
+    serve(rsps, responses.GET, f"{URL}/rest/servicedeskapi/organization/27", NORTHWIND)
+    serve(rsps, responses.GET, f"{URL}/rest/servicedeskapi/organization/27",
+          {**NORTHWIND, "name": "Northwind Logistics Ltd"})
+    assert cloud.fetch(CLOUD_KEY, needs=ORGANIZATION_NEED).organization.name == \
+        "Northwind Freight Ltd"
+    clock[0] += jira_connector.ORGANIZATION_TTL - 1
+    assert cloud.fetch(CLOUD_KEY, needs=ORGANIZATION_NEED).organization.name == \
+        "Northwind Freight Ltd"
+    clock[0] += 2
+    assert cloud.fetch(CLOUD_KEY, needs=ORGANIZATION_NEED).organization.name == \
+        "Northwind Logistics Ltd"
+    assert [path_of(c) for c in rsps.calls if "servicedeskapi" in path_of(c)] == [
+        "/rest/servicedeskapi/organization/27", "/rest/servicedeskapi/organization/27"]
+    assert [path_of(c) for c in rsps.calls].count("/rest/api/3/field") == 1
+
+
+def test_an_organization_that_is_gone_keeps_the_id_and_name_the_issue_shows(cloud, rsps):
+    serve(rsps, responses.GET, f"{URL}/rest/api/3/field", field_list())
+    serve_cloud(rsps, jsm_issue(NORTHWIND))
+    serve(rsps, responses.GET, f"{URL}/rest/servicedeskapi/organization/27",
+          {"errorMessage": "Organization 27 does not exist."}, status=404)
+    ticket = cloud.fetch(CLOUD_KEY, needs=ORGANIZATION_NEED)
+    assert ticket.organization == Organization("27", "Northwind Freight Ltd")
+    assert rsps.calls[-1].response.status_code == 404
+
+
+def test_an_organization_lookup_failure_is_an_error(cloud, rsps):
+    serve(rsps, responses.GET, f"{URL}/rest/api/3/field", field_list())
+    serve_cloud(rsps, jsm_issue(NORTHWIND))
+    serve(rsps, responses.GET, f"{URL}/rest/servicedeskapi/organization/27",
+          {"errorMessage": "You do not have permission."}, status=403)
+    with pytest.raises(HelpdeskError, match="GET /rest/servicedeskapi/organization/27: HTTP 403"):
+        cloud.fetch(CLOUD_KEY, needs=ORGANIZATION_NEED)
+
+
+@pytest.mark.parametrize("issue", [
+    jsm_issue(),  # a request shared with no organization
+    jsm_issue(NORTHWIND, project_type="software"),  # not a service desk project
+], ids=["no-organization", "software-project"])
+def test_no_organization_means_no_lookup(cloud, rsps, issue):
+    serve(rsps, responses.GET, f"{URL}/rest/api/3/field", field_list())
+    serve_cloud(rsps, issue)
+    ticket = cloud.fetch(CLOUD_KEY, needs=ORGANIZATION_NEED)
+    assert (ticket.organization_id, ticket.organization) == (None, None)
+    assert not any("servicedeskapi" in path_of(c) for c in rsps.calls)
+
+
+def test_a_site_without_service_management_is_asked_for_its_fields_again_only_later(
+        cloud, rsps, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(jira_connector, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    serve(rsps, responses.GET, f"{URL}/rest/api/3/field", field_list(None))
+    serve_cloud(rsps, cloud_issue())
+    for _ in range(2):
+        assert cloud.fetch(CLOUD_KEY, needs=ORGANIZATION_NEED).organization is None
+    clock[0] += jira_connector.ORGANIZATION_TTL
+    cloud.fetch(CLOUD_KEY, needs=ORGANIZATION_NEED)
+    assert [path_of(c) for c in rsps.calls].count("/rest/api/3/field") == 2
+    assert all(ORG_FIELD not in query_of(c).get("fields", [""])[0] for c in rsps.calls)
+
+
+def test_a_configured_organizations_field_is_used_without_asking_on_data_center(sleeps, rsps):
+    dc = dc_connector(sleeps, organizations_field="customfield_10300")
+    issue = dc_issue(customfield_10300=[org_json("27", "Northwind Freight Ltd", DC_URL)])
+    issue["fields"]["project"]["projectTypeKey"] = "service_desk"
+    serve_dc(rsps, issue)
+    serve(rsps, responses.GET, f"{DC_URL}/rest/servicedeskapi/organization/27",
+          org_json("27", "Northwind Freight Ltd", DC_URL))
+    ticket = dc.fetch(DC_KEY, needs=frozenset({"organization", "history"}))
+    assert [(c.request.method, path_of(c)) for c in rsps.calls] == [
+        ("GET", f"/rest/api/2/issue/{DC_KEY}"), ("GET", "/rest/api/2/myself"),
+        ("GET", "/rest/servicedeskapi/organization/27")]
+    assert "customfield_10300" in query_of(rsps.calls[0])["fields"][0].split(",")
+    assert ticket.organization == Organization("27", "Northwind Freight Ltd")
+
+
+def test_without_the_organization_need_no_organization_is_read(cloud, rsps):
+    serve_cloud(rsps, jsm_issue(NORTHWIND))
+    ticket = cloud.fetch(CLOUD_KEY, needs=frozenset({"history"}))
+    assert (ticket.organization_id, ticket.organization) == (None, None)
+    assert [path_of(c) for c in rsps.calls] == [f"/rest/api/3/issue/{CLOUD_KEY}",
+                                               "/rest/api/3/myself"]

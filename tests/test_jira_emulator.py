@@ -315,3 +315,63 @@ def test_data_center_webhooks_carry_a_url_token_instead_of_a_signature(serve, re
     event = json.loads(body)
     assert event["user"]["name"] == ANA and "accountId" not in event["user"]
     assert "fieldId" not in event["changelog"]["items"][0]
+
+
+ORGANIZATIONS = "customfield_10002"
+
+
+def test_jsm_issues_carry_their_organizations_and_the_fields_list_names_the_field(site):
+    northwind = site.jira.organization("Northwind Freight Ltd")
+    lumiere = site.jira.organization("Groupe Lumière SA")
+    key = site.jira.create_issue("Invoices do not export", "Error 500 on export.", MAYA,
+                                 organizations=(northwind, lumiere))
+    raw = site.issue(key, fields=f"summary,{ORGANIZATIONS}", expand="names")
+    assert raw["fields"][ORGANIZATIONS] == [
+        {"id": "1", "name": "Northwind Freight Ltd",
+         "_links": {"self": f"{site.jira.site}/rest/servicedeskapi/organization/1"}},
+        {"id": "2", "name": "Groupe Lumière SA",
+         "_links": {"self": f"{site.jira.site}/rest/servicedeskapi/organization/2"}}]
+    assert raw["names"] == {"summary": "Summary", ORGANIZATIONS: "Organizations"}
+    alone = site.jira.create_issue("How do I add a user?", "Thanks", MAYA)
+    assert site.issue(alone, fields=ORGANIZATIONS)["fields"] == {ORGANIZATIONS: []}
+    software = site.jira.create_issue("Refactor exports", None, ANA, project="DEV",
+                                      service_desk=False)
+    assert ORGANIZATIONS not in site.issue(software)["fields"]
+
+    listed = site.http.get(f"{site.api}/field")
+    assert listed.status_code == 200
+    by_id = {f["id"]: f for f in listed.json()}
+    assert by_id[ORGANIZATIONS] == {
+        "id": ORGANIZATIONS, "key": ORGANIZATIONS, "name": "Organizations", "custom": True,
+        "orderable": True, "navigable": True, "searchable": True,
+        "clauseNames": ["cf[10002]", "Organizations"],
+        "schema": {"type": "array", "items": "sd-customerorganization",
+                   "custom": "com.atlassian.servicedesk:sd-customer-organizations",
+                   "customId": 10002}}
+    assert by_id[TIER]["schema"]["custom"].endswith(":select")
+    assert by_id["summary"]["schema"] == {"type": "string", "system": "summary"}
+
+
+def test_servicedesk_organizations_are_served_by_id_with_json_errors(site):
+    site.jira.organization("Northwind Freight Ltd")
+    found = site.http.get(f"{site.url}/rest/servicedeskapi/organization/1")
+    assert (found.status_code, found.json()) == (200, {
+        "id": "1", "name": "Northwind Freight Ltd",
+        "_links": {"self": f"{site.jira.site}/rest/servicedeskapi/organization/1"}})
+    for unknown in ("99", "northwind"):
+        missing = site.http.get(f"{site.url}/rest/servicedeskapi/organization/{unknown}")
+        assert missing.status_code == 404
+        assert missing.headers["Content-Type"] == "application/json"
+        assert missing.json() == {"errorMessage": f"Organization {unknown} does not exist."}
+    anonymous = requests.get(f"{site.url}/rest/servicedeskapi/organization/1", timeout=5)
+    assert anonymous.status_code == 401
+
+
+def test_an_issue_is_only_shared_with_known_organizations_in_a_service_desk(cloud):
+    northwind = cloud.jira.organization("Northwind Freight Ltd")
+    with pytest.raises(ValueError, match="unknown"):
+        cloud.jira.create_issue("Export", "Error", MAYA, organizations=("7",))
+    with pytest.raises(ValueError, match="not a service desk"):
+        cloud.jira.create_issue("Export", "Error", MAYA, organizations=(northwind,),
+                                project="DEV", service_desk=False)
+    assert cloud.jira.issues == {}

@@ -186,3 +186,52 @@ def test_invalid_options_are_refused_naming_the_field(options, field):
 def test_emptying_the_tags_is_fine_when_another_rule_is_given():
     assert vip.Options(org_tags=[], requesters=["1"]).org_tags == []
     assert vip.Options(org_tags=[], org_fields={"tier": ["gold"]}).org_tags == []
+
+
+# -- Jira Service Management: organizations without tags, listed by id or name ---------------
+
+NORTHWIND = Organization("27", "Northwind Freight Ltd")  # as the Jira connector reads it
+HELVETIA = Organization("4", "Helvetia Messtechnik AG")
+
+
+def jsm_ticket(org: Organization):
+    t = key_account_ticket(org, requester="qm:9f2c:5b10ac8d82e05b22cc7d4ef5")
+    return replace(t, platform="jira", ref="SUP-7",
+                   custom_fields={"customfield_10002": [{"id": org.id, "name": org.name}]})
+
+
+@pytest.mark.parametrize("listed, summary", [
+    (["27"], "organization Northwind Freight Ltd is on the key-account list"),
+    ([27], "organization Northwind Freight Ltd is on the key-account list"),
+    (["northwind freight LTD"], "organization Northwind Freight Ltd is on the key-account list"),
+])
+def test_a_listed_jsm_organization_goes_to_the_dedicated_team_from_the_first_message(listed,
+                                                                                    summary):
+    t = jsm_ticket(NORTHWIND)
+    proposal = evaluate(t, organizations=[*listed, "Helvetia Messtechnik AG"],
+                        org_tags=["vip", "enterprise_key_account"], route="key_accounts")
+    assert (proposal.route, proposal.priority, proposal.tier, proposal.steps_up) == \
+        ("key_accounts", Priority.HIGH, None, 0)
+    assert [(e.key, e.summary, e.at) for e in proposal.evidence] == \
+        [("key_account", summary, T0)]
+    decision = decide(t, [proposal], LADDER)
+    assert (decision.route, decision.priority, decision.to_tier) == \
+        ("key_accounts", Priority.HIGH, None)
+
+
+def test_a_listed_jsm_organization_with_the_standard_preset_goes_to_l2():
+    t = jsm_ticket(HELVETIA)
+    proposal = evaluate(t, organizations=["4"], org_tags=["vip", "enterprise_key_account"],
+                        tier="L2", route="", priority="")
+    assert (proposal.tier, proposal.route, proposal.priority) == ("L2", None, None)
+    assert decide(t, [proposal], LADDER).to_tier == "L2"
+
+
+@pytest.mark.parametrize("org, options", [
+    (NORTHWIND, {}),  # default tags: JSM organizations have none
+    (NORTHWIND, {"organizations": ["4", "Helvetia Messtechnik AG"]}),
+    (NORTHWIND, {"organizations": ["Northwind", "270", "Northwind Freight"]}),
+    (HELVETIA, {"organizations": ["27"], "org_fields": {"account_tier": ["platinum"]}}),
+])
+def test_an_unlisted_jsm_organization_gets_nothing(org, options):
+    assert evaluate(jsm_ticket(org), **options) is None

@@ -44,7 +44,7 @@ def build_connectors(settings: Settings) -> dict[str, Connector]:
             ApiSession(jira.url, auth), cloud=jira.cloud, tier_field=jira.tier_field,
             tier_values=jira.tier_values, ladder=settings.ladder, priorities=jira.priorities,
             transition=jira.transition, route_field=jira.route_field,
-            route_values=jira.route_values)
+            route_values=jira.route_values, organizations_field=jira.organizations_field)
     return connectors
 
 

@@ -84,6 +84,9 @@ class JiraSettings(_Section):
                                     "specialist team, e.g. a \"Team\" field.")
     route_values: dict[str, str] = Field(default_factory=dict, description="Route name -> "
                                          "option of route_field.")
+    organizations_field: str | None = Field(None, description="The Service Management "
+                                            "Organizations field, e.g. customfield_10002; "
+                                            "not set: found by its type.")
 
     @model_validator(mode="after")
     def _complete(self) -> JiraSettings:

@@ -43,6 +43,16 @@ FIELD_NAMES = {"summary": "Summary", "description": "Description", "issuetype": 
                "assignee": "Assignee", "priority": "Priority", "status": "Status",
                "labels": "Labels", "created": "Created", "updated": "Updated",
                "comment": "Comment"}
+# Schema types of the system fields, as GET /rest/api/{2,3}/field lists them.
+FIELD_TYPES = {"summary": "string", "description": "string", "issuetype": "issuetype",
+               "project": "project", "reporter": "user", "creator": "user", "assignee": "user",
+               "priority": "priority", "status": "status", "labels": "array",
+               "created": "datetime", "updated": "datetime", "comment": "comments-page"}
+SELECT_TYPE = "com.atlassian.jira.plugin.system.customfieldtypes:select"
+# The JSM Organizations field: an array of organizations on the issue, each as
+# GET /rest/servicedeskapi/organization/{id} shows it (the JSM OpenAPI spec's OrganizationDTO,
+# https://developer.atlassian.com/cloud/jira/service-desk/rest/api-group-organization/).
+ORGANIZATIONS_TYPE = "com.atlassian.servicedesk:sd-customer-organizations"
 EXPAND = "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations"
 NOT_FOUND = {"errorMessages": ["Issue does not exist or you do not have permission to see it."],
              "errors": {}}
@@ -121,6 +131,7 @@ class Issue:
     histories: list[History] = field(default_factory=list)
     team: str | None = None
     resolution: str | None = None  # set while the status is in the done category
+    organizations: list[str] = field(default_factory=list)  # JSM organization ids
 
 
 class _Invalid(Exception):
@@ -174,6 +185,7 @@ class JiraEmulator(BaseEmulator):
                  team_field: str = "customfield_10060", team_field_name: str = "Team",
                  team_options: tuple[str, ...] = ("Billing", "Security", "Compliance",
                                                   "Integrations", "Key accounts", "Incident"),
+                 organizations_field: str = "customfield_10002",
                  rate_limit: int = RATE_LIMIT) -> None:
         super().__init__(rate_limit=rate_limit, first_id=10000)
         self.cloud = cloud
@@ -193,6 +205,8 @@ class JiraEmulator(BaseEmulator):
         self.bot = BOT_ACCOUNT_ID if cloud else BOT_NAME
         self.users: dict[str, User] = {self.bot: User(self.bot, "tierlift bot", False, email)}
         self.issues: dict[str, Issue] = {}
+        self.organizations_field = organizations_field
+        self.organizations: dict[str, str] = {}  # JSM organization id -> name
         self.webhook_secret: str | None = None
         self._projects: dict[str, str] = {}  # key -> id
         self._clock = datetime.now(UTC).replace(microsecond=0)
@@ -206,15 +220,27 @@ class JiraEmulator(BaseEmulator):
             self.users[ident] = User(ident, display_name, customer, email)
             return ident
 
+    def organization(self, name: str) -> str:
+        """A JSM organization; returns its id (``"1"``, ``"2"``, …)."""
+        with self._lock:
+            org_id = str(len(self.organizations) + 1)
+            self.organizations[org_id] = name
+            return org_id
+
     def create_issue(self, summary: str, description: str | None, reporter: str, *,
                      tier: str | None = "Tier 1", project: str = "SUP",
                      service_desk: bool = True, priority: str = "Medium",
                      labels: tuple[str, ...] = (), status: str | None = None,
-                     at: datetime | None = None, notify: bool = True) -> str:
-        """A new issue reported by ``reporter``; returns its key (``SUP-1``). ``at``: created
-        at that (past) moment instead of now."""
+                     organizations: tuple[str, ...] = (), at: datetime | None = None,
+                     notify: bool = True) -> str:
+        """A new issue reported by ``reporter``, shared with JSM ``organizations`` (ids); returns
+        its key (``SUP-1``). ``at``: created at that (past) moment instead of now."""
         with self._lock:
             self._check(reporter, tier)
+            unknown = [o for o in organizations if o not in self.organizations]
+            if unknown or (organizations and not service_desk):
+                raise ValueError(f"organizations {list(organizations)}: unknown {unknown} or "
+                                 "not a service desk project")
             if priority not in PRIORITIES:
                 raise ValueError(f"no priority {priority!r}")
             status = status or ("Waiting for support" if service_desk else "To Do")
@@ -226,7 +252,8 @@ class JiraEmulator(BaseEmulator):
             issue = Issue(str(next(self._ids)), f"{project}-{number}", project, service_desk,
                           summary, description, reporter, priority, tier, list(labels),
                           status, now, now,
-                          resolution="Done" if STATUSES[status][1] == "done" else None)
+                          resolution="Done" if STATUSES[status][1] == "done" else None,
+                          organizations=list(organizations))
             self.issues[issue.key] = issue
             if notify:
                 self._issue_event(issue, "jira:issue_created", "issue_created", reporter, now,
@@ -492,6 +519,9 @@ class JiraEmulator(BaseEmulator):
             "status": self._status_json(issue.status, version),
             "labels": list(issue.labels),
             **selects,
+            **({self.organizations_field: [self._organization_json(o)
+                                           for o in issue.organizations]}
+               if issue.service_desk else {}),
             "created": _stamp(issue.created),
             "updated": _stamp(issue.updated),
             "comment": {"comments": comments, "self": f"{api}/issue/{issue.id}/comment",
@@ -506,7 +536,8 @@ class JiraEmulator(BaseEmulator):
                 "self": f"{self.site}/rest/api/{version}/issue/{issue.id}", "key": issue.key,
                 "fields": fields}
         if "names" in expand:
-            names = {**FIELD_NAMES, **{f: n for f, n, _ in self._selects.values()}}
+            names = {**FIELD_NAMES, **{f: n for f, n, _ in self._selects.values()},
+                     self.organizations_field: "Organizations"}
             body["names"] = {k: names[k] for k in fields}
         if "changelog" in expand:
             histories = [{"id": h.id, "author": self._user_json(h.author, version),
@@ -515,6 +546,10 @@ class JiraEmulator(BaseEmulator):
             body["changelog"] = {"startAt": 0, "maxResults": len(histories),
                                  "total": len(histories), "histories": histories}
         return body
+
+    def _organization_json(self, org_id: str) -> dict:
+        return {"id": org_id, "name": self.organizations[org_id],
+                "_links": {"self": f"{self.site}/rest/servicedeskapi/organization/{org_id}"}}
 
     def _comment_json(self, issue: Issue, comment: Comment, version: str) -> dict:
         author = self._user_json(comment.author, version)
@@ -585,6 +620,37 @@ class JiraEmulator(BaseEmulator):
         def myself(version: str) -> Response:
             return self._reply(200, {**self._user_json(self.bot, version),
                                      "emailAddress": self.email, "locale": "en_US"})
+
+        @app.get(f"{api}/field")
+        def fields(version: str) -> Response:
+            """The issue fields, custom ones with their type (``schema.custom``),
+            https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issue-fields/#api-rest-api-3-field-get."""
+            system = [{"id": f, "key": f, "name": name, "custom": False, "orderable": True,
+                       "navigable": True, "searchable": True, "clauseNames": [f],
+                       "schema": {"type": FIELD_TYPES[f], "system": f}}
+                      for f, name in FIELD_NAMES.items()]
+            custom = [(f, name, {"type": "option", "custom": SELECT_TYPE})
+                      for f, name, _ in self._selects.values()]
+            custom.append((self.organizations_field, "Organizations",
+                           {"type": "array", "items": "sd-customerorganization",
+                            "custom": ORGANIZATIONS_TYPE}))
+            return self._reply(200, system + [
+                {"id": f, "key": f, "name": name, "custom": True, "orderable": True,
+                 "navigable": True, "searchable": True,
+                 "clauseNames": [f"cf[{f.rpartition('_')[2]}]", name],
+                 "schema": {**schema, "customId": int(f.rpartition("_")[2])}}
+                for f, name, schema in custom])
+
+        @app.get("/rest/servicedeskapi/organization/<org_id>")
+        def organization(org_id: str) -> Response:
+            """An organization, or 404 "Returned if the organization does not exist" with the
+            spec's ErrorResponse body,
+            https://developer.atlassian.com/cloud/jira/service-desk/rest/api-group-organization/#api-rest-servicedeskapi-organization-organizationid-get."""
+            with self._lock:
+                if org_id not in self.organizations:
+                    return self._reply(404, {"errorMessage": f"Organization {org_id} does not "
+                                                             "exist."})
+                return self._reply(200, self._organization_json(org_id))
 
         @app.get(f"{api}/issue/<ref>")
         def show(version: str, ref: str) -> Response:
