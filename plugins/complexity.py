@@ -3,66 +3,286 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
-from pydantic import BaseModel, Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from plugins import hookimpl
+from plugins.keywords import WeightedPackOptions, text_read
 from plugins.options import OptionalName
-from plugins.text import (
-    as_text,
-    customer_text,
-    field_values,
-    matcher,
-)
+from plugins.packs import LanguageOptions, Pack, check_scope, comment_scope, pack_matcher
+from plugins.text import Matcher, as_text, field_values, normalise_term, per_options
 
 EVIDENCE_KEY = "score"  # one per ticket: complexity escalates a ticket at most once
 
-# Strong signals weigh 3-4, medium ones 2; with the threshold 5 one strong signal alone does not
-# fire, two do (or one strong and one medium, or three medium).
-DEFAULT_KEYWORDS: dict[str, float] = {
-    "data loss": 4,
-    "data corruption": 4,
-    "sso": 3,
-    "saml": 3,
-    "scim": 3,
-    "ldap": 3,
-    "oauth": 3,
-    "encryption": 3,
-    "migration": 3,
-    "500 error": 3,
-    "internal server error": 3,
-    "api": 2,
-    "webhook": 2,
-    "integration": 2,
-    "database": 2,
-    "stack trace": 2,
-    "timeout": 2,
-}
+# The built-in signals and their weights: each failure the written policy names is enough on its
+# own at the default threshold 5; an error line or a 500 needs a second signal.
+SSO, API, DATA, CONNECTOR, CONFIG, TRACE, ERROR_LINE, SERVER_ERROR = (
+    "SSO/SAML failure", "API/SDK/webhook error", "data loss/corruption", "broken connector",
+    "routing/SLA setup tier 1 could not fix", "stack trace", "error line", "server error")
+SIGNALS: dict[str, float] = {SSO: 5, API: 5, DATA: 5, CONNECTOR: 5, CONFIG: 5, TRACE: 5,
+                             ERROR_LINE: 3, SERVER_ERROR: 3}
 
+# Third-party products whose connectors break.
+_APPS = (r"(?:salesforce|hubspot|shopify|slack|zapier|jira|ms teams|microsoft teams|"
+         r"google sheets|google drive|quickbooks|xero|stripe|mailchimp|pipedrive|netsuite|sap|"
+         r"dynamics|marketo|intercom|github|gitlab|outlook|gmail)")
+_SPAN = r"(?:[^.!?\n\0]|\.(?=\S)){0,60}?"  # the rest of the sentence, a few words
+_STATUS = r"(?:40[0-59]|41[05]|422|500)"  # client errors and the 500; not 429, not 502-504
+_CONFIGURED = r"(?:routing|routes?|slas?|triggers?|automations?|workflows?|assignment rules?)"
+_COULD_NOT = (r"(?:could ?n[o'\u2019]?t|can ?not|can['\u2019]t|unable to|"
+              r"did ?n[o'\u2019]?t manage to)")
+_LINE = r"(?<![^\n\0])[ \t]*"  # the start of a line
+_FIX = r"(?:fix|resolve|solve|figure (?:it |this )?out|get (?:it|this|them) (?:to )?work)"
+
+# Signals written the same way in every language: status codes, stack traces, error lines.
+_ANY: dict[str, tuple[str, ...]] = {
+    API: (rf"re:\b(?:api|webhooks?|sdk|endpoints?|graphql)\b{_SPAN}\b{_STATUS}\b",
+          rf"re:\b{_STATUS}\b{_SPAN}\b(?:api|webhooks?|sdk|endpoints?)\b"),
+    TRACE: (r"re:traceback \(most recent call last\)",
+            rf"re:{_LINE}file \"[^\"\n]+\", line \d+",  # Python
+            rf"re:{_LINE}at [\w$.<>]+\((?:[\w$]+\.(?:java|kt|scala):\d+|native method|unknown "
+            r"source)\)",  # Java
+            rf"re:{_LINE}at [\w.<>`\[\], ]+\(.*\) in \S+:line \d+",  # .NET
+            rf"re:{_LINE}at (?:[\w$.<>]+ )?\(?(?:https?://|file:|/|[a-z]:\\)[^\s)]+:\d+:\d+\)?"),
+    ERROR_LINE: (r"re:(?<![^\s\0])[\w$.]*\w(?:exception|error):",),
+    SERVER_ERROR: ("500 error", "error 500", "http 500", "internal server error"),
+}
+# How a cause written next to an error explains it ("… 401 because the token expired").
+_EXPLAINED = (
+    r"re:\b(?:[\w$.]*(?:exception|error)|errors?|erreurs?|fehler|erros?|errore|fout|fail\w*|"
+    r"4\d\d|500)\b[^\n\0]{0,80}?\b(?:because|due to|caused by(?!:)|which means|that means|"
+    r"known (?:issue|bug|cause)|as expected|weil|wegen|bekannte[rs]? (?:fehler|problem)|"
+    r"parce que|a cause d|probleme connu|porque|debido a|problema conocido|devido a|"
+    r"por causa d|problema conhecido|perche|omdat)\b")
+# A bare outage symptom (a 503, "the site is down"): incident's business, not expertise.
+_OUTAGE = (r"re:\b(?:http )?50[234]\b(?: (?:error|service unavailable|bad gateway|gateway "
+           r"time-?out))?", "service unavailable", "bad gateway",
+           r"re:\b(?:site|website|app|api|service|server|platform|dashboard|portal)s? "
+           r"(?:is|are|seems|seem|went|was) (?:completely |totally )?down\b")
+
+_TERMS: dict[str, dict[str, tuple[str, ...]]] = {
+    "en": {
+        SSO: ("sso ... fail*", "saml ... fail*", "sso ... error*", "saml ... error*",
+              "sso ... broke*", "saml ... broke*", "sso ... not working", "saml ... not working",
+              "sso ... stopped working", "fail* ... sso", "fail* ... saml", "error* ... sso",
+              "error* ... saml", "invalid saml", "saml response ... invalid", "sso ... loop*",
+              "scim ... fail*", "scim ... error*", "ldap ... fail*", "ldap ... error*",
+              "oauth ... fail*", "oauth ... error*", "invalid_grant", "idp ... error*",
+              "identity provider ... error*"),
+        API: ("api ... error*", "api ... fail*", "api ... exception*", "error* ... api",
+              "fail* ... api", "webhook* ... fail*", "webhook* ... error*", "fail* ... webhook*",
+              "webhook* ... not firing", "webhook* ... not delivered", "webhook* ... stopped",
+              "sdk ... throw*", "sdk ... crash*", "sdk ... exception*", "sdk ... error*",
+              "sdk ... fail*"),
+        DATA: ("data loss", "lost data", "lost all ... data", "lost our data", "lost my data",
+               "lost the data", "lost customer data", "data ... was lost", "data ... were lost",
+               "data ... been lost", "data ... got lost", "data is gone", "data are gone",
+               "data has gone", "data gone", "data ... disappeared", "data ... vanished",
+               "data ... wiped", "records ... disappeared", "records ... vanished",
+               "data corruption", "corrupted data", "corrupt data", "data ... corrupted",
+               "data ... is corrupt", "duplicate* records", "duplicate* entries",
+               "records ... duplicated", "entries ... duplicated", "data ... duplicated",
+               "contacts ... duplicated"),
+        CONNECTOR: (rf"re:\b{_APPS}\b{_SPAN}\b(?:fail\w*|broken|stopped|errors?|not (?:working|"
+                    r"syncing|connecting|updating)|disconnected|out of sync)\b",
+                    "integration* ... fail*", "integration* ... broke*",
+                    "integration* ... stopped", "integration* ... error*",
+                    "integration* ... not working", "connector* ... fail*",
+                    "connector* ... broke*", "connector* ... error*", "connector* ... stopped",
+                    "sync ... failed", "sync ... failing", "sync error*", "stopped syncing"),
+        CONFIG: (rf"re:\b{_CONFIGURED}\b[^\n\0]{{0,120}}?\b{_COULD_NOT} {_FIX}",
+                 rf"re:\b{_COULD_NOT} {_FIX}\b[^\n\0]{{0,60}}?\b{_CONFIGURED}\b"),
+    },
+    "de": {
+        SSO: ("sso ... fehler*", "saml ... fehler*", "fehler* ... sso", "fehler* ... saml",
+              "sso ... fehlgeschlagen", "saml ... fehlgeschlagen", "sso ... schlagt fehl",
+              "saml ... schlagt fehl", "schlagt ... sso ... fehl", "schlagt ... saml ... fehl",
+              "sso ... funktioniert nicht", "saml ... funktioniert nicht",
+              "sso ... geht nicht", "saml ... ungultig", "scim ... fehler*", "ldap ... fehler*"),
+        API: ("api ... fehler*", "fehler* ... api", "api ... fehlgeschlagen",
+              "schnittstelle ... fehler*", "webhook* ... fehler*", "webhook* ... fehlgeschlagen",
+              "webhook* ... kommen nicht an", "sdk ... fehler*", "sdk ... wirft",
+              "sdk ... absturz*", "sdk ... sturzt ab"),
+        DATA: ("daten verloren", "datenverlust", "daten ... verloren", "daten sind weg",
+               "daten ... verschwunden", "daten ... geloscht worden", "daten ... beschadigt",
+               "beschadigte daten", "daten ... korrupt*", "korrupte daten",
+               "datensatze ... doppelt", "doppelte datensatze", "doppelte eintrage",
+               "eintrage ... doppelt", "datensatze ... verschwunden"),
+        CONNECTOR: (rf"re:\b{_APPS}\b{_SPAN}\b(?:funktioniert nicht|geht nicht|fehler\w*|"
+                    r"fehlgeschlagen|kaputt|synchronisiert nicht|ausgefallen)",
+                    "integration ... funktioniert nicht", "integration ... fehler*",
+                    "integration ... kaputt", "konnektor ... fehler*",
+                    "konnektor ... funktioniert nicht", "synchronisation ... fehl*",
+                    "synchronisierung ... fehl*", "synchronisiert nicht mehr"),
+        CONFIG: (r"re:\b(?:routing|weiterleitung\w*|sla|trigger|automatisierung\w*|workflow\w*|"
+                 r"zuweisungsregel\w*)\b[^\n\0]{0,120}?\b(?:konnten|konnte|kann|konnen) "
+                 r"(?:\w+ ){0,3}?nicht (?:beheben|losen|reparieren|klaren)",),
+    },
+    "fr": {
+        SSO: ("sso ... echou*", "saml ... echou*", "sso ... erreur*", "saml ... erreur*",
+              "erreur* ... sso", "erreur* ... saml", "echec ... sso", "echec ... saml",
+              "sso ... ne fonctionne plus", "sso ... ne fonctionne pas", "sso ... ne marche plus",
+              "sso ... ne marche pas", "saml ... invalide", "scim ... erreur*",
+              "ldap ... erreur*"),
+        API: ("api ... erreur*", "erreur* ... api", "api ... echou*", "echec ... api",
+              "webhook* ... erreur*", "webhook* ... echou*", "echec ... webhook*",
+              "sdk ... erreur*", "sdk ... plante", "sdk ... leve ... exception*",
+              "sdk ... exception*"),
+        DATA: ("donnees perdues", "perte de donnees", "donnees ... perdu*",
+               "perdu ... donnees", "donnees ... disparu*", "donnees corrompues",
+               "donnees ... corrompu*", "corruption ... donnees", "donnees ... dupliquee*",
+               "donnees ... en double", "enregistrements ... en double", "doublons ... apparu*",
+               "donnees ... effacee*"),
+        CONNECTOR: (rf"re:\b{_APPS}\b{_SPAN}\b(?:ne fonctionne (?:plus|pas)|ne marche (?:plus|pas)"
+                    r"|erreurs?|echou\w*|en panne|ne se synchronise (?:plus|pas))",
+                    "integration ... ne fonctionne plus", "integration ... ne fonctionne pas",
+                    "integration ... erreur*", "integration ... echou*", "connecteur ... erreur*",
+                    "connecteur ... ne fonctionne*", "synchronisation ... echou*",
+                    "synchronisation ... erreur*", "ne se synchronise plus"),
+        CONFIG: (r"re:\b(?:routage|sla|regles?|declencheurs?|automatisations?|workflows?)\b"
+                 r"[^\n\0]{0,120}?\b(?:n'avons pas pu|n'ai pas pu|n'arrivons pas a|n'arrive pas a|"
+                 r"impossible de) (?:\w+ )?(?:resoudre|corriger|regler|reparer)",),
+    },
+    "es": {
+        SSO: ("sso ... falla*", "saml ... falla*", "fallo ... sso", "fallo ... saml",
+              "sso ... no funciona", "saml ... no funciona", "saml ... invalid*",
+              "scim ... falla*", "ldap ... falla*"),
+        API: ("api ... falla*", "fallo ... api", "webhook* ... falla*", "webhook* ... fallan",
+              "sdk ... lanza ... excepcion*", "sdk ... falla*", "sdk ... excepcion*"),
+        DATA: ("datos perdidos", "perdida de datos", "datos ... perdido*", "perdimos ... datos",
+               "datos ... desaparec*", "datos ... borrado*", "datos corruptos",
+               "datos ... corrupto*", "datos ... danado*", "datos duplicados",
+               "datos ... duplicado*", "registros duplicados", "registros ... duplicado*"),
+        CONNECTOR: (rf"re:\b{_APPS}\b{_SPAN}\b(?:no funciona|falla\w*|errore?s?|no sincroniza|"
+                    r"dejo de sincronizar)",
+                    "integracion ... no funciona", "integracion ... falla*",
+                    "integracion ... error*", "conector ... falla*", "conector ... error*",
+                    "conector ... no funciona", "sincronizacion ... falla*", "no sincroniza",
+                    "dejo de sincronizar"),
+        CONFIG: (r"re:\b(?:enrutamiento|sla|reglas?|disparadores?|automatizacion\w*|flujos?)\b"
+                 r"[^\n\0]{0,120}?\bno (?:pudimos|pude|logramos|conseguimos) (?:\w+ )?"
+                 r"(?:resolver|arreglar|corregir|solucionar)",),
+    },
+    "pt": {
+        SSO: ("sso ... falha*", "saml ... falha*", "sso ... erro*", "saml ... erro*",
+              "erro* ... sso", "erro* ... saml", "falha* ... sso", "falha* ... saml",
+              "sso ... nao funciona", "saml ... nao funciona", "saml ... invalid*",
+              "scim ... erro*", "ldap ... erro*"),
+        API: ("api ... erro*", "erro* ... api", "api ... falha*", "falha* ... api",
+              "webhook* ... erro*", "webhook* ... falha*", "sdk ... lanca ... excecao",
+              "sdk ... lanca ... excecoes", "sdk ... erro*", "sdk ... falha*"),
+        DATA: ("dados perdidos", "perda de dados", "dados ... perdido*", "perdemos ... dados",
+               "dados ... sumi*", "dados ... desaparec*", "dados corrompidos",
+               "dados ... corrompido*", "dados duplicados", "dados ... duplicado*",
+               "registros duplicados", "registros ... duplicado*"),
+        CONNECTOR: (rf"re:\b{_APPS}\b{_SPAN}\b(?:nao funciona|falh\w*|erros?|parou de "
+                    r"sincronizar|nao sincroniza)",
+                    "integracao ... nao funciona", "integracao ... falha*",
+                    "integracao ... erro*", "conector ... erro*", "conector ... falha*",
+                    "sincronizacao ... falha*", "parou de sincronizar", "nao sincroniza"),
+        CONFIG: (r"re:\b(?:roteamento|sla|regras?|gatilhos?|automac\w+|fluxos?)\b"
+                 r"[^\n\0]{0,120}?\bnao (?:conseguimos|consegui) (?:\w+ )?"
+                 r"(?:resolver|corrigir|consertar|solucionar)",),
+    },
+    "it": {
+        SSO: ("sso ... errore", "saml ... errore", "sso ... non funziona",
+              "saml ... non funziona"),
+        API: ("api ... errore", "webhook* ... errore", "sdk ... errore", "sdk ... eccezion*"),
+        DATA: ("dati persi", "perdita di dati", "dati ... persi", "dati ... corrott*",
+               "dati duplicati", "dati ... duplicati"),
+        CONNECTOR: ("integrazione ... non funziona", "integrazione ... errore",
+                    "sincronizzazione ... fallit*"),
+    },
+    "nl": {
+        SSO: ("sso ... fout*", "saml ... fout*", "sso ... werkt niet", "saml ... werkt niet"),
+        API: ("api ... fout*", "webhook* ... fout*", "sdk ... fout*"),
+        DATA: ("gegevens kwijt", "gegevens ... verloren", "dataverlies", "gegevens ... weg",
+               "gegevens ... beschadigd", "dubbele records"),
+        CONNECTOR: ("integratie ... werkt niet", "integratie ... fout*",
+                    "synchronisatie ... mislukt"),
+    },
+}
+# Near misses: how-to questions that merely mention SSO or an API, explained errors, outages.
+_EXCLUDE: dict[str, tuple[str, ...]] = {
+    "en": (*(f"how ... {verb} {what}" for verb in ("set up", "setup", "configure", "enable")
+             for what in ("sso", "saml")),
+           "sso documentation", "sso docs", "saml documentation", "where is ... api",
+           "where can i ... api", "where do i ... api", "api documentation", "api docs",
+           "api reference", "is there an api", "how do i use the api", "how do i call the api",
+           "how to use the api", "how do i access the api",
+           "how do i handle ... fail*", "how should we handle ... error*",
+           "how to handle ... error*", "prevent data loss", "avoid data loss",
+           "risk of data loss", "data loss prevention", "in case of data loss",
+           "protect against data loss", "how do i duplicate", "how can i duplicate",
+           "how to duplicate", "merge duplicate*", "remove duplicate*", "find duplicate*",
+           "how do i set up ... integration*", "how do i connect ... integration*",
+           "what happens if ... fail*", "what happens when ... fail*", "what if ... fail*",
+           "in case ... fail*"),
+    "de": ("wie richte ich ... sso", "wie richte ich ... saml", "wie ... sso ... einrichten",
+           "wie ... saml ... einrichten", "wo finde ich ... api", "api-dokumentation",
+           "api dokumentation", "datenverlust vermeiden", "datenverlust verhindern",
+           "vor datenverlust", "duplikate entfernen", "duplikate zusammenfuhren"),
+    "fr": ("comment ... configurer le sso", "comment ... configurer ... saml",
+           "comment ... mettre en place le sso", "ou trouver ... api", "documentation de l'api",
+           "documentation api", "eviter ... perte de donnees", "risque de perte de donnees",
+           "comment dupliquer", "supprimer les doublons", "fusionner les doublons"),
+    "es": ("como configuro el sso", "como ... configurar el sso",
+           "donde esta ... api", "documentacion de la api", "evitar ... perdida de datos",
+           "como duplicar", "eliminar duplicados", "fusionar duplicados"),
+    "pt": ("como configuro o sso", "como ... configurar o sso",
+           "onde esta ... api", "documentacao da api", "evitar ... perda de dados",
+           "como duplicar", "remover duplicados", "mesclar duplicados"),
+    "it": ("come configuro ... sso", "come ... configurare ... sso", "documentazione ... api"),
+    "nl": ("hoe stel ik ... sso", "hoe ... sso instellen", "api documentatie", "api-documentatie"),
+}
+_COMMON_EXCLUDE = (_EXPLAINED, *_OUTAGE)
+
+PACKS: dict[str, Pack] = {
+    code: Pack(terms=tuple(t for signals in (terms, _ANY) for ts in signals.values() for t in ts),
+               exclude=(*_EXCLUDE[code], *_COMMON_EXCLUDE))
+    for code, terms in _TERMS.items()
+}
+# A built-in term -> the signal it is evidence of.
+SIGNAL_OF: dict[str, str] = {normalise_term(term): signal
+                             for terms in (*_TERMS.values(), _ANY)
+                             for signal, ts in terms.items() for term in ts}
+
+
+def _key(term: str) -> str:
+    term = term.strip()
+    return term if term.startswith("re:") else " ".join(term.lower().split())
 
 
 def _weights(weights: dict[str, float], what: str) -> dict[str, float]:
     cleaned: dict[str, float] = {}
     for name, weight in weights.items():
-        key = " ".join(name.lower().split())
-        if not key:
+        name = _key(name)
+        if not name:
             raise ValueError(f"blank {what}")
-        if key in cleaned:
-            raise ValueError(f"{what} {key!r} is listed twice")
+        if name in cleaned:
+            raise ValueError(f"{what} {name!r} is listed twice")
         if weight <= 0:
-            raise ValueError(f"the weight of {what} {key!r} must be positive, got {weight:g}")
-        cleaned[key] = weight
+            raise ValueError(f"the weight of {what} {name!r} must be positive, got {weight:g}")
+        cleaned[name] = weight
     return cleaned
 
 
-class Options(BaseModel):
-    keywords: dict[str, float] = Field(
-        default_factory=lambda: dict(DEFAULT_KEYWORDS),
-        description="Words and phrases -> weight, matched case-insensitively as whole words "
-        "(a plural 's' included) in the subject and the customer's public comments; each "
-        "counts once per ticket.",
-    )
+class Options(LanguageOptions):
+    builtin_packs: ClassVar = PACKS
+
+    packs: dict[str, WeightedPackOptions] = Field(
+        default_factory=dict,
+        description="Your own weighted terms and exclusions per language code, added to the "
+        "built-in pack of that language (or making a new language): {terms = {term = weight}, "
+        "exclude = […]}. A term is a phrase (word* for any ending), 'a ... b' (near each other, "
+        "in order), or re:<regular expression>.")
+    keywords: dict[str, float] | None = Field(
+        None, description="Replace the built-in packs with these terms -> weight (any "
+        "language); empty: use the packs of `languages`. Exclusions and negation still apply.")
+    add_keywords: dict[str, float] = Field(
+        default_factory=dict, description="More terms -> weight, added to the built-in packs.")
+    comments: str = comment_scope("all", "complexity")
     tags: dict[str, float] = Field(
         default_factory=dict, description="Ticket tags -> weight (case-insensitive).")
     forms: dict[str, float] = Field(
@@ -73,7 +293,7 @@ class Options(BaseModel):
         "field scores each of its values (case-insensitive).")
     threshold: float = Field(
         5, gt=0, validate_default=True, description="Escalate once the score (sum of the "
-        "weights of the signals present) reaches this.")
+        "weights of the signals present, each once) reaches this.")
     steps_up: int = Field(
         1, ge=1, description="How many tiers above the tier the ticket had when the score "
         "reached the threshold.")
@@ -81,11 +301,23 @@ class Options(BaseModel):
         None, description="Propose this tier of your ladder instead (absolute); empty: use "
         "steps_up.")
 
-    @field_validator("keywords", "tags", "forms")
+    _scope = field_validator("comments")(check_scope)
+
+    @field_validator("packs")
     @classmethod
-    def _clean_weights(cls, weights: dict[str, float], info: ValidationInfo) -> dict[str, float]:
-        return _weights(weights, {"keywords": "keyword", "tags": "tag", "forms": "form"}[
-            info.field_name])
+    def _pack_weights(cls, packs: dict[str, WeightedPackOptions]) -> dict[str, WeightedPackOptions]:
+        for code, pack in packs.items():
+            pack.terms = _weights(pack.terms, f"term of pack {code}")
+        return packs
+
+    @field_validator("keywords", "add_keywords", "tags", "forms")
+    @classmethod
+    def _clean_weights(cls, weights: dict[str, float] | None,
+                       info: ValidationInfo) -> dict[str, float] | None:
+        if weights is None:
+            return None
+        what = {"tags": "tag", "forms": "form"}.get(info.field_name, "keyword")
+        return _weights(weights, what)
 
     @field_validator("fields", mode="before")
     @classmethod
@@ -110,17 +342,21 @@ class Options(BaseModel):
     @field_validator("threshold")
     @classmethod
     def _reachable(cls, threshold: float, info: ValidationInfo) -> float:
-        signals = ("keywords", "tags", "forms", "fields")
-        if not all(name in info.data for name in signals):
+        signals = ("languages", "packs", "keywords", "add_keywords", "tags", "forms", "fields")
+        data = info.data
+        if not all(name in data for name in signals) or any(
+                c not in PACKS and c not in data["packs"] for c in data["languages"]):
             return threshold  # an invalid signal option is reported on its own
-        weights = [*info.data["keywords"].values(), *info.data["tags"].values(),
-                   *info.data["forms"].values(),
-                   *(w for values in info.data["fields"].values() for w in values.values())]
+        builtin = data["keywords"] is None and any(c in PACKS for c in data["languages"])
+        weights = [*(SIGNALS.values() if builtin else ()), *(data["keywords"] or {}).values(),
+                   *data["add_keywords"].values(), *data["tags"].values(),
+                   *data["forms"].values(),
+                   *(w for pack in data["packs"].values() for w in pack.terms.values()),
+                   *(w for values in data["fields"].values() for w in values.values())]
         if round(sum(weights), 6) < threshold:
             raise ValueError(f"all weights together add up to {sum(weights):g}, less than the "
                              f"threshold {threshold:g}: the policy could never fire")
         return threshold
-
 
 
 @hookimpl
@@ -136,20 +372,41 @@ class _Signal(NamedTuple):
     span: tuple[int, int] | None = None  # where a keyword first appears in the ticket's text
 
 
+class _Terms(NamedTuple):
+    matcher: Matcher
+    admin: dict[str, float]  # the admin's terms (as matched) -> weight; the rest are built in
+
+
+def _terms(options: Options) -> _Terms:
+    admin = {**(options.keywords or {}), **options.add_keywords}
+    for pack in options.packs.values():
+        for term, weight in pack.terms.items():
+            admin.setdefault(term, weight)
+    matcher = pack_matcher(options, tuple(admin), builtin=options.keywords is None)
+    return _Terms(matcher, admin)
+
+
 @hookimpl
 def tierlift_evaluate(ticket, ctx):
     options = ctx.options
     if options.tier is not None and options.tier not in ctx.tiers.names:
         raise ValueError(f"{ctx.policy}: option tier = {options.tier!r} is not one of your "
                          f"tiers ({', '.join(ctx.tiers.names)})")
-    comments = ticket.customer_comments
-    text = customer_text(ticket)
-    signals = []
-    for term, match in matcher(tuple(options.keywords)).first_matches(text).items():
+    text = text_read(ticket, options.comments)
+    terms = per_options(options, _terms)
+    found: dict[str, _Signal] = {}  # label -> its first occurrence
+    for term, match in terms.matcher.first_matches(text).items():
+        if term in terms.admin:
+            label, weight = term, terms.admin[term]
+        else:
+            label = SIGNAL_OF[normalise_term(term)]
+            weight = SIGNALS[label]
+        if label in found and found[label].span[0] <= match.start():
+            continue
         source = text.source(match.start())  # 0: the subject, from the ticket's creation
-        at = comments[source - 1].created_at if source else ticket.created_at
-        signals.append(_Signal(term, options.keywords[term], at, match.span()))
-    signals += _ticket_signals(ticket, options)
+        at = text.comments[source - 1].created_at if source else ticket.created_at
+        found[label] = _Signal(label, weight, at, match.span())
+    signals = [*found.values(), *_ticket_signals(ticket, options)]
     score = round(sum(s.weight for s in signals), 6)
     if score < options.threshold:
         return None
@@ -190,8 +447,6 @@ def _ticket_signals(ticket, options: Options) -> list[_Signal]:
     return signals
 
 
-
-
 def _reached_at(signals: list[_Signal], threshold: float) -> datetime:
     """When the score first reached the threshold: signals in the order they appeared."""
     score = 0.0
@@ -200,5 +455,3 @@ def _reached_at(signals: list[_Signal], threshold: float) -> datetime:
         if score >= threshold:
             return signal.at
     raise AssertionError("the score never reached the threshold")
-
-
