@@ -1,8 +1,17 @@
-"""effort: much effort in the current tier (agent replies, reopens, time) without resolution."""
+"""effort: much effort in the current tier (agent replies, reopens, time) without resolution.
+
+"Resolved" also covers a customer who confirms the fix in a comment after the latest public agent
+reply. The check is a small self-contained matcher (whole words, case- and accent-insensitive)
+with a contradiction guard; it belongs on the shared text layer (plugins/text.py) once that is
+language-aware.
+"""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
@@ -12,6 +21,62 @@ from plugins.calendars import ALWAYS
 from plugins.options import PriorityName
 
 DEFAULT_RESOLVED = ["solved", "closed", "resolved", "done", "cancelled", "canceled"]
+# How customers confirm a fix, per language (matched as whole words, any case, with or without
+# accents, not in a question, not negated).
+DEFAULT_CONFIRMATIONS = {
+    "en": ["that worked", "it worked", "this worked", "that did it", "that did the trick",
+           "that's done it", "that fixed it", "this fixed it", "that solved it",
+           "that sorted it", "works now", "working now", "working again", "works again",
+           "all good now", "all good", "problem solved", "issue solved", "problem resolved",
+           "issue resolved", "fixed now", "sorted now", "all sorted", "you can close",
+           "feel free to close", "happy for you to close", "ok to close"],
+    "de": ["funktioniert wieder", "funktioniert jetzt", "klappt wieder", "klappt jetzt",
+           "hat geklappt", "hat funktioniert", "geht wieder", "läuft wieder", "passt jetzt",
+           "problem gelöst", "problem ist gelöst", "ist gelöst", "hat sich erledigt",
+           "alles gut jetzt", "jetzt ist alles gut", "ticket schließen",
+           "ticket kann geschlossen werden"],
+    "fr": ["ça marche", "ça fonctionne", "ça remarche", "fonctionne maintenant",
+           "marche maintenant", "fonctionne de nouveau", "problème résolu", "c'est résolu",
+           "c'est réglé", "tout est bon", "tout fonctionne", "vous pouvez fermer",
+           "vous pouvez clôturer"],
+    "es": ["ya funciona", "ahora funciona", "funciona ahora", "funcionó", "problema resuelto",
+           "problema solucionado", "ya está resuelto", "ya está solucionado", "solucionado",
+           "todo bien ahora", "pueden cerrar", "podéis cerrar"],
+    "pt": ["resolvido", "funcionou", "já funciona", "agora funciona", "funciona agora",
+           "está funcionando", "problema resolvido", "deu certo", "tudo certo", "podem fechar",
+           "pode fechar", "pode encerrar"],
+}
+# What makes a comment no confirmation, or takes back an earlier one: a contrast, something
+# still or again failing. Bare "again"/"wieder" are left out: "working again" is a confirmation.
+DEFAULT_CONTRADICTIONS = {
+    "en": ["but", "however", "although", "still", "not yet", "not working", "doesn't work",
+           "does not work", "didn't work", "did not work", "isn't working", "stopped working",
+           "not fixed", "not solved", "not resolved", "same error", "same problem",
+           "same issue", "broken again", "failing again", "down again", "happening again",
+           "it's broken", "is broken", "is back", "came back"],
+    "de": ["aber", "jedoch", "trotzdem", "immer noch", "noch immer", "noch nicht", "weiterhin",
+           "nicht mehr", "wieder nicht", "schon wieder", "wieder kaputt", "kaputt", "geht nicht",
+           "funktioniert nicht", "klappt nicht", "nicht gelöst", "gleiche fehler",
+           "gleichen fehler", "derselbe fehler"],
+    "fr": ["mais", "cependant", "pourtant", "toujours", "pas encore", "marche pas",
+           "fonctionne pas", "marche plus", "fonctionne plus", "pas résolu", "même erreur",
+           "même problème", "en panne"],
+    "es": ["pero", "sin embargo", "todavía", "aún", "sigue sin", "sigue fallando",
+           "sigue igual", "sigue dando", "no funciona", "dejó de funcionar", "mismo error",
+           "mismo problema", "vuelve a fallar", "volvió a fallar"],
+    "pt": [", mas", "porém", "contudo", "no entanto", "ainda", "não funciona",
+           "parou de funcionar", "mesmo erro", "mesmo problema", "continua com",
+           "continua sem", "continua dando", "voltou a dar"],
+}
+# A confirmation with one of these negating or conditional words among the three before it, in
+# its clause, is none ("not working now", "no se ha solucionado", "if that worked");
+# "doesn't" is the words "doesn" and "t".
+NEGATORS = frozenset({"not", "no", "never", "t", "if", "unless", "nicht", "kein", "keine", "nie",
+                      "wenn", "falls", "ob", "pas", "ne", "jamais", "si", "nunca", "nao", "nem",
+                      "se"})
+NEGATION_WORDS = 3
+_WORD = re.compile(r"[^\W_]+|,")  # words, and commas (", mas" is a contrast, "nada más" not)
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?\n]*")
 
 
 class Options(BaseModel):
@@ -33,6 +98,16 @@ class Options(BaseModel):
     steps_up: int = Field(1, ge=1, description="How many tiers above the current tier.")
     priority: PriorityName = Field(None, description="Also raise priority to this "
                                  "(low, normal, high, urgent); empty: leave priority alone.")
+    confirmation_phrases: dict[str, list[str]] = Field(
+        default_factory=lambda: {k: list(v) for k, v in DEFAULT_CONFIRMATIONS.items()},
+        description="Phrases per language with which the customer confirms the fix, in a "
+        "comment after the latest public agent reply: such a ticket counts as resolved. Replaces "
+        "the defaults as a whole; {}: never read as resolved.")
+    contradictions: dict[str, list[str]] = Field(
+        default_factory=lambda: {k: list(v) for k, v in DEFAULT_CONTRADICTIONS.items()},
+        description="Phrases per language that make a comment no confirmation, or take back an "
+        "earlier one (but, still, aber, immer noch, toujours …). Replaces the defaults as a "
+        "whole.")
 
     @field_validator("agent_replies", "reopens", "hours_in_tier")
     @classmethod
@@ -51,6 +126,19 @@ class Options(BaseModel):
     def _lower(cls, statuses: list[str]) -> list[str]:
         return [s.strip().lower() for s in statuses if s.strip()]
 
+    @field_validator("confirmation_phrases", "contradictions")
+    @classmethod
+    def _phrases(cls, languages: dict[str, list[str]]) -> dict[str, list[str]]:
+        cleaned = {}
+        for language, phrases in languages.items():
+            if not language.strip():
+                raise ValueError("blank language key")
+            for phrase in phrases:
+                if not any(w != "," for w in _words(phrase)):
+                    raise ValueError(f"{language}: phrase {phrase!r} has no word")
+            cleaned[language.strip().lower()] = [p.strip() for p in phrases]
+        return cleaned
+
     @model_validator(mode="after")
     def _something_to_count(self) -> Options:
         if self.agent_replies is None and self.reopens is None and self.hours_in_tier is None:
@@ -68,7 +156,7 @@ def tierlift_register_policy(register):
 @hookimpl
 def tierlift_evaluate(ticket, ctx):
     options = ctx.options
-    if ticket.status.lower() in options.resolved_statuses:
+    if ticket.status.lower() in options.resolved_statuses or _confirmed(ticket, options):
         return None
     tier = ticket.tier
     entered = ticket.tier_entered_at
@@ -100,9 +188,10 @@ def tierlift_evaluate(ticket, ctx):
             at=min(reached),
         ))
 
-    # Reopens are counted over the ticket's life, not per stint: each block of `reopens` is one
-    # piece of evidence, so a move (up or down) does not fire again on the same reopens.
-    if options.reopens is not None and ticket.reopens >= options.reopens:
+    # Reopens count in the tier the ticket was created in only: after a move (up, or back down)
+    # they are ignored. Each block of `reopens` is one piece of evidence.
+    moved = entered > ticket.created_at
+    if options.reopens is not None and not moved and ticket.reopens >= options.reopens:
         block = ticket.reopens // options.reopens * options.reopens
         evidence.append(ctx.evidence(
             f"reopens:{block}",
@@ -126,6 +215,67 @@ def _agent_replies_since(ticket, since: datetime) -> list[datetime]:
     gives both the count and when the threshold was reached)."""
     return [c.created_at for c in ticket.comments
             if c.public and c.author_role is AuthorRole.AGENT and c.created_at >= since]
+
+
+def _confirmed(ticket, options: Options) -> bool:
+    """Whether the customer confirmed the fix after the latest public agent reply: the last of
+    their comments since that either confirms or contradicts, confirms (the first message never
+    counts)."""
+    confirms, contradicts = _phrase_words(
+        tuple(p for ps in options.confirmation_phrases.values() for p in ps),
+        tuple(p for ps in options.contradictions.values() for p in ps))
+    if not confirms:
+        return False
+    verdict = None
+    for comment in sorted(ticket.comments, key=lambda c: c.created_at)[1:]:
+        if comment.public and comment.author_role is AuthorRole.AGENT:
+            verdict = None
+        elif comment.from_customer:
+            if any(_find(_words(comment.body), p) for p in contradicts):
+                verdict = False
+            elif _confirms(comment.body, confirms):
+                verdict = True
+    return verdict is True
+
+
+def _confirms(body: str, phrases: tuple[tuple[str, ...], ...]) -> bool:
+    """A phrase in a sentence that is no question, not negated."""
+    for sentence in _SENTENCE.findall(body):
+        if sentence.rstrip().endswith("?"):
+            continue
+        words = _words(sentence)
+        if any(not _negated(words, i) for phrase in phrases for i in _find(words, phrase)):
+            return True
+    return False
+
+
+def _negated(words: list[str], at: int) -> bool:
+    """A negating word among the few before ``at``, after the last comma."""
+    for word in reversed(words[max(0, at - NEGATION_WORDS):at]):
+        if word == ",":
+            return False
+        if word in NEGATORS:
+            return True
+    return False
+
+
+@lru_cache(maxsize=16)
+def _phrase_words(confirms: tuple[str, ...], contradicts: tuple[str, ...]):
+    """The phrases as word tuples, once per options."""
+    return tuple(tuple(_words(p)) for p in confirms), tuple(tuple(_words(p)) for p in contradicts)
+
+
+def _words(text: str) -> list[str]:
+    """Lower-case words without accents, and commas; an apostrophe splits ("c'est": c, est)."""
+    folded = unicodedata.normalize("NFKD", text.casefold())
+    return _WORD.findall("".join(c for c in folded if not unicodedata.combining(c)))
+
+
+def _find(words: list[str], phrase: tuple[str, ...]) -> list[int]:
+    """Where ``phrase`` starts in ``words``, as whole words."""
+    n = len(phrase)
+    return [i for i in range(len(words) - n + 1)
+            if words[i] == phrase[0] and tuple(words[i:i + n]) == phrase]
 
 
 def _plural(n: int, one: str, many: str) -> str:

@@ -148,7 +148,7 @@ def test_a_move_back_down_needs_new_replies_in_the_new_stint_and_never_bounces_o
     assert run(third).stale != ()
 
 
-def test_reopens_fire_once_per_block_and_survive_moves_without_bouncing():
+def test_reopens_fire_once_per_block_in_the_first_tier():
     t = replace(l1_ticket(), reopens=2)
     proposal = evaluate(t)
     [evidence] = proposal.evidence
@@ -157,16 +157,35 @@ def test_reopens_fire_once_per_block_and_survive_moves_without_bouncing():
     assert evidence.at is None  # counts from the current tier
     assert decide(t, [proposal], LADDER).to_tier == "L2"
     used = {("effort", "reopens:2")}
-    # In L2 now, reopened once more: still the same block of reopens, nothing new.
-    in_l2 = replace(t, tier="L2", reopens=3,
-                    tier_history=(TierChange(T0, "L1"), TierChange(T0 + timedelta(hours=1),
-                                                                   "L2")))
-    assert evaluate(in_l2).evidence[0].key == "reopens:2"
-    assert decide(in_l2, [evaluate(in_l2)], LADDER, used).stale != ()
-    # Two more reopens (4 in all): new evidence, one tier above L2.
-    again = replace(in_l2, reopens=4)
+    # Reopened once more, still in L1: the same block of reopens, nothing new.
+    assert decide(replace(t, reopens=3), [evaluate(replace(t, reopens=3))], LADDER,
+                  used).stale != ()
+    # Two more reopens (4 in all), still in L1: new evidence.
+    again = replace(t, reopens=4)
     assert evaluate(again).evidence[0].key == "reopens:4"
-    assert decide(again, [evaluate(again)], LADDER, used).to_tier == "L3"
+    assert decide(again, [evaluate(again)], LADDER, used).to_tier == "L2"
+
+
+@pytest.mark.parametrize("history", [
+    (TierChange(T0, "L1"), TierChange(T0 + timedelta(hours=1), "L2")),  # up, by anyone
+    (TierChange(T0, "L1"), TierChange(T0 + timedelta(hours=1), "L2"),
+     TierChange(T0 + timedelta(hours=2), "L1")),  # and back down by an agent
+], ids=["moved-up", "moved-back-down"])
+def test_after_a_move_reopens_are_ignored_and_only_replies_in_the_tier_count(history):
+    # Resolved and reopened twice in L1 before an agent moved it; reopened twice more since.
+    tier = history[-1].tier
+    t = replace(l1_ticket(reply(2, 10), reply(4, 30), reply(6, 50), tier=tier, history=history),
+                reopens=4)
+    assert evaluate(t) is None
+    entered = history[-1].at
+    minutes = int((entered - T0).total_seconds() // 60)
+    later = replace(t, comments=(*t.comments, *(reply(20 + n, minutes + 10 * n)
+                                                 for n in range(1, 4))))
+    proposal = evaluate(later)
+    stamp = entered.strftime("%Y-%m-%d %H:%M")
+    assert [(e.key, e.summary) for e in proposal.evidence] == [
+        (f"stint:{tier}:{entered.isoformat()[:19]}Z",
+         f"3 agent replies in {tier} without resolution (since {stamp} UTC)")]
 
 
 @pytest.mark.parametrize("reopens, key", [(0, None), (1, None), (2, "reopens:2"),
@@ -304,3 +323,163 @@ def test_it_asks_to_be_woken_when_the_hours_in_tier_run_out():
                         now=T0 + timedelta(hours=1), tiers=LADDER)
     assert effort.tierlift_evaluate(l1_ticket(), ctx) is None
     assert ctx.wakes == [T0 + timedelta(hours=4)]
+
+
+# -- "Resolved" includes the customer's latest comment confirming the fix ----------------------
+
+STANDARD = {"agent_replies": 5, "reopens": 2, "hours_in_tier": 48}
+
+
+def five_replies(*last, language_reply: str = "Could you clear the cache and try again?"):
+    """Five public agent replies in L1 (the last at 09:50), the customer answering in between,
+    reopened twice, 50 hours old; then ``last``."""
+    comments = [customer(1, 0)]
+    for n in range(5):
+        comments.append(comment(10 + n, language_reply, role=AuthorRole.AGENT, author="501",
+                                minutes=10 + 10 * n))
+        if n < 4:
+            comments.append(comment(20 + n, "Tried that, same error.", minutes=15 + 10 * n))
+    return replace(ticket(*comments, *last), reopens=2)
+
+
+def run(t, **options):
+    ctx = PolicyContext(policy="effort", options=effort.Options(**{**STANDARD, **options}),
+                        now=T0 + timedelta(hours=50), tiers=LADDER)
+    return effort.tierlift_evaluate(ticket=t, ctx=ctx), ctx
+
+
+def fires_in_full(proposal) -> None:
+    assert [(e.key, e.summary, e.at) for e in proposal.evidence] == [
+        ("stint:L1:2026-11-20T09:00:00Z", "5 agent replies and 50 hours in L1 without resolution "
+         "(since 2026-11-20 09:00 UTC)", T0 + timedelta(minutes=50)),
+        ("reopens:2", "2 reopens without resolution (in L1 since 2026-11-20 09:00 UTC)", None)]
+    assert (proposal.steps_up, proposal.tier, proposal.priority) == (1, None, None)
+
+
+@pytest.mark.parametrize("text", [
+    "That worked, thanks! The export runs through now.",
+    "All good now :) appreciate the patience",
+    "Problem solved - it was the proxy. Thanks Ana",
+    "It's working again, thanks a lot. Happy for you to close this.",
+    "Funktioniert wieder, danke!",
+    "Super, jetzt klappt es. Problem gelöst, vielen Dank für die Geduld.",
+    "Ça marche, merci beaucoup !",
+    "ca marche merci",  # no cedilla, no capitals
+    "C'est réglé, merci. Vous pouvez fermer le ticket.",
+    "Ya funciona, gracias. No necesito nada más.",  # "más", not the Portuguese "mas"
+    "Solucionado, mil gracias por la ayuda",
+    "Resolvido, obrigado!",
+    "Deu certo!! Muito obrigada pela ajuda",
+    "FUNCIONOU. valeu",
+])
+def test_a_customer_confirming_the_fix_after_the_latest_reply_is_resolved(text):
+    t = five_replies(comment(40, text, minutes=120))
+    assert run(t)[0] is None
+    assert run(five_replies())[0] is not None  # the same ticket without it fires
+
+
+def test_a_confirmed_ticket_asks_for_no_wake_up():
+    t = five_replies(comment(40, "That did the trick, thank you!", minutes=120))
+    proposal, ctx = run(t, agent_replies=0, reopens=0, hours_in_tier=60)
+    assert proposal is None and ctx.wakes == []
+
+
+@pytest.mark.parametrize("text", [
+    "thanks, but it still doesn't work",
+    "it worked yesterday but now it's broken again",
+    "danke, aber es geht immer noch nicht",
+    "merci mais ça ne marche toujours pas",
+    "Gracias, pero todavía no funciona la exportación",
+    "Obrigado, mas ainda não funciona",
+    "Did that work on your side? Mine shows the same error.",
+    "Is it fixed now?",
+    "It's not working now either.",
+    "No se ha solucionado, sigue igual.",
+    "Não foi resolvido.",
+    "ça marche pas",
+    "It works now on Chrome. Firefox still shows the error.",
+    "Funktioniert nicht mehr seit dem Update.",
+    "If that worked I wouldn't be writing to you.",
+    "Sag Bescheid, ob es jetzt klappt.",
+    "Se deu certo aí, me avisa que eu testo aqui.",
+    "Thanks for the quick reply!",
+])
+def test_near_misses_are_no_confirmation(text):
+    proposal, _ = run(five_replies(comment(40, text, minutes=120)))
+    fires_in_full(proposal)
+
+
+def test_a_confirmation_before_the_latest_agent_reply_does_not_count():
+    t = five_replies(comment(40, "That worked, thanks!", minutes=120),
+                     comment(41, "Glad to hear! Anything else I can help with?",
+                             role=AuthorRole.AGENT, author="501", minutes=130))
+    assert [e.summary for e in run(t)[0].evidence] == [
+        "6 agent replies and 50 hours in L1 without resolution (since 2026-11-20 09:00 UTC)",
+        "2 reopens without resolution (in L1 since 2026-11-20 09:00 UTC)"]
+
+
+def test_a_later_comment_takes_a_confirmation_back_and_a_neutral_one_does_not():
+    confirmed = comment(40, "Ya funciona, gracias.", minutes=120)
+    taken_back = comment(41, "Perdón, vuelve a fallar desde esta mañana.", minutes=600)
+    thanks = comment(42, "Muchas gracias otra vez, excelente soporte.", minutes=610)
+    fires_in_full(run(five_replies(confirmed, taken_back))[0])
+    assert run(five_replies(confirmed, thanks))[0] is None
+    # Broken again, then fixed again: the latest word counts.
+    assert run(five_replies(confirmed, taken_back,
+                            comment(43, "Agora funciona, obrigado", minutes=700)))[0] is None
+
+
+def test_internal_notes_and_tierlift_comments_do_not_hide_a_confirmation():
+    t = five_replies(comment(40, "All good now, thanks!", minutes=120),
+                     comment(41, "Customer confirmed, will close tomorrow.",
+                             role=AuthorRole.AGENT, author="501", public=False, minutes=125),
+                     comment(42, "tierlift note", role=AuthorRole.SELF, public=False,
+                             author="900", minutes=126))
+    assert run(t)[0] is None
+
+
+def test_the_first_message_never_confirms_a_fix_a_later_comment_may():
+    first = comment(1, "You fixed this in March and it was all good. Today the export fails "
+                    "with error 500 again.", minutes=0)
+    assert effort._confirms(first.body, effort._phrase_words(("all good",), ())[0])
+    t = replace(ticket(first), reopens=2)
+    [evidence] = run(t, hours_in_tier=0)[0].evidence
+    assert evidence.key == "reopens:2"
+    solved_alone = replace(t, comments=(first, comment(2, "Never mind, all good now: it was "
+                                                          "our VPN. Thanks!", minutes=30)))
+    assert run(solved_alone)[0] is None
+
+
+def test_confirmation_phrases_are_options():
+    t = five_replies(comment(40, "Ora funziona, grazie mille!", minutes=120))
+    fires_in_full(run(t)[0])
+    assert run(t, confirmation_phrases={"it": ["ora funziona"]})[0] is None
+    confirmed = five_replies(comment(40, "That worked, thanks!", minutes=120))
+    fires_in_full(run(confirmed, confirmation_phrases={})[0])  # switched off
+    # A contradiction of the admin's own.
+    late = five_replies(comment(40, "That worked, thanks! Only the PDF export is slow.",
+                                minutes=120))
+    assert run(late)[0] is None
+    fires_in_full(run(late, contradictions={"en": ["only"]})[0])
+
+
+@pytest.mark.parametrize("options", [
+    {"confirmation_phrases": {" ": ["works now"]}},
+    {"confirmation_phrases": {"en": ["!!"]}},
+    {"contradictions": {"de": ["aber", " "]}},
+    {"confirmation_phrases": {"en": "works now"}},
+])
+def test_invalid_phrases_are_refused_naming_the_field(options):
+    with pytest.raises(ValidationError) as caught:
+        effort.Options(**options)
+    assert [e["loc"][0] for e in caught.value.errors()] == [next(iter(options))]
+
+
+def test_phrase_options_through_the_host():
+    host = PolicyHost(load_entry_points=False)
+    enabled = host.configure({"effort": {"enabled": True, "agent_replies": 5,
+                                         "confirmation_phrases": {"EN": ["sorted, cheers"]}}})
+    assert enabled.options["effort"].confirmation_phrases == {"en": ["sorted, cheers"]}
+    assert enabled.options["effort"].contradictions == effort.DEFAULT_CONTRADICTIONS
+    t = five_replies(comment(40, "Sorted, cheers mate", minutes=120))
+    assert enabled.evaluate(t, now=T0 + timedelta(hours=1), tiers=LADDER).proposals == []
