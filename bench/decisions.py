@@ -344,16 +344,19 @@ class Scene:
     status: dict[str, str] = field(default_factory=dict)  # at the benchmark moment
     zendesk_users: dict[str, int] = field(default_factory=dict)  # person key -> user id
     jira_users: dict[str, str] = field(default_factory=dict)  # person key -> accountId
-    # Jira reporters whose organization is a key account, listed for vip as `requesters`: the
-    # Jira emulator does not put JSM organizations on issues.
-    jira_key_account_requesters: list[str] = field(default_factory=list)
+    people: dict[str, Person] = field(default_factory=dict)  # person key -> the person
+    jira_orgs: dict[str, str] = field(default_factory=dict)  # organization key -> JSM id
+    # JSM organizations that are key accounts, listed by name for vip: an admin lists them
+    # (JSM organizations carry no tags)
+    jira_key_accounts: list[str] = field(default_factory=list)
 
 
 def build_scene(labels: LabelSet, zendesk: ZendeskEmulator, jira: JiraEmulator, *,
                 now: datetime | None = None) -> Scene:
     """Create every person, organization and ticket, with the ticket's events, backdated to
     ``now`` + their offsets; nothing is announced (no webhooks)."""
-    scene = Scene(zendesk, jira, now or datetime.now(UTC).replace(microsecond=0))
+    scene = Scene(zendesk, jira, now or datetime.now(UTC).replace(microsecond=0),
+                  people=dict(labels.people))
     org_ids = {}
     for n, (key, org) in enumerate(sorted(labels.organizations.items())):
         org_ids[key] = zendesk.organization(ZENDESK_FIRST_ORG + n, org.name, tags=org.tags)
@@ -363,10 +366,10 @@ def build_scene(labels: LabelSet, zendesk: ZendeskEmulator, jira: JiraEmulator, 
             organization_id=org_ids.get(person.organization))
         scene.jira_users[key] = jira.user(f"qm:{key.replace(':', '-')}", person.name,
                                           customer=True)
-    scene.jira_key_account_requesters = sorted({
-        scene.jira_users[t.requester] for t in labels.tickets if t.platform == "jira"
-        and labels.organizations.get(labels.people[t.requester].organization or "",
-                                     Organization("", "")).key_account})
+    for key, org in sorted(labels.organizations.items()):
+        scene.jira_orgs[key] = jira.organization(org.name)
+    scene.jira_key_accounts = sorted(org.name for org in labels.organizations.values()
+                                     if org.key_account)
     for ticket in sorted(labels.tickets, key=lambda t: (t.created, t.name)):
         build = _zendesk_ticket if ticket.platform == "zendesk" else _jira_issue
         scene.refs[ticket.name] = build(scene, ticket)
@@ -406,9 +409,11 @@ def _zendesk_ticket(scene: Scene, t: Labelled) -> str:
 
 def _jira_issue(scene: Scene, t: Labelled) -> str:
     jira = scene.jira
+    org = scene.people[t.requester].organization
     key = jira.create_issue(t.subject, t.description, scene.jira_users[t.requester],
                             tier=JIRA_TIER_VALUES[t.tier], priority=JIRA_PRIORITIES[t.priority],
                             labels=t.tags, status=t.status, at=scene.now + t.created,
+                            organizations=(scene.jira_orgs[org],) if org else (),
                             notify=False)
     tier = t.tier
     for e in t.events:
@@ -557,8 +562,8 @@ def connection_env(scene: Scene, database_url: str, zendesk_url: str,
         "TIERLIFT_WORKER__POLL_SECONDS": "0.1",
         "TIERLIFT_WORKER__COALESCE_SECONDS": "0.05",
     }
-    if scene.jira_key_account_requesters:
-        env["TIERLIFT_POLICIES__VIP__REQUESTERS"] = json.dumps(scene.jira_key_account_requesters)
+    if scene.jira_key_accounts:
+        env["TIERLIFT_POLICIES__VIP__ORGANIZATIONS"] = json.dumps(scene.jira_key_accounts)
     return env
 
 

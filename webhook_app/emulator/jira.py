@@ -596,7 +596,8 @@ class JiraEmulator(BaseEmulator):
             Data Center's ``/search`` with ``startAt`` and ``total``,
             https://docs.atlassian.com/software/jira/docs/api/REST/latest/#api/2/search."""
             try:
-                matches, order, descending = _jql(request.args.get("jql", ""))
+                matches, order, descending = _jql(request.args.get("jql", ""),
+                                                  dict(self.organizations))
             except _Invalid as exc:
                 return self._reply(400, {"errorMessages": [str(exc)], "errors": {}})
             wanted = {f.strip() for f in request.args.get("fields", "").split(",") if f.strip()}
@@ -814,10 +815,13 @@ class JiraEmulator(BaseEmulator):
 _JQL_CLAUSE = re.compile(r'(\w+)\s*(>=|!=|=)\s*("(?:[^"\\]|\\.)*"|\S+)')
 
 
-def _jql(jql: str) -> tuple[Callable[[Issue], bool], str, bool]:
+def _jql(jql: str, names: dict[str, str] | None = None,
+         ) -> tuple[Callable[[Issue], bool], str, bool]:
     """A JQL query of clauses joined by AND as a test on an issue, with its ``ORDER BY`` field
     and direction. Clauses: ``updated`` or ``created >= "-Nm"``, ``statusCategory != Done``,
-    ``reporter = "…"``; anything else is refused as Jira refuses a field it does not know."""
+    ``reporter = "…"``, ``organizations = …`` (``names``: JSM organization id -> name);
+    anything else is refused as Jira refuses a field it does not know."""
+    names = names or {}
     ordered = re.search(r"\border\s+by\s+(.*)$", jql, flags=re.IGNORECASE)
     query, order = (jql[:ordered.start()], ordered[1]) if ordered else (jql, "")
     field, *direction = order.split() or ["created"]
@@ -839,6 +843,12 @@ def _jql(jql: str) -> tuple[Callable[[Issue], bool], str, bool]:
             tests.append(lambda i: STATUSES[i.status][1] != "done")
         elif (name, op) == ("reporter", "="):
             tests.append(lambda i, value=value: i.reporter == value)
+        elif (name.lower(), op) == ("organizations", "="):
+            # JSM's Organizations field, by name as Atlassian documents it
+            # (https://support.atlassian.com/jira-service-management-cloud/docs/jql-fields/);
+            # by id too, which is what tierlift knows of an issue's organization.
+            tests.append(lambda i, value=value, names=names: value in i.organizations
+                         or value in (names.get(o) for o in i.organizations))
         else:
             raise _Invalid(f"Field '{name}' does not exist or you do not have permission to "
                            "view it.")
