@@ -419,6 +419,10 @@ def _jira_issue(scene: Scene, t: Labelled) -> str:
     for e in t.events:
         at, agent = scene.now + e.at, JIRA_AGENTS[tier]
         if e.kind == "customer":
+            if jira.issues[key].status in ("Resolved", "Closed"):
+                # A customer writing on a resolved request reopens it: the rule service projects
+                # run for that ("re-open on customer comment"), as Zendesk does by itself.
+                jira.agent_sets_status(key, agent, "Waiting for support", at=at, notify=False)
             jira.customer_comment(key, e.text, at=at, notify=False)
         elif e.kind in ("reply", "note"):
             jira.agent_comment(key, agent, e.text, internal=e.kind == "note", at=at,
