@@ -6,53 +6,191 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Annotated, NamedTuple
+from typing import Annotated, ClassVar, NamedTuple
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
 from plugins import hookimpl
+from plugins.keywords import WeightedPackOptions, text_read
+from plugins.packs import LanguageOptions, check_scope, comment_scope
+from plugins.text import NEGATORS, fold, per_options
 
-DEFAULT_LEXICON: dict[str, float] = {
-    # threats: legal action, leaving, going public
-    "lawyer": 4, "lawyers": 4, "attorney": 4, "legal action": 4, "sue you": 4, "suing": 4,
-    "cancel my subscription": 3, "cancel our subscription": 3, "cancel my account": 3,
-    "cancel our account": 3, "cancel our contract": 3, "cancelling my subscription": 3,
-    "canceling my subscription": 3, "switch to a competitor": 3,
-    "switching to a competitor": 3, "chargeback": 3, "bad review": 2.5, "report you": 2.5,
-    # anger
-    "unacceptable": 3, "furious": 3, "outraged": 3, "outrageous": 3, "livid": 3,
-    "disgusting": 3, "disgraceful": 3, "disgrace": 3, "appalling": 3, "atrocious": 3,
-    "pathetic": 3, "incompetent": 3, "incompetence": 3, "worst": 3, "scam": 3, "bullshit": 3,
-    "wtf": 3, "never again": 3, "fed up": 3, "sick and tired": 3, "enough is enough": 3,
-    "final warning": 3, "fifth time": 3,
-    "ridiculous": 2.5, "waste of time": 2.5, "useless": 2.5, "unprofessional": 2.5,
-    "angry": 2.5, "garbage": 2.5, "shambles": 2.5, "is a joke": 2.5, "what the hell": 2.5,
-    "had enough": 2.5, "no one cares": 2.5, "nobody cares": 2.5, "ignoring me": 2.5,
-    "lied to": 2.5, "liars": 2.5, "last chance": 2.5, "fourth time": 2.5,
-    # frustration
-    "third time": 2, "how many times": 2, "again and again": 2, "over and over": 2,
-    "terrible": 2, "horrible": 2, "awful": 2, "frustrated": 2, "frustrating": 2, "upset": 2,
-    "nightmare": 2, "rubbish": 2, "hopeless": 2, "unbelievable": 2, "crap": 2, "ignored": 2,
-    "sick of": 2, "still not fixed": 2,
-    "disappointed": 1.5, "disappointing": 1.5, "unhappy": 1.5, "annoyed": 1.5,
-    "annoying": 1.5, "damn": 1.5, "still waiting": 1.5, "can't believe": 1.5,
-    "cant believe": 1.5, "no response": 1.5,
-    # everyday uses that would otherwise match a term above
-    "worst case": 0, "worst-case": 0, "at worst": 0, "upset stomach": 0,
+# Per language: threats (a lawyer, a regulator, leaving), anger, frustration and mild
+# annoyance, with weights; weight 0 marks an everyday use that would otherwise match a term.
+LEXICONS: dict[str, dict[str, float]] = {
+    "en": {
+        # threats: legal action, regulators, leaving, going public
+        "lawyer": 4, "lawyers": 4, "attorney": 4, "legal action": 4, "sue you": 4, "suing": 4,
+        "regulator": 4, "ombudsman": 4, "trading standards": 4, "small claims": 4,
+        "attorney general": 4, "better business bureau": 4, "consumer protection": 3,
+        "cancel my subscription": 3, "cancel our subscription": 3, "cancel my account": 3,
+        "cancel our account": 3, "cancel our contract": 3, "cancelling my subscription": 3,
+        "canceling my subscription": 3, "we will cancel": 3, "we are cancelling": 3,
+        "we are canceling": 3, "we're cancelling": 3, "we're canceling": 3,
+        "switch to a competitor": 3, "switching to a competitor": 3,
+        "take our business elsewhere": 3, "chargeback": 3, "bad review": 2.5, "report you": 2.5,
+        # anger
+        "unacceptable": 3, "furious": 3, "outraged": 3, "outrageous": 3, "livid": 3,
+        "disgusting": 3, "disgraceful": 3, "disgrace": 3, "appalling": 3, "atrocious": 3,
+        "pathetic": 3, "incompetent": 3, "incompetence": 3, "worst": 3, "scam": 3,
+        "bullshit": 3, "wtf": 3, "never again": 3, "fed up": 3, "sick and tired": 3,
+        "enough is enough": 3, "final warning": 3, "fifth time": 3,
+        "ridiculous": 2.5, "waste of time": 2.5, "useless": 2.5, "unprofessional": 2.5,
+        "angry": 2.5, "garbage": 2.5, "shambles": 2.5, "is a joke": 2.5, "what the hell": 2.5,
+        "had enough": 2.5, "no one cares": 2.5, "nobody cares": 2.5, "ignoring me": 2.5,
+        "lied to": 2.5, "liars": 2.5, "last chance": 2.5, "fourth time": 2.5,
+        # frustration
+        "third time": 2, "how many times": 2, "again and again": 2, "over and over": 2,
+        "terrible": 2, "horrible": 2, "awful": 2, "frustrated": 2, "frustrating": 2, "upset": 2,
+        "nightmare": 2, "rubbish": 2, "hopeless": 2, "unbelievable": 2, "crap": 2, "ignored": 2,
+        "sick of": 2, "still not fixed": 2,
+        "disappointed": 1.5, "disappointing": 1.5, "unhappy": 1.5, "annoyed": 1.5,
+        "annoying": 1.5, "damn": 1.5, "still waiting": 1.5, "can't believe": 1.5,
+        "cant believe": 1.5, "no response": 1.5,
+        # everyday uses, how-to questions, and someone else's anger told calmly
+        "how do i cancel": 0, "how can i cancel": 0, "how to cancel": 0, "how do we cancel": 0,
+        "how can we cancel": 0, "worst case": 0, "worst-case": 0, "at worst": 0, "upset stomach": 0,
+        "my manager is furious": 0, "my boss is furious": 0, "my manager is angry": 0,
+        "my boss is angry": 0, "my manager is upset": 0, "my boss is upset": 0,
+    },
+    "de": {
+        "anwalt": 4, "anwaltin": 4, "anwalte": 4, "rechtsanwalt": 4, "rechtsanwaltin": 4,
+        "rechtliche schritte": 4, "verklagen": 4, "klage einreichen": 4, "vor gericht": 4,
+        "verbraucherzentrale": 4, "bundesnetzagentur": 4, "bafin": 4, "schlichtungsstelle": 4,
+        "wir kundigen": 3, "ich kundige": 3, "kundigen wir": 3, "kundige ich": 3,
+        "werden kundigen": 3, "werde kundigen": 3, "fristlos kundigen": 3,
+        "vertrag kundigen": 3, "zur konkurrenz": 3, "anbieter wechseln": 3,
+        "inakzeptabel": 3, "unverschamt": 3, "unverschamtheit": 3, "frechheit": 3,
+        "skandal": 3, "skandalos": 3, "katastrophe": 3, "katastrophal": 3, "zumutung": 3,
+        "wutend": 3, "stinksauer": 3, "emport": 3, "betrug": 3, "abzocke": 3, "verarsche": 3,
+        "verarschen": 3, "scheisse": 3, "scheiße": 3, "scheiss": 3, "scheiß": 3,
+        "saftladen": 3, "nie wieder": 3, "es reicht": 3, "die nase voll": 3,
+        "schlechteste": 3, "schlechtester": 3, "unfahig": 3, "inkompetent": 3,
+        "inkompetenz": 3,
+        "lacherlich": 2.5, "unprofessionell": 2.5, "sauer": 2.5, "zeitverschwendung": 2.5,
+        "frustriert": 2, "frustrierend": 2, "furchtbar": 2, "schrecklich": 2, "unglaublich": 2,
+        "zum dritten mal": 2, "immer noch nicht": 2, "ignoriert": 2,
+        "enttauscht": 1.5, "enttauschend": 1.5, "genervt": 1.5, "nervig": 1.5,
+        "argerlich": 1.5, "unzufrieden": 1.5,
+        "wir kundigen nicht": 0, "kundigen wir nicht": 0, "wie kundigen wir": 0,
+        "wie kundige ich": 0, "mein chef ist sauer": 0,
+        "mein chef ist wutend": 0,
+    },
+    "fr": {
+        "avocat": 4, "avocats": 4, "mon avocat": 4, "action en justice": 4, "poursuites": 4,
+        "poursuivre en justice": 4, "porter plainte": 4, "tribunal": 4, "dgccrf": 4,
+        "mediateur": 4, "mise en demeure": 4, "que choisir": 4, "plainte": 2.5,
+        "on va resilier": 3, "nous allons resilier": 3, "je vais resilier": 3, "je resilie": 3,
+        "nous resilions": 3, "resilier mon abonnement": 3, "resilier notre abonnement": 3,
+        "resilier notre contrat": 3, "resilier le contrat": 3, "aller voir ailleurs": 3,
+        "passer a la concurrence": 3, "changer de prestataire": 3,
+        "inadmissible": 3, "inacceptable": 3, "scandaleux": 3, "scandale": 3, "honteux": 3,
+        "une honte": 3, "lamentable": 3, "pathetique": 3, "furieux": 3, "furieuse": 3,
+        "en colere": 3, "hors de moi": 3, "ras le bol": 3, "ras-le-bol": 3, "j'en ai marre": 3,
+        "marre": 3, "arnaque": 3, "escroquerie": 3, "escrocs": 3, "incompetent": 3,
+        "incompetents": 3, "foutage de gueule": 3, "merde": 3, "pire service": 3,
+        "plus jamais": 3, "n'importe quoi": 3, "vous vous moquez": 3,
+        "ridicule": 2.5, "c'est nul": 2.5, "perte de temps": 2.5, "peu professionnel": 2.5,
+        "frustre": 2, "frustrant": 2, "affreux": 2, "epouvantable": 2, "incroyable": 2,
+        "troisieme fois": 2, "toujours pas": 2, "toujours rien": 2,
+        "decu": 1.5, "decue": 1.5, "decevant": 1.5, "agace": 1.5, "agacant": 1.5,
+        "enerve": 1.5, "mecontent": 1.5, "mecontente": 1.5,
+        "comment resilier": 0, "mon chef est furieux": 0, "mon responsable est furieux": 0,
+    },
+    "es": {
+        "abogado": 4, "abogados": 4, "mi abogado": 4, "acciones legales": 4,
+        "accion legal": 4, "demandarlos": 4, "demandaremos": 4, "voy a demandar": 4,
+        "vamos a demandar": 4, "una demanda": 4, "denuncia": 4, "denunciar": 4,
+        "tribunales": 4, "omic": 4, "facua": 4, "profeco": 4, "hoja de reclamaciones": 4,
+        "oficina del consumidor": 4,
+        "vamos a cancelar": 3, "voy a cancelar": 3, "cancelar mi suscripcion": 3,
+        "cancelar nuestra suscripcion": 3, "cancelar el contrato": 3,
+        "cancelar nuestro contrato": 3, "me doy de baja": 3, "nos damos de baja": 3,
+        "irnos a la competencia": 3, "cambiar de proveedor": 3,
+        "inaceptable": 3, "indignante": 3, "vergonzoso": 3, "una verguenza": 3, "estafa": 3,
+        "estafadores": 3, "furioso": 3, "furiosa": 3, "indignado": 3, "indignada": 3,
+        "harto": 3, "harta": 3, "incompetentes": 3, "incompetencia": 3, "pesimo": 3,
+        "mierda": 3, "porqueria": 3, "tomadura de pelo": 3, "el peor": 3, "nunca mas": 3,
+        "basta ya": 3, "cabreado": 3, "cabreada": 3,
+        "ridiculo": 2.5, "inutil": 2.5, "inutiles": 2.5, "basura": 2.5,
+        "perdida de tiempo": 2.5, "poco profesional": 2.5, "enojado": 2.5, "enojada": 2.5,
+        "enfadado": 2.5, "enfadada": 2.5,
+        "frustrado": 2, "frustrada": 2, "frustrante": 2, "tercera vez": 2,
+        "sigue sin funcionar": 2,
+        "decepcionado": 1.5, "decepcionada": 1.5, "molesto": 1.5, "molesta": 1.5,
+        "descontento": 1.5, "descontenta": 1.5,
+        "como cancelar": 0, "como cancelo": 0, "el peor de los casos": 0, "en el peor caso": 0,
+        "mi jefe esta furioso": 0,
+    },
+    "pt": {
+        "advogado": 4, "advogados": 4, "meu advogado": 4, "acao judicial": 4,
+        "processar voces": 4, "processar a empresa": 4, "vou processar": 4,
+        "vamos processar": 4, "entrar na justica": 4, "procon": 4, "reclame aqui": 4,
+        "juizado": 4, "anatel": 4, "consumidor.gov": 4,
+        "no procon": 4, "no reclame aqui": 4,  # "no" is "in the" here, not a negation
+        "vamos cancelar": 3, "vou cancelar": 3, "cancelar minha assinatura": 3,
+        "cancelar nossa assinatura": 3, "cancelar o contrato": 3, "cancelar nosso contrato": 3,
+        "rescindir o contrato": 3, "mudar para a concorrencia": 3,
+        "ir para a concorrencia": 3, "trocar de fornecedor": 3,
+        "inaceitavel": 3, "um absurdo": 3, "absurdo": 3, "vergonhoso": 3, "uma vergonha": 3,
+        "palhacada": 3, "descaso": 3, "furioso": 3, "furiosa": 3, "revoltado": 3,
+        "revoltada": 3, "indignado": 3, "indignada": 3, "incompetentes": 3,
+        "incompetencia": 3, "pessimo": 3, "pessimo atendimento": 3, "merda": 3,
+        "porcaria": 3, "nunca mais": 3, "o pior": 3, "saco cheio": 3,
+        "ridiculo": 2.5, "inutil": 2.5, "lixo": 2.5, "perda de tempo": 2.5,
+        "pouco profissional": 2.5, "irritado": 2.5, "irritada": 2.5,
+        "frustrado": 2, "frustrada": 2, "frustrante": 2, "horrivel": 2, "terrivel": 2,
+        "terceira vez": 2, "continua sem funcionar": 2, "ainda nao foi resolvido": 2,
+        "cansado de": 2, "cansada de": 2,
+        "decepcionado": 1.5, "decepcionada": 1.5, "chateado": 1.5, "chateada": 1.5,
+        "insatisfeito": 1.5, "insatisfeita": 1.5,
+        "como cancelar": 0, "como cancelo": 0, "o pior caso": 0, "meu chefe esta furioso": 0,
+    },
+    "it": {
+        "avvocato": 4, "vie legali": 4, "denuncia": 4, "disdire": 3, "disdetta": 3,
+        "inaccettabile": 3, "vergognoso": 3, "una vergogna": 3, "furioso": 3, "furiosa": 3,
+        "pessimo": 3, "truffa": 3, "incompetenti": 3, "arrabbiato": 2.5, "arrabbiata": 2.5,
+        "ridicolo": 2.5, "frustrato": 2, "frustrata": 2, "deluso": 1.5, "delusa": 1.5,
+    },
+    "nl": {
+        "advocaat": 4, "juridische stappen": 4, "rechtszaak": 4, "opzeggen": 3,
+        "onacceptabel": 3, "schandalig": 3, "woedend": 3, "oplichting": 3, "slechtste": 3,
+        "belachelijk": 2.5, "boos": 2.5, "gefrustreerd": 2, "teleurgesteld": 1.5,
+    },
 }
-INTENSIFIERS = frozenset({"very", "extremely", "absolutely", "so", "really", "totally",
-                          "completely", "utterly", "incredibly", "truly", "beyond", "super"})
+# Words that say the comment is a joke: it is not scored at all ("not kidding" does not count).
+JOKES: dict[str, tuple[str, ...]] = {
+    "en": ("just kidding", "only kidding", "kidding", "just joking", "only joking", "jk", "lol",
+           "lmao", "rofl", "haha", "hahaha", "hehe"),
+    "de": ("nur spass", "nur spaß", "kleiner scherz", "war ein scherz", "haha"),
+    "fr": ("je plaisante", "je rigole", "pour rire", "mdr", "haha"),
+    "es": ("es broma", "estoy bromeando", "bromeando", "jaja", "jajaja", "jeje"),
+    "pt": ("to brincando", "estou brincando", "so brincando", "kkk", "kkkk", "kkkkk", "rsrs",
+           "haha"),
+    "it": ("sto scherzando", "scherzo", "ahah"),
+    "nl": ("grapje", "haha"),
+}
+_JOKE_EMOJI = re.compile("[\U0001F602\U0001F923\U0001F606\U0001F61C\U0001F609]")
+INTENSIFIERS = frozenset({
+    "very", "extremely", "absolutely", "so", "really", "totally", "completely", "utterly",
+    "incredibly", "truly", "beyond", "super", "sehr", "total", "vollig", "absolut", "absolute",
+    "absoluter", "extrem", "echt", "wirklich", "komplett", "tres", "vraiment", "totalement",
+    "completement", "absolument", "extremement", "muy", "totalmente", "completamente",
+    "realmente", "absolutamente", "extremadamente", "muito", "extremamente", "molto", "davvero",
+    "zeer", "heel",
+})
 INTENSIFIER_FACTOR = 1.5
 TIMES = "\u00d7"  # the multiplication sign: "unacceptable TIMES 1.5" in the note
-NEGATIONS = frozenset({"not", "no", "never", "cannot", "dont", "doesnt", "didnt", "isnt",
-                       "wasnt", "arent", "werent", "cant", "wont", "havent", "hasnt"})
+NEGATIONS = frozenset({"cant", "wont", "havent", "hasnt", "werent",
+                       *(w.decode() for w in NEGATORS)})
 CAPS_POINTS, CAPS_MAX = 0.5, 2.0
 BANG_POINTS, BANG_MAX = 1.0, 2.0
 CAPS_IGNORED = frozenset({
     "HTTP", "HTTPS", "HTML", "JSON", "YAML", "SAML", "OAUTH", "LDAP", "SMTP", "IMAP", "SFTP",
     "POST", "PATCH", "DELETE", "NULL", "TRUE", "FALSE", "ERROR", "WARN", "WARNING", "INFO",
     "DEBUG", "FATAL", "TRACE", "CRITICAL", "ASAP", "GDPR", "HIPAA", "EMEA", "APAC", "AMER",
-    "CSAT", "TODO", "UUID", "ISBN", "IBAN", "SWIFT", "VLAN", "DHCP",
+    "CSAT", "TODO", "UUID", "ISBN", "IBAN", "SWIFT", "VLAN", "DHCP", "DSGVO", "RGPD", "LGPD",
+    "CNIL", "SEPA", "BAFIN", "DGCCRF", "PROCON", "FACUA", "OMIC", "PROFECO",
 })
 SCANNED_CHARS = 5000  # a comment's first 5,000 characters: anger is not buried in a pasted log
 QUOTE_LIMIT = 240
@@ -60,7 +198,7 @@ SHOWN_TERMS = 5
 
 # Bytes of a comment as "A" (capital letter), "!" ("!" or "?") or "a" (anything else).
 _SHAPE = bytes(65 if 65 <= b <= 90 else 33 if b in (33, 63) else 97 for b in range(256))
-_CAPS = re.compile(r"\b[A-Z]{4,}\b")
+_CAPS = re.compile(r"\b[^\W\d_]{4,}\b")
 _BANGS = re.compile(r"[!?]{2,}")
 _REPLY_HEADER = re.compile(r"^[ \t]*(?:On\b[^\n]{0,300}\bwrote:[ \t]*$|-{2,}[ \t]*Original "
                            r"Message)", re.MULTILINE | re.IGNORECASE)
@@ -68,35 +206,67 @@ _TERM_EDGES = re.compile(r"\w(?:.*\w)?\Z", re.DOTALL)
 
 
 def _normalise_term(term: str) -> str:
-    return " ".join(term.lower().replace("\u2019", "'").split())
+    return " ".join(fold(term.replace("\u2019", "'")).split())
 
 
-class Options(BaseModel):
+def _terms(words: dict[str, float]) -> dict[str, float]:
+    cleaned = {}
+    for term, weight in words.items():
+        normal = _normalise_term(term)
+        if not normal:
+            raise ValueError("blank word")
+        if not _TERM_EDGES.match(normal):
+            raise ValueError(f"{term!r}: a word or phrase must start and end with a letter or "
+                             "digit")
+        cleaned[normal] = weight
+    return cleaned
+
+
+class Options(LanguageOptions):
+    builtin_packs: ClassVar = LEXICONS
+
+    packs: dict[str, WeightedPackOptions] = Field(
+        default_factory=dict,
+        description="Your own words or phrases per language code with their weight (0-10), and "
+        "exclusions, added to the built-in lexicon of that language (or making a new "
+        "language): {terms = {word = weight}, exclude = […]}.")
     threshold: float = Field(6.0, gt=0, description="Score a single comment must reach. One "
                              "strong word scores 2-4, so it alone never fires at the default.")
-    recent: int = Field(3, ge=1, description="How many of the customer's most recent public "
-                        "comments are scored (each on its own).")
+    recent: int = Field(3, ge=1, description="How many of the most recent comments read "
+                        "(see `comments`) are scored (each on its own).")
     extra_words: dict[str, Annotated[float, Field(ge=0, le=10)]] = Field(
         default_factory=dict,
-        description="Words or phrases added to the built-in lexicon with their weight (0-10); "
-        "weight 0 switches a built-in term off.",
+        description="Words or phrases added to the built-in lexicon with their weight (0-10), "
+        "any language; weight 0 switches a built-in term off.",
     )
+    comments: str = comment_scope("customer", "sentiment")
     steps_up: int = Field(1, ge=1, description="How many tiers above the tier the ticket had "
                           "when the customer wrote the comment.")
 
+    _scope = field_validator("comments")(check_scope)
+
     @field_validator("extra_words")
     @classmethod
-    def _terms(cls, words: dict[str, float]) -> dict[str, float]:
-        cleaned = {}
-        for term, weight in words.items():
-            normal = _normalise_term(term)
-            if not normal:
-                raise ValueError("blank word")
-            if not _TERM_EDGES.match(normal):
-                raise ValueError(f"{term!r}: a word or phrase must start and end with a letter "
-                                 "or digit")
-            cleaned[normal] = weight
-        return cleaned
+    def _extra_words(cls, words: dict[str, float]) -> dict[str, float]:
+        return _terms(words)
+
+    @field_validator("packs")
+    @classmethod
+    def _pack_terms(cls, packs: dict[str, WeightedPackOptions]) -> dict[str, WeightedPackOptions]:
+        for code, pack in packs.items():
+            pack.terms = _terms(pack.terms)
+            bad = [f"{t} = {w:g}" for t, w in pack.terms.items() if not 0 <= w <= 10]
+            if bad:
+                raise ValueError(f"pack {code}: weights are 0-10 ({', '.join(bad)})")
+            _terms(dict.fromkeys(pack.exclude, 0))
+        return packs
+
+    @field_validator("exclude")
+    @classmethod
+    def _exclusions(cls, values: list[str]) -> list[str]:
+        values = [v.strip() for v in values if v.strip()]
+        _terms(dict.fromkeys(values, 0))
+        return values
 
 
 @hookimpl
@@ -107,12 +277,14 @@ def tierlift_register_policy(register):
 
 @dataclass(frozen=True, eq=False)  # hashed by identity: lexicon() makes one per word list
 class Lexicon:
-    """Term weights, the compiled matcher, and for each term with a weight one of its words
-    (as ASCII bytes, see :func:`_words`): a comment with none of them cannot match anything."""
+    """Term weights, the words that say a comment is a joke, the compiled matcher of both, and
+    for each term with a weight (or joke) one of its words (as ASCII bytes, see
+    :func:`_words`): a comment with none of them cannot match anything."""
 
     weights: dict[str, float]
     pattern: re.Pattern[str]
     keywords: frozenset[bytes] | None  # None: no quick test possible (a term without ASCII)
+    jokes: frozenset[str] = frozenset()
 
 
 class Part(NamedTuple):
@@ -155,13 +327,27 @@ def _trie_regex(terms: Iterable[str]) -> str:
 
 
 @lru_cache(maxsize=32)
-def lexicon(extra: tuple[tuple[str, float], ...] = ()) -> Lexicon:
-    """The built-in lexicon merged with ``extra`` ``(term, weight)`` pairs, compiled once."""
-    weights = {_normalise_term(t): float(w) for t, w in DEFAULT_LEXICON.items()}
+def lexicon(extra: tuple[tuple[str, float], ...] = (), languages: tuple[str, ...] = tuple(LEXICONS),
+            exclude: tuple[str, ...] = ()) -> Lexicon:
+    """The built-in lexicons of ``languages``, ``exclude`` (weight 0) and ``extra`` ``(term,
+    weight)`` pairs, in this order (a later weight wins), compiled once."""
+    weights: dict[str, float] = {}
+    for code in languages:
+        weights.update((_normalise_term(t), float(w)) for t, w in LEXICONS.get(code, {}).items())
+    weights.update((_normalise_term(t), 0.0) for t in exclude)
     weights.update((_normalise_term(t), float(w)) for t, w in extra)
-    keywords = [max(_words(t), key=_rarity, default=None) for t, w in weights.items() if w]
-    return Lexicon(weights, re.compile(rf"\b(?:{_trie_regex(weights)})\b"),
-                   None if None in keywords else frozenset(keywords))
+    jokes = frozenset(_normalise_term(j) for code in languages for j in JOKES.get(code, ()))
+    keywords = [max(_words(t), key=_rarity, default=None)
+                for t in (*(t for t, w in weights.items() if w), *jokes)]
+    return Lexicon(weights, re.compile(rf"\b(?:{_trie_regex([*weights, *jokes])})\b"),
+                   None if None in keywords else frozenset(keywords), jokes)
+
+
+def _lexicon(options: Options) -> Lexicon:
+    extra = [(t, w) for pack in options.packs.values() for t, w in pack.terms.items()]
+    exclude = [*options.exclude, *(t for pack in options.packs.values() for t in pack.exclude)]
+    return lexicon((*extra, *options.extra_words.items()), tuple(options.languages),
+                   tuple(exclude))
 
 
 # Every byte that is not an ASCII letter, digit or "_" becomes a space, so that a term matched
@@ -198,59 +384,66 @@ def own_words(body: str) -> str:
     return body
 
 
-def score(text: str, lex: Lexicon | None = None) -> Score:
+def score(text: str, lex: Lexicon | None = None, negation: bool = True) -> Score:
     """Score one comment's text (its first 5,000 characters), each comment on its own:
 
-    - every lexicon term (word or phrase, whole words, case-insensitive) adds its weight;
-    - an intensifier right before a term ("very", "extremely", "absolutely", "so"…) multiplies it
-      by 1.5;
-    - a negation among the two words before a term, in the same clause ("not", "no", "never",
-      "…n't"), cancels it: "not unacceptable", "I'm not angry";
+    - every lexicon term (word or phrase, whole words, ignoring case and accents) adds its
+      weight;
+    - an intensifier right before a term ("very", "extremely", "absolutely", "sehr", "vraiment",
+      "muy", "muito"…) multiplies it by 1.5;
+    - with ``negation``, a negation among the two words before a term, in the same clause ("not",
+      "no", "never", "…n't", "nicht", "pas", "nao"…), cancels it: "I'm not angry";
     - each ALL-CAPS word of four letters or more adds 0.5 (at most 2 per comment; common acronyms
       and log levels such as HTTPS or ERROR do not count);
-    - each run of "!!" or "?!" adds 1 (at most 2 per comment).
+    - each run of "!!" or "?!" adds 1 (at most 2 per comment);
+    - a comment that says it is joking ("just kidding", "lol", "mdr", "jaja", "kkkk", 😂) scores
+      nothing ("I'm not kidding" is no joke).
 
     A lexicon term with weight 0 counts for nothing and shadows shorter terms inside it ("worst
     case" is not "worst"). The policy scores only what the customer wrote: public customer
     comments, without the quoted e-mail thread below "On … wrote:" or lines starting with ">"
     (see :func:`own_words`).
     """
-    return _score(text[:SCANNED_CHARS], lex or lexicon())
+    return _score(text[:SCANNED_CHARS], lex or lexicon(), negation)
 
 
 # A ticket is evaluated again on every change, its earlier comments are not: remember the last
 # scores (at most 1,024 texts of at most 5,000 characters).
 @lru_cache(maxsize=1024)
-def _score(text: str, lex: Lexicon) -> Score:
+def _score(text: str, lex: Lexicon, negation: bool) -> Score:
     text = text.replace("\u2019", "'")
-    low = text.lower()
-    found: dict[str, list] = {}  # label -> [points, count, first start]
+    low = fold(text)
+    shown = text.lower() if len(low) == len(text) else low  # the terms as written
+    found: dict[str, list] = {}  # term -> [points, count, first start, label]
     weights = lex.weights
     quiet = lex.keywords is not None and lex.keywords.isdisjoint(_words(low))
     for match in () if quiet else lex.pattern.finditer(low):
-        term = match.group()
-        weight = weights.get(term)
-        if weight is None:  # a phrase written with other whitespace
-            term = " ".join(term.split())
-            weight = weights.get(term, 0.0)
-        if not weight:
-            continue
+        term = " ".join(match.group().split())  # a phrase may be written with other whitespace
         start = match.start()
         context = _before(low, start)
-        if context is _NEGATED:
+        if negation and context is _NEGATED:
             continue
-        if context:
+        if term in lex.jokes:
+            return Score(0.0, ())
+        weight = weights.get(term, 0.0)
+        if not weight:
+            continue
+        label = " ".join(shown[start:match.end()].split())
+        if context is True:
             weight *= INTENSIFIER_FACTOR
-            term = f"{term} {TIMES}{INTENSIFIER_FACTOR:g}"
-        entry = found.setdefault(term, [0.0, 0, start])
+            term, label = (f"{t} {TIMES}{INTENSIFIER_FACTOR:g}" for t in (term, label))
+        entry = found.setdefault(term, [0.0, 0, start, label])
         entry[0] += weight
         entry[1] += 1
+    if _JOKE_EMOJI.search(text):
+        return Score(0.0, ())
     parts = [Part(_counted(label, count), round(points, 2), start)
-             for label, (points, count, start) in found.items()]
+             for points, count, start, label in found.values()]
     # One cheap pass tells whether there can be a CAPS word or a "!!"/"?!" run at all.
     shape = text.encode().translate(_SHAPE)
-    if b"AAAA" in shape:
-        caps = [m for m in _CAPS.finditer(text) if m.group() not in CAPS_IGNORED]
+    if b"AAAA" in shape or not text.isascii():
+        caps = [m for m in _CAPS.finditer(text)
+                if m.group().isupper() and m.group() not in CAPS_IGNORED]
         if caps:
             parts.append(Part("CAPS", min(CAPS_MAX, CAPS_POINTS * len(caps)), caps[0].start()))
     if b"!!" in shape:
@@ -294,17 +487,12 @@ def _counted(label: str, count: int) -> str:
 @hookimpl
 def tierlift_evaluate(ticket, ctx):
     options = ctx.options
-    lex = lexicon(tuple(options.extra_words.items()))
-    window = []
-    for comment in reversed(ticket.comments):
-        if comment.from_customer:
-            window.append(comment)
-            if len(window) == options.recent:
-                break
+    lex = per_options(options, _lexicon)
+    window = text_read(ticket, options.comments).comments[-options.recent:]
     upset = []
-    for comment in window:
+    for comment in reversed(window):
         text = own_words(comment.body[:SCANNED_CHARS])
-        result = score(text, lex)
+        result = score(text, lex, options.negation)
         if result.total >= options.threshold:
             upset.append((result, comment, text))
     # Newest first within a score, so that the strongest comment leads the handoff note.

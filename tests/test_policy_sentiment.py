@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -214,10 +215,11 @@ def test_invalid_options_are_refused_naming_the_field(options, field):
     "furious\u2014really. \u00abunacceptable\u00bb, \u2018worst\u2019 (pathetic)",
     "fed\u00a0up, cancel\u2003my\nsubscription; can\u2019t believe it; WTF?!",
     "na\u00efve ridiculous\u00e9 sue_you sue-you", "\u00c4rger und Frust", "",
+    "C\u2019EST INADMISSIBLE!!! j\u2019en ai marre", "WORST SERVICE EVER!!! lol",
 ])
 def test_the_quick_word_test_never_hides_a_term(text):
     lex = sentiment.lexicon((("\u00e4rger", 3.0), ("frust", 2.0)))
-    without_quick_test = sentiment.Lexicon(lex.weights, lex.pattern, None)
+    without_quick_test = replace(lex, keywords=None)
     assert sentiment.score(text, lex) == sentiment.score(text, without_quick_test)
 
 
@@ -225,3 +227,122 @@ def test_only_the_first_5000_characters_of_a_comment_are_read():
     log = "2026-11-20 09:00:01 export worker retrying batch 17 of 40\n" * 2000
     assert evaluate(ticket(comment(1, FURIOUS + "\n" + log))) != []
     assert evaluate(ticket(comment(1, log + FURIOUS))) == []
+
+
+@pytest.mark.parametrize("body, summary", [
+    ("We will cancel. This is unacceptable and frankly pathetic, my lawyer will be in touch.",
+     "score 13 \u2265 6): lawyer, we will cancel, unacceptable, pathetic"),
+    ("Das ist eine absolute FRECHHEIT!!! Seit drei Wochen keine L\u00f6sung. Wenn das bis "
+     "Freitag nicht behoben ist, k\u00fcndigen wir und schalten unseren Anwalt ein.",
+     "score 13 \u2265 6): frechheit \u00d71.5, anwalt, k\u00fcndigen wir, !!!, CAPS"),
+    ("Ich bin W\u00dcTEND. Das ist eine Unversch\u00e4mtheit, wir k\u00fcndigen!",
+     "score 9.5 \u2265 6): w\u00fctend, unversch\u00e4mtheit, wir k\u00fcndigen, CAPS"),
+    ("C'est INADMISSIBLE !!! Trois semaines sans r\u00e9ponse. On va r\u00e9silier et je vais "
+     "porter plainte aupr\u00e8s de la DGCCRF.",
+     "score 15.5 \u2265 6): porter plainte, dgccrf, inadmissible, on va r\u00e9silier, !!!, "
+     "\u2026"),
+    ("\u00a1Esto es INACEPTABLE! Es la tercera vez que escribo. Vamos a cancelar el contrato y "
+     "hablar\u00e9 con mi abogado.",
+     "score 12.5 \u2265 6): mi abogado, inaceptable, vamos a cancelar, tercera vez, CAPS"),
+    ("Isso \u00e9 um ABSURDO!!! Vamos cancelar a assinatura e abrir uma reclama\u00e7\u00e3o "
+     "no Procon.",
+     "score 11.5 \u2265 6): no procon, um absurdo, vamos cancelar, !!!, CAPS"),
+    ("Terceira vez que escrevo e continua sem funcionar. Um absurdo, vou cancelar o contrato!",
+     "score 10 \u2265 6): um absurdo, vou cancelar, terceira vez, continua sem funcionar"),
+])
+def test_furious_customers_in_their_own_languages(body, summary):
+    [proposal] = evaluate(ticket(comment(5, body, minutes=15)))
+    [evidence] = proposal.evidence
+    assert evidence.key == "comment:5"
+    assert evidence.summary == f"customer is very upset ({summary}"
+    assert evidence.quote == " ".join(body.split())
+    assert evidence.at == T0 + timedelta(minutes=15)
+    assert proposal.steps_up == 1
+
+
+@pytest.mark.parametrize("body", [
+    # a churn or legal word alone, or asked about calmly
+    "Wir k\u00fcndigen zum Monatsende.",
+    "My manager asked me to find out how to cancel our subscription; our lawyer needs the terms.",
+    "Mein Chef hat mich gebeten zu fragen: Wie k\u00fcndigen wir den Vertrag? Unser Anwalt "
+    "braucht die AGB.",
+    "Mon responsable m'a demand\u00e9 comment r\u00e9silier notre contrat, notre avocat veut "
+    "les conditions.",
+    "Mi jefe me pidi\u00f3 preguntar c\u00f3mo cancelar el contrato; nuestro abogado necesita "
+    "las condiciones.",
+    "Meu gerente pediu para perguntar como cancelar o contrato; nosso advogado precisa dos "
+    "termos.",
+    "My manager is furious about the outage and said it's unacceptable, can you send a status "
+    "update?",
+    # panic is not anger
+    "HELP!!! URGENT!!! Payroll deadline is TODAY and nothing exports!!!",
+    "DRINGEND!!! Hilfe!!! Die Gehaltsabrechnung muss heute raus!!!",
+    "Urgent!!! La paie doit partir AUJOURD'HUI, rien ne s'exporte !!!",
+    "\u00a1\u00a1AYUDA!! \u00a1URGENTE! La n\u00f3mina tiene que salir HOY!!",
+    # jokes
+    "LOL this bug is the WORST, I'm furious \U0001F602 just kidding, love the product",
+    "jajaja el peor bug del mundo, estoy furioso jaja",
+    "kkkkk pior sistema do mundo, to furioso kkkk",
+    "Ce bug est le pire service de l'ann\u00e9e, je suis furieux... je plaisante !",
+    # sarcasm without anger words
+    "Oh great, the export is broken again. Just perfect, thanks a lot \U0001F643",
+    # not angry, just curious
+    "I'm not angry, just curious why the export takes so long.",
+    "Ich bin nicht w\u00fctend, nur neugierig, warum der Export so lange dauert.",
+    "Je ne suis pas en col\u00e8re, juste curieux.",
+    "No estoy enojado, solo tengo curiosidad.",
+    "N\u00e3o estou furioso, s\u00f3 curioso: por que a exporta\u00e7\u00e3o demora tanto?",
+    # mild annoyance
+    "Je suis vraiment d\u00e9\u00e7u, c'est la troisi\u00e8me fois que j'\u00e9cris. Merci "
+    "quand m\u00eame.",
+    "Un poco molesto por la demora, pero gracias por la ayuda.",
+    "Ein bisschen \u00e4rgerlich, aber danke f\u00fcr die schnelle Hilfe.",
+    "Estou um pouco chateado com a demora, mas obrigado.",
+    "Wir k\u00fcndigen nicht, wir sind nur etwas entt\u00e4uscht.",
+])
+def test_near_misses_in_every_language(body):
+    assert evaluate(ticket(comment(1, body))) == []
+
+
+def test_not_kidding_is_no_joke():
+    result = sentiment.score("I'm not kidding: this is UNACCEPTABLE, the worst support ever!!!")
+    assert (result.total, result.terms()) == (7.5, "unacceptable, worst, !!!, CAPS")
+
+
+def test_languages_packs_exclusions_and_negation_are_the_admins():
+    rant = "Das ist eine FRECHHEIT!!! Wir k\u00fcndigen und schalten den Anwalt ein."
+    assert len(evaluate(ticket(comment(1, rant)))) == 1
+    assert evaluate(ticket(comment(1, rant)), languages=["en", "fr"]) == []
+    swedish = "Det h\u00e4r \u00e4r OACCEPTABELT!!! Vi s\u00e4ger upp avtalet."
+    assert evaluate(ticket(comment(1, swedish))) == []
+    [proposal] = evaluate(ticket(comment(1, swedish)),
+                          packs={"sv": {"terms": {"oacceptabelt": 3, "vi s\u00e4ger upp": 3}}})
+    assert proposal.evidence[0].summary == ("customer is very upset (score 7.5 \u2265 6): "
+                                            "oacceptabelt, vi s\u00e4ger upp, !!!, CAPS")
+    assert evaluate(ticket(comment(1, rant)), exclude=["den anwalt", "wir k\u00fcndigen"]) == []
+    assert evaluate(ticket(comment(1, rant)),
+                    packs={"de": {"exclude": ["frechheit", "den anwalt"]}}) == []
+    calm = "I'm not angry, not furious, we won't cancel our contract, no lawyer."
+    assert evaluate(ticket(comment(1, calm))) == []
+    assert len(evaluate(ticket(comment(1, calm)), negation=False)) == 1
+
+
+def test_which_comments_are_read():
+    t = ticket(comment(1, "Export fails."),
+               comment(2, "Customer says: " + FURIOUS, role=AuthorRole.AGENT, minutes=5),
+               comment(3, FURIOUS, role=AuthorRole.SELF, public=False, minutes=6))
+    assert evaluate(t) == []
+    assert [p.evidence[0].key for p in evaluate(t, comments="public")] == ["comment:2"]
+    assert [p.evidence[0].key for p in evaluate(t, comments="all")] == ["comment:2"]
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"languages": ["sv"]}, "languages: no pack for sv"),
+    ({"packs": {"sv": {"terms": {"arg": 11}}}}, "weights are 0-10"),
+    ({"packs": {"sv": {"terms": {"!!": 1}}}}, "must start and end with a letter"),
+    ({"exclude": ["(x)"]}, "must start and end with a letter"),
+    ({"comments": "agents"}, "expected one of customer, public, all"),
+])
+def test_invalid_language_options_say_why(options, message):
+    with pytest.raises(ValidationError, match=message):
+        sentiment.Options(**options)
