@@ -8,7 +8,7 @@ from typing import ClassVar, NamedTuple
 from pydantic import Field, ValidationInfo, field_validator
 
 from plugins import hookimpl
-from plugins.keywords import WeightedPackOptions, text_read
+from plugins.keywords import CONNECTOR_FAILURES, SPAN, WeightedPackOptions, text_read
 from plugins.options import OptionalName
 from plugins.packs import LanguageOptions, Pack, check_scope, comment_scope, pack_matcher
 from plugins.text import Matcher, as_text, field_values, normalise_term, per_options
@@ -23,11 +23,6 @@ SSO, API, DATA, CONNECTOR, CONFIG, TRACE, ERROR_LINE, SERVER_ERROR = (
 SIGNALS: dict[str, float] = {SSO: 5, API: 5, DATA: 5, CONNECTOR: 5, CONFIG: 5, TRACE: 5,
                              ERROR_LINE: 3, SERVER_ERROR: 3}
 
-# Third-party products whose connectors break.
-_APPS = (r"(?:salesforce|hubspot|shopify|slack|zapier|jira|ms teams|microsoft teams|"
-         r"google sheets|google drive|quickbooks|xero|stripe|mailchimp|pipedrive|netsuite|sap|"
-         r"dynamics|marketo|intercom|github|gitlab|outlook|gmail)")
-_SPAN = r"(?:[^.!?\n\0]|\.(?=\S)){0,60}?"  # the rest of the sentence, a few words
 _STATUS = r"(?:40[0-59]|41[05]|422|500)"  # client errors and the 500; not 429, not 502-504
 _CONFIGURED = r"(?:routing|routes?|slas?|triggers?|automations?|workflows?|assignment rules?)"
 _COULD_NOT = (r"(?:could ?n[o'\u2019]?t|can ?not|can['\u2019]t|unable to|"
@@ -37,8 +32,8 @@ _FIX = r"(?:fix|resolve|solve|figure (?:it |this )?out|get (?:it|this|them) (?:t
 
 # Signals written the same way in every language: status codes, stack traces, error lines.
 _ANY: dict[str, tuple[str, ...]] = {
-    API: (rf"re:\b(?:api|webhooks?|sdk|endpoints?|graphql)\b{_SPAN}\b{_STATUS}\b",
-          rf"re:\b{_STATUS}\b{_SPAN}\b(?:api|webhooks?|sdk|endpoints?)\b"),
+    API: (rf"re:\b(?:api|webhooks?|sdk|endpoints?|graphql)\b{SPAN}\b{_STATUS}\b",
+          rf"re:\b{_STATUS}\b{SPAN}\b(?:api|webhooks?|sdk|endpoints?)\b"),
     TRACE: (r"re:traceback \(most recent call last\)",
             rf"re:{_LINE}file \"[^\"\n]+\", line \d+",  # Python
             rf"re:{_LINE}at [\w$.<>]+\((?:[\w$]+\.(?:java|kt|scala):\d+|native method|unknown "
@@ -84,13 +79,6 @@ _TERMS: dict[str, dict[str, tuple[str, ...]]] = {
                "data ... is corrupt", "duplicate* records", "duplicate* entries",
                "records ... duplicated", "entries ... duplicated", "data ... duplicated",
                "contacts ... duplicated"),
-        CONNECTOR: (rf"re:\b{_APPS}\b{_SPAN}\b(?:fail\w*|broken|stopped|errors?|not (?:working|"
-                    r"syncing|connecting|updating)|disconnected|out of sync)\b",
-                    "integration* ... fail*", "integration* ... broke*",
-                    "integration* ... stopped", "integration* ... error*",
-                    "integration* ... not working", "connector* ... fail*",
-                    "connector* ... broke*", "connector* ... error*", "connector* ... stopped",
-                    "sync ... failed", "sync ... failing", "sync error*", "stopped syncing"),
         CONFIG: (rf"re:\b{_CONFIGURED}\b[^\n\0]{{0,120}}?\b{_COULD_NOT} {_FIX}",
                  rf"re:\b{_COULD_NOT} {_FIX}\b[^\n\0]{{0,60}}?\b{_CONFIGURED}\b"),
     },
@@ -109,12 +97,6 @@ _TERMS: dict[str, dict[str, tuple[str, ...]]] = {
                "beschadigte daten", "daten ... korrupt*", "korrupte daten",
                "datensatze ... doppelt", "doppelte datensatze", "doppelte eintrage",
                "eintrage ... doppelt", "datensatze ... verschwunden"),
-        CONNECTOR: (rf"re:\b{_APPS}\b{_SPAN}\b(?:funktioniert nicht|geht nicht|fehler\w*|"
-                    r"fehlgeschlagen|kaputt|synchronisiert nicht|ausgefallen)",
-                    "integration ... funktioniert nicht", "integration ... fehler*",
-                    "integration ... kaputt", "konnektor ... fehler*",
-                    "konnektor ... funktioniert nicht", "synchronisation ... fehl*",
-                    "synchronisierung ... fehl*", "synchronisiert nicht mehr"),
         CONFIG: (r"re:\b(?:routing|weiterleitung\w*|sla|trigger|automatisierung\w*|workflow\w*|"
                  r"zuweisungsregel\w*)\b[^\n\0]{0,120}?\b(?:konnten|konnte|kann|konnen) "
                  r"(?:\w+ ){0,3}?nicht (?:beheben|losen|reparieren|klaren)",),
@@ -134,12 +116,6 @@ _TERMS: dict[str, dict[str, tuple[str, ...]]] = {
                "donnees ... corrompu*", "corruption ... donnees", "donnees ... dupliquee*",
                "donnees ... en double", "enregistrements ... en double", "doublons ... apparu*",
                "donnees ... effacee*"),
-        CONNECTOR: (rf"re:\b{_APPS}\b{_SPAN}\b(?:ne fonctionne (?:plus|pas)|ne marche (?:plus|pas)"
-                    r"|erreurs?|echou\w*|en panne|ne se synchronise (?:plus|pas))",
-                    "integration ... ne fonctionne plus", "integration ... ne fonctionne pas",
-                    "integration ... erreur*", "integration ... echou*", "connecteur ... erreur*",
-                    "connecteur ... ne fonctionne*", "synchronisation ... echou*",
-                    "synchronisation ... erreur*", "ne se synchronise plus"),
         CONFIG: (r"re:\b(?:routage|sla|regles?|declencheurs?|automatisations?|workflows?)\b"
                  r"[^\n\0]{0,120}?\b(?:n'avons pas pu|n'ai pas pu|n'arrivons pas a|n'arrive pas a|"
                  r"impossible de) (?:\w+ )?(?:resoudre|corriger|regler|reparer)",),
@@ -154,12 +130,6 @@ _TERMS: dict[str, dict[str, tuple[str, ...]]] = {
                "datos ... desaparec*", "datos ... borrado*", "datos corruptos",
                "datos ... corrupto*", "datos ... danado*", "datos duplicados",
                "datos ... duplicado*", "registros duplicados", "registros ... duplicado*"),
-        CONNECTOR: (rf"re:\b{_APPS}\b{_SPAN}\b(?:no funciona|falla\w*|errore?s?|no sincroniza|"
-                    r"dejo de sincronizar)",
-                    "integracion ... no funciona", "integracion ... falla*",
-                    "integracion ... error*", "conector ... falla*", "conector ... error*",
-                    "conector ... no funciona", "sincronizacion ... falla*", "no sincroniza",
-                    "dejo de sincronizar"),
         CONFIG: (r"re:\b(?:enrutamiento|sla|reglas?|disparadores?|automatizacion\w*|flujos?)\b"
                  r"[^\n\0]{0,120}?\bno (?:pudimos|pude|logramos|conseguimos) (?:\w+ )?"
                  r"(?:resolver|arreglar|corregir|solucionar)",),
@@ -176,11 +146,6 @@ _TERMS: dict[str, dict[str, tuple[str, ...]]] = {
                "dados ... sumi*", "dados ... desaparec*", "dados corrompidos",
                "dados ... corrompido*", "dados duplicados", "dados ... duplicado*",
                "registros duplicados", "registros ... duplicado*"),
-        CONNECTOR: (rf"re:\b{_APPS}\b{_SPAN}\b(?:nao funciona|falh\w*|erros?|parou de "
-                    r"sincronizar|nao sincroniza)",
-                    "integracao ... nao funciona", "integracao ... falha*",
-                    "integracao ... erro*", "conector ... erro*", "conector ... falha*",
-                    "sincronizacao ... falha*", "parou de sincronizar", "nao sincroniza"),
         CONFIG: (r"re:\b(?:roteamento|sla|regras?|gatilhos?|automac\w+|fluxos?)\b"
                  r"[^\n\0]{0,120}?\bnao (?:conseguimos|consegui) (?:\w+ )?"
                  r"(?:resolver|corrigir|consertar|solucionar)",),
@@ -191,16 +156,12 @@ _TERMS: dict[str, dict[str, tuple[str, ...]]] = {
         API: ("api ... errore", "webhook* ... errore", "sdk ... errore", "sdk ... eccezion*"),
         DATA: ("dati persi", "perdita di dati", "dati ... persi", "dati ... corrott*",
                "dati duplicati", "dati ... duplicati"),
-        CONNECTOR: ("integrazione ... non funziona", "integrazione ... errore",
-                    "sincronizzazione ... fallit*"),
     },
     "nl": {
         SSO: ("sso ... fout*", "saml ... fout*", "sso ... werkt niet", "saml ... werkt niet"),
         API: ("api ... fout*", "webhook* ... fout*", "sdk ... fout*"),
         DATA: ("gegevens kwijt", "gegevens ... verloren", "dataverlies", "gegevens ... weg",
                "gegevens ... beschadigd", "dubbele records"),
-        CONNECTOR: ("integratie ... werkt niet", "integratie ... fout*",
-                    "synchronisatie ... mislukt"),
     },
 }
 # Near misses: how-to questions that merely mention SSO or an API, explained errors, outages.
@@ -238,15 +199,20 @@ _EXCLUDE: dict[str, tuple[str, ...]] = {
 }
 _COMMON_EXCLUDE = (_EXPLAINED, *_OUTAGE)
 
-PACKS: dict[str, Pack] = {
-    code: Pack(terms=tuple(t for signals in (terms, _ANY) for ts in signals.values() for t in ts),
-               exclude=(*_EXCLUDE[code], *_COMMON_EXCLUDE))
+# Per language: each signal's terms, those written alike in every language included.
+_SIGNAL_TERMS: dict[str, list[tuple[str, tuple[str, ...]]]] = {
+    code: [*terms.items(), (CONNECTOR, CONNECTOR_FAILURES[code]), *_ANY.items()]
     for code, terms in _TERMS.items()
+}
+PACKS: dict[str, Pack] = {
+    code: Pack(terms=tuple(t for _, ts in signals for t in ts),
+               exclude=(*_EXCLUDE[code], *_COMMON_EXCLUDE))
+    for code, signals in _SIGNAL_TERMS.items()
 }
 # A built-in term -> the signal it is evidence of.
 SIGNAL_OF: dict[str, str] = {normalise_term(term): signal
-                             for terms in (*_TERMS.values(), _ANY)
-                             for signal, ts in terms.items() for term in ts}
+                             for signals in _SIGNAL_TERMS.values()
+                             for signal, ts in signals for term in ts}
 
 
 def _key(term: str) -> str:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import ClassVar
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from connector.ticket import AuthorRole
 from plugins import hookimpl
+from plugins.keywords import BILLING_ERRORS, CONNECTOR_FAILURES, text_read
 from plugins.options import PriorityName
-from plugins.text import Matcher, as_text, customer_text, field_values, matcher, per_options
+from plugins.packs import LanguageOptions, Pack, PackOptions, check_scope, comment_scope
+from plugins.text import CustomerText, Matcher, as_text, field_values, matcher, per_options
 
 
 def _clean(values: list[str], what: str) -> list[str]:
@@ -22,8 +28,11 @@ class Route(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     keywords: list[str] = Field(
-        default_factory=list, description="Words and phrases, matched case-insensitively as "
-        "whole words (a plural 's' included) in the subject and the customer's public comments.")
+        default_factory=list, description="Terms in any language (a phrase, word* for any "
+        "ending, 'a ... b', re:<pattern>), matched ignoring case and accents in the subject and "
+        "the comments read; given, they replace the built-in packs of a route of that name.")
+    exclude: list[str] = Field(default_factory=list, description="Near misses of this route: "
+                               "a match overlapping one does not count.")
     tags: list[str] = Field(default_factory=list, description="Ticket tags (case-insensitive).")
     forms: list[str] = Field(
         default_factory=list, description="Ticket forms (Zendesk form id, Jira issue type).")
@@ -33,6 +42,9 @@ class Route(BaseModel):
     priority: PriorityName = Field(
         None, description="Also raise priority to this (low, normal, high, urgent).")
     suggestion: str = Field("", description="What the team should do first (handoff note).")
+    skip_answered: bool = Field(
+        False, description="Not when an agent has replied publicly and the customer's latest "
+        "comment, written after that, confirms it is answered (\"thanks, that solved it\").")
 
     @field_validator("forms", mode="before")
     @classmethod
@@ -51,6 +63,11 @@ class Route(BaseModel):
     @classmethod
     def _no_blanks(cls, values: list[str]) -> list[str]:
         return _clean(values, "entry")
+
+    @field_validator("exclude")
+    @classmethod
+    def _exclusions(cls, values: list[str]) -> list[str]:
+        return [v.strip() for v in values if v.strip()]
 
     @field_validator("fields")
     @classmethod
@@ -75,63 +92,260 @@ DEFAULT_ROUTES: dict[str, dict] = {
     # Billing problems that tier 1 cannot solve; a plain refund or a copy of an invoice it can
     # (refunds beyond tier 1's authority are the policy_exception policy's business).
     "billing": {
-        "keywords": ["double charged", "charged twice", "billed twice", "overcharged",
-                     "wrong invoice", "incorrect invoice", "invoice is wrong", "billing error",
-                     "payment failed", "failed payment", "payment declined", "chargeback",
-                     "vat"],
         "tags": ["billing"],
+        "skip_answered": True,
         "suggestion": "check the invoices and payment history before replying.",
     },
     "security": {
-        "keywords": ["fraud", "fraudulent", "phishing", "account takeover", "hacked",
-                     "account was compromised", "compromised account", "unauthorized access",
-                     "unauthorised access", "data breach", "security breach", "suspicious login",
-                     "stolen credentials", "stolen password", "vulnerability", "malware",
-                     "ransomware"],
         "tags": ["security"],
         "priority": "high",
         "suggestion": "secure the account (sessions, credentials, 2FA) and review its access "
         "log before replying.",
     },
     "compliance": {
-        "keywords": ["gdpr", "ccpa", "hipaa", "data deletion request", "delete my data",
-                     "right to be forgotten", "right to erasure", "subject access request",
-                     "data processing agreement", "dpa", "soc 2", "soc2", "iso 27001",
-                     "data retention policy"],
         "tags": ["compliance", "gdpr"],
         "suggestion": "log the request and answer within its legal deadline.",
     },
     "integrations": {
-        "keywords": ["integration", "webhook", "api key", "api", "oauth", "zapier",
-                     "salesforce", "sync error"],
         "tags": ["integration", "api"],
         "suggestion": "check the integration's configuration and logs with the customer.",
     },
 }
+PRECEDENCE = ["security", "compliance", "billing", "integrations"]
+
+# The built-in routes' terms per language: billing (billing errors, invoice corrections, failed
+# payments, chargebacks), security (account takeover, fraud, phished credentials, leaked keys),
+# compliance (data-subject requests, DPA/BAA, regulators, law enforcement), integrations (a
+# failing third-party connector); with each route's near misses.
+_TERMS: dict[str, dict[str, tuple[str, ...]]] = {
+    "en": {
+        "billing": ("invoice correction", "corrected invoice", "correct* ... invoice",
+                    "reissue ... invoice", "payment failed", "failed payment", "payment declined",
+                    "payment ... declined", "payment ... failed", "payment ... fails",
+                    "card ... declined", "chargeback", "charge back", "dispute* ... charge",
+                    "refund ... not received", "unauthorized charge*"),
+        "security": ("account takeover", "hacked", "compromised", "unauthorized access",
+                     "unauthorised access", "suspicious login*", "suspicious sign-in*",
+                     "someone ... logged into my account", "fraud", "fraudulent", "phishing",
+                     "phished", "stolen credentials", "stolen password", "password ... stolen",
+                     "leaked ... key*", "key* ... leaked", "leaked ... token*",
+                     "token* ... leaked", "exposed ... api key*", "api key* ... exposed",
+                     "data breach", "security breach", "vulnerability", "malware",
+                     "ransomware"),
+        "compliance": ("gdpr", "ccpa", "hipaa", "data subject request",
+                       "data subject access request", "subject access request", "dsar",
+                       "right to be forgotten", "right to erasure", "delete my data",
+                       "delete all my data", "delete my personal data", "data deletion request",
+                       "copy of my personal data", "data processing agreement", "dpa", "baa",
+                       "business associate agreement", "soc 2", "soc2", "iso 27001",
+                       "data retention policy", "complaint ... regulator", "regulator",
+                       "supervisory authority", "data protection authority", "ico complaint",
+                       "subpoena", "court order", "law enforcement", "police", "warrant",
+                       "legal hold"),
+    },
+    "de": {
+        "billing": ("rechnungskorrektur", "korrigierte rechnung", "rechnung ... korrigieren",
+                    "zahlung fehlgeschlagen", "zahlung ... fehlgeschlagen",
+                    "zahlung ... abgelehnt", "karte ... abgelehnt",
+                    "lastschrift ... zuruckgegeben", "ruckbuchung", "ruckbelastung",
+                    "chargeback", "erstattung ... nicht erhalten"),
+        "security": ("gehackt", "kontoubernahme", "unbefugter zugriff", "unberechtigter zugriff",
+                     "verdachtige anmeldung*", "verdachtiger login", "betrug", "betrugerisch*",
+                     "phishing", "zugangsdaten ... gestohlen", "passwort ... gestohlen",
+                     "schlussel ... geleakt", "api-schlussel ... veroffentlicht", "datenleck",
+                     "sicherheitslucke", "kompromittiert"),
+        "compliance": ("dsgvo", "datenschutz-grundverordnung", "auskunftsersuchen",
+                       "auskunft ... dsgvo", "recht auf vergessenwerden", "loschung meiner daten",
+                       "meine daten ... loschen", "auftragsverarbeitungsvertrag", "avv",
+                       "datenschutzbehorde", "aufsichtsbehorde", "datenschutzbeauftragte*",
+                       "polizei", "staatsanwaltschaft", "durchsuchungsbeschluss",
+                       "gerichtlicher beschluss"),
+    },
+    "fr": {
+        "billing": ("corriger ... facture", "facture corrigee", "paiement refuse",
+                    "paiement ... echoue", "echec ... paiement", "carte ... refusee",
+                    "retrofacturation", "remboursement ... pas recu"),
+        "security": ("piratage", "compte ... pirate", "acces non autorise", "connexion suspecte",
+                     "fraude", "frauduleux", "frauduleuse", "hameconnage", "phishing",
+                     "identifiants ... voles", "mot de passe ... vole", "cle* ... divulguee*",
+                     "cle api ... fuite", "fuite de donnees", "faille de securite",
+                     "compte compromis"),
+        "compliance": ("rgpd", "droit a l'oubli", "droit d'acces", "droit a l'effacement",
+                       "suppression de mes donnees", "supprimer mes donnees",
+                       "copie de mes donnees", "cnil", "accord de traitement des donnees",
+                       "sous-traitance des donnees", "requisition", "police", "gendarmerie",
+                       "ordonnance du tribunal"),
+    },
+    "es": {
+        "billing": ("corregir ... factura", "factura corregida", "pago rechazado",
+                    "pago ... fallido", "pago ... rechazado", "tarjeta ... rechazada",
+                    "contracargo", "reembolso ... no ... recibido"),
+        "security": ("hackeado", "hackeada", "hackearon", "cuenta ... comprometida",
+                     "acceso no autorizado", "inicio de sesion sospechoso", "fraude",
+                     "fraudulento", "fraudulenta", "suplantacion", "phishing",
+                     "credenciales ... robadas", "contrasena ... robada", "clave* ... filtrada*",
+                     "clave* ... expuesta*", "filtracion de datos", "brecha de seguridad",
+                     "vulnerabilidad"),
+        "compliance": ("rgpd", "lopd", "derecho al olvido", "derecho de acceso",
+                       "derecho de supresion", "borrar mis datos", "eliminar mis datos",
+                       "supresion de mis datos", "copia de mis datos", "aepd",
+                       "proteccion de datos", "acuerdo de tratamiento de datos",
+                       "encargado del tratamiento", "orden judicial", "policia",
+                       "requerimiento judicial"),
+    },
+    "pt": {
+        "billing": ("corrigir ... fatura", "fatura corrigida", "pagamento recusado",
+                    "pagamento ... falhou", "pagamento ... recusado", "cartao ... recusado",
+                    "chargeback", "contestacao ... cobranca", "estorno ... nao ... recebi"),
+        "security": ("hackeado", "hackeada", "hackearam", "conta ... invadida",
+                     "invadiram ... conta", "conta ... comprometida", "acesso nao autorizado",
+                     "login suspeito", "fraude", "fraudulento", "fraudulenta", "golpe",
+                     "phishing", "credenciais ... roubadas", "senha ... roubada",
+                     "chave* ... vazada*", "chave* ... vazou", "vazamento de dados",
+                     "violacao de dados", "vulnerabilidade"),
+        "compliance": ("lgpd", "anpd", "direito ao esquecimento", "excluir meus dados",
+                       "apagar meus dados", "exclusao dos meus dados", "copia dos meus dados",
+                       "titular dos dados", "acordo de processamento de dados", "ordem judicial",
+                       "policia", "mandado"),
+    },
+    "it": {
+        "billing": ("pagamento rifiutato", "pagamento ... fallito", "carta ... rifiutata"),
+        "security": ("hackerato", "accesso non autorizzato", "frode", "phishing"),
+        "compliance": ("gdpr", "diritto all'oblio", "cancellare i miei dati", "garante privacy",
+                       "polizia"),
+    },
+    "nl": {
+        "billing": ("betaling mislukt", "betaling ... geweigerd", "kaart ... geweigerd"),
+        "security": ("gehackt", "onbevoegde toegang", "fraude", "phishing"),
+        "compliance": ("avg", "gdpr", "recht op vergetelheid", "mijn gegevens ... verwijderen",
+                       "autoriteit persoonsgegevens", "politie"),
+    },
+}
+_EXCLUDE: dict[str, dict[str, tuple[str, ...]]] = {
+    "en": {
+        "billing": ("how do i ... invoice*", "how can i ... invoice*", "where ... invoice*",
+                    "download ... invoice*", "how do i ... payment method",
+                    "update ... payment method", "billing contact", "billing address"),
+        "security": ("growth hack*", "life hack*", "quick hack*", "hacky", "how do i enable",
+                     "fraud prevention setting*", "compromised on"),
+        "compliance": ("police officer* ... customers", "dpa ... not needed"),
+        "integrations": ("how do i ... integration*", "how can i ... integration*",
+                         "is there an integration", "do you have an integration",
+                         "does ... integrate with"),
+    },
+    "de": {
+        "billing": ("wo finde ich ... rechnung*", "wie ... rechnung* ... herunterladen",
+                    "rechnung* herunterladen", "wie ... zahlungsmethode ... andern",
+                    "rechnungsadresse ... andern"),
+        "integrations": ("wie ... integration ... einrichten", "gibt es eine integration"),
+    },
+    "fr": {
+        "billing": ("comment ... telecharger ... facture*", "ou ... trouver ... facture*",
+                    "telecharger ... facture*", "modifier ... moyen de paiement"),
+        "integrations": ("comment ... configurer ... integration", "existe-t-il une integration"),
+    },
+    "es": {
+        "billing": ("como ... descargar ... factura*", "donde ... factura*",
+                    "descargar ... factura*", "cambiar ... metodo de pago"),
+        "integrations": ("como ... configurar ... integracion", "hay una integracion"),
+    },
+    "pt": {
+        "billing": ("como ... baixar ... fatura*", "onde ... fatura*", "baixar ... fatura*",
+                    "alterar ... forma de pagamento"),
+        "integrations": ("como ... configurar ... integracao", "existe uma integracao"),
+    },
+}
+PACKS: dict[str, dict[str, Pack]] = {
+    code: {route: Pack(terms=(*BILLING_ERRORS[code], *terms[route]) if route == "billing" else
+                       CONNECTOR_FAILURES[code] if route == "integrations" else terms[route],
+                       exclude=_EXCLUDE.get(code, {}).get(route, ()))
+           for route in PRECEDENCE}
+    for code, terms in _TERMS.items()
+}
+
+# The customer confirms an answer ("thanks, that solved it"); not when the same words carry a
+# "but", a "still" or a negation.
+_CONFIRMED: dict[str, tuple[str, ...]] = {
+    "en": ("thanks ... solved", "thanks ... fixed", "thanks ... sorted", "thanks ... resolved",
+           "thank you ... solved", "thank you ... fixed", "thank you ... resolved",
+           "that solved it", "that fixed it", "that answers my question", "that answers it",
+           "makes sense", "all good now", "all sorted", "problem solved", "issue resolved",
+           "got it, thanks", "understood, thanks", "that explains it", "that clears it up"),
+    "de": ("danke ... gelost", "danke ... erledigt", "danke ... geklappt", "hat sich erledigt",
+           "alles klar, danke", "das erklart es", "verstanden, danke", "problem gelost"),
+    "fr": ("merci ... resolu", "merci ... regle", "c'est regle", "c'est resolu",
+           "c'est clair, merci", "compris, merci", "probleme resolu"),
+    "es": ("gracias ... resuelto", "gracias ... solucionado", "ya esta resuelto",
+           "entendido, gracias", "problema resuelto", "todo claro, gracias"),
+    "pt": ("obrigad* ... resolvido", "obrigad* ... deu certo", "ja resolveu",
+           "entendi, obrigad*", "problema resolvido", "tudo certo, obrigad*"),
+    "it": ("grazie ... risolto", "problema risolto"),
+    "nl": ("bedankt ... opgelost", "probleem opgelost"),
+}
+_NOT_CONFIRMED = (r"re:\b(?:but|however|still|not|n't|never|aber|noch|nicht|mais|toujours|pas|"
+                  r"pero|todavia|sigue|no|mas|ainda|continua|nao|ma|ancora|non|maar|nog|niet)\b",)
 
 
-class Options(BaseModel):
+class Options(LanguageOptions):
+    builtin_packs: ClassVar = PACKS
+
+    packs: dict[str, dict[str, PackOptions]] = Field(
+        default_factory=dict,
+        description="Your own terms and exclusions per language code and route, added to the "
+        "built-in pack of that route and language (or making a new language): "
+        "{de = {billing = {terms = […], exclude = […]}}}. A term is a phrase (word* for any "
+        "ending), 'a ... b' (near each other, in order), or re:<regular expression>.")
     routes: dict[str, Route] = Field(
         default_factory=lambda: {n: Route(**r) for n, r in DEFAULT_ROUTES.items()},
-        description="Route (specialist team) name -> {keywords, tags, forms, fields, priority, "
-        "suggestion}. Setting it replaces the defaults (billing, security, compliance, "
-        "integrations). On a tie the route listed first wins.",
-    )
+        description="Route (specialist team) name -> {keywords, exclude, tags, forms, fields, "
+        "priority, suggestion, skip_answered}. Setting it replaces the built-in routes (billing, "
+        "security, compliance, integrations); a route named like one of them without keywords "
+        "keeps its built-in packs.")
+    add_routes: dict[str, Route] = Field(
+        default_factory=dict, description="More routes, added to `routes` once validated (a "
+        "route of the same name is replaced).")
+    precedence: list[str] = Field(
+        default_factory=lambda: list(PRECEDENCE),
+        description="When several routes match, the first of these wins; routes not listed come "
+        "after, the one with most matches first, then the one listed first.")
     min_matches: int = Field(
-        1, ge=1, description="How many different keywords, tags, forms or field values must "
-        "match before a route is proposed.")
+        1, ge=1, description="How many different matches (terms, tags, forms or field values) "
+        "a route needs before it is proposed.")
+    comments: str = comment_scope("customer", "specialized")
 
-    @field_validator("routes")
+    _scope = field_validator("comments")(check_scope)
+
+    @field_validator("routes", "add_routes")
     @classmethod
     def _named_routes(cls, routes: dict[str, Route]) -> dict[str, Route]:
-        if not routes:
-            raise ValueError("give at least one route")
         cleaned = {}
         for name, route in routes.items():
             if not name.strip():
                 raise ValueError("blank route name")
             cleaned[name.strip()] = route
         return cleaned
+
+    @field_validator("routes")
+    @classmethod
+    def _some_route(cls, routes: dict[str, Route]) -> dict[str, Route]:
+        if not routes:
+            raise ValueError("give at least one route")
+        return routes
+
+    @field_validator("precedence")
+    @classmethod
+    def _names(cls, names: list[str]) -> list[str]:
+        return list(dict.fromkeys(n.strip() for n in names if n.strip()))
+
+    @model_validator(mode="after")
+    def _added_routes_and_their_packs(self) -> Options:
+        self.routes = {**self.routes, **self.add_routes}
+        for code, packs in self.packs.items():
+            unknown = [name for name in packs if name not in self.routes]
+            if unknown:
+                raise ValueError(f"packs.{code}: no route {', '.join(unknown)} (routes: "
+                                 f"{', '.join(self.routes)})")
+        return self
 
 
 @hookimpl
@@ -140,38 +354,66 @@ def tierlift_register_policy(register):
              summary="The request needs a specialist team (billing, security, compliance...)")
 
 
-def _route_matcher(options: Options) -> Matcher:
-    return matcher(tuple(k for r in options.routes.values() for k in r.keywords))
+class _Matchers:
+    """Each route's matcher (None: the route has no terms), and what confirms an answer."""
+
+    def __init__(self, options: Options) -> None:
+        self.routes: dict[str, Matcher | None] = {}
+        for name, route in options.routes.items():
+            terms, exclude = list(route.keywords), [*options.exclude, *route.exclude]
+            for code in options.languages:
+                pack = PACKS.get(code, {}).get(name)
+                if pack is not None:
+                    exclude += pack.exclude
+                    if not route.keywords:
+                        terms += pack.terms
+            for packs in options.packs.values():
+                if name in packs:
+                    terms += packs[name].terms
+                    exclude += packs[name].exclude
+            self.routes[name] = (matcher(tuple(terms), tuple(exclude), options.negation)
+                                 if terms else None)
+        self.confirmed = matcher(
+            tuple(t for code in options.languages for t in _CONFIRMED.get(code, ())),
+            _NOT_CONFIRMED, True)
 
 
 @hookimpl
 def tierlift_evaluate(ticket, ctx):
-    routes = ctx.options.routes
-    text = customer_text(ticket)
-    found = per_options(ctx.options, _route_matcher).first_matches(text)
+    options = ctx.options
+    text = text_read(ticket, options.comments)
+    matchers = per_options(options, _Matchers)
+    answered = None  # whether the customer confirmed an answer: computed when needed
     tags = {t.lower() for t in ticket.tags}
     form = str(ticket.form).strip().lower() if ticket.form is not None else None
-    best = None
-    for name, route in routes.items():
-        keywords = [k for k in route.keywords if k in found] if found else []
-        if len(keywords) > 1:
-            keywords.sort(key=lambda k: found[k].start())
-        labels = [*keywords, *(f"tag {t}" for t in route.tags if t in tags)]
+    rank = {name: n for n, name in enumerate(options.precedence)}
+    candidates = []
+    for order, (name, route) in enumerate(options.routes.items()):
+        spans = []
+        if matchers.routes[name] is not None:
+            if route.skip_answered and answered is None:
+                answered = _answered(ticket, matchers.confirmed)
+            if not (route.skip_answered and answered):
+                spans = _matches(text, matchers.routes[name])
+        labels = list(dict.fromkeys(" ".join(text.original_of(s).lower().split())
+                                    for s in spans))
+        labels += [f"tag {t}" for t in route.tags if t in tags]
         if form is not None and form in route.forms:
             labels.append(f"form {form}")
         for field_id, values in route.fields.items():
             labels += [f"field {field_id} = {v}"
                        for v in field_values(ticket.custom_fields.get(field_id)) if v in values]
-        if len(labels) >= ctx.options.min_matches and (best is None or len(labels) > best[2]):
-            best = (name, route, len(labels), labels, keywords)
-    if best is None:
+        if len(labels) >= options.min_matches:
+            key = (rank.get(name, len(rank)), -len(labels), order)
+            candidates.append((key, name, route, labels, spans))
+    if not candidates:
         return None
-    name, route, count, labels, keywords = best
-    first = found[keywords[0]] if keywords else None
+    _, name, route, labels, spans = min(candidates, key=lambda c: c[0])
+    count = len(labels)
     evidence = ctx.evidence(
         f"route:{name}",
         f"needs the {name} team ({count} match{'es' if count > 1 else ''}): {', '.join(labels)}",
-        quote=text.quote(*first.span()) if first else None,
+        quote=text.quote(*spans[0]) if spans else None,
         # No ``at``: a sideways proposal counts from the current tier, so it never moves a tier.
     )
     return ctx.propose(
@@ -184,5 +426,23 @@ def tierlift_evaluate(ticket, ctx):
     )
 
 
+def _matches(text: CustomerText, route: Matcher) -> list[tuple[int, int]]:
+    """Where the route's terms first occur, in the order of the text, overlaps dropped."""
+    spans: list[tuple[int, int]] = []
+    for start, end in sorted(m.span() for m in route.first_matches(text).values()):
+        if not spans or start >= spans[-1][1]:
+            spans.append((start, end))
+    return spans
 
 
+def _answered(ticket, confirmed: Matcher) -> bool:
+    """An agent replied publicly, and the customer's latest comment, written after that,
+    confirms the answer."""
+    replied: datetime | None = None
+    for comment in ticket.comments:
+        if comment.public and comment.author_role is AuthorRole.AGENT:
+            replied = comment.created_at
+    latest = ticket.customer_comments[-1] if ticket.customer_comments else None
+    if replied is None or latest is None or latest.created_at <= replied:
+        return False
+    return bool(confirmed.first_matches(CustomerText("", [latest.body])))
