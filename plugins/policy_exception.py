@@ -6,18 +6,15 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
+from typing import ClassVar
 
-from pydantic import BaseModel, Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from plugins import hookimpl
+from plugins.keywords import BILLING_ERRORS, text_read
 from plugins.options import OptionalName
-from plugins.text import (
-    CustomerText,
-    Matcher,
-    as_text,
-    customer_text,
-    is_word,
-)
+from plugins.packs import LanguageOptions, Pack, check_scope, comment_scope, pack_matcher
+from plugins.text import CustomerText, Matcher, as_text, is_word, normalise_term, per_options
 
 DEFAULT_LIMITS = {"USD": Decimal(100), "EUR": Decimal(100), "GBP": Decimal(100)}
 
@@ -33,43 +30,104 @@ DEFAULT_CURRENCIES = {
     "₺": "TRY", "₪": "ILS", "ils": "ILS", "₩": "KRW", "krw": "KRW",
 }
 
-DEFAULT_MONEY_WORDS = {
-    "refund": ["refund", "refunded", "money back", "repayment"],
-    "credit": ["credit", "credited"],
-    "discount": ["discount", "discounted", "price reduction"],
-    "chargeback": ["chargeback", "charge back", "charged back"],
-    "reimbursement": ["reimbursement", "reimburse", "reimbursed"],
-    "compensation": ["compensation", "compensate", "compensated"],
+# Per language: the words that ask for money, by kind of concession.
+MONEY_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
+    "en": {"refund": ("refund", "refunded", "money back", "repayment"),
+           "credit": ("credit", "credited"),
+           "discount": ("discount", "discounted", "price reduction"),
+           "chargeback": ("chargeback", "charge back", "charged back"),
+           "reimbursement": ("reimbursement", "reimburse", "reimbursed"),
+           "compensation": ("compensation", "compensate", "compensated"),
+           "fee waiver": ("waive", "waived", "waiver")},
+    "de": {"refund": ("erstattung", "ruckerstattung", "erstatten", "zuruckerstatten",
+                      "geld zuruck"),
+           "credit": ("gutschrift", "gutschreiben"),
+           "discount": ("rabatt", "preisnachlass", "nachlass"),
+           "chargeback": ("ruckbuchung", "ruckbelastung"),
+           "reimbursement": ("kostenerstattung",),
+           "compensation": ("entschadigung", "entschadigen", "kompensation", "schadenersatz"),
+           "fee waiver": ("erlassen",)},
+    "fr": {"refund": ("remboursement", "rembourser", "remboursez", "rembourse"),
+           "credit": ("un avoir", "note d'avoir"),
+           "discount": ("remise", "reduction", "rabais", "ristourne"),
+           "chargeback": ("retrofacturation",),
+           "compensation": ("compensation", "dedommagement", "dedommager", "indemnisation",
+                            "indemniser", "geste commercial"),
+           "fee waiver": ("exoneration", "annuler les frais")},
+    "es": {"refund": ("reembolso", "reembolsar", "reembolsen", "devolucion",
+                      "devolver el dinero"),
+           "credit": ("abono", "abonar", "nota de credito", "credito"),
+           "discount": ("descuento", "rebaja"),
+           "chargeback": ("contracargo",),
+           "reimbursement": ("reintegro",),
+           "compensation": ("compensacion", "compensar", "indemnizacion", "indemnizar"),
+           "fee waiver": ("condonar", "condonacion", "exonerar")},
+    "pt": {"refund": ("reembolso", "reembolsar", "estorno", "estornar", "devolucao",
+                      "dinheiro de volta"),
+           "credit": ("credito", "creditar"),
+           "discount": ("desconto", "abatimento"),
+           "reimbursement": ("ressarcimento", "ressarcir"),
+           "compensation": ("compensacao", "compensar", "indenizacao", "indenizar"),
+           "fee waiver": ("isentar", "isencao")},
+    "it": {"refund": ("rimborso", "rimborsare"), "discount": ("sconto",),
+           "compensation": ("risarcimento", "indennizzo")},
+    "nl": {"refund": ("terugbetaling", "restitutie", "geld terug"), "discount": ("korting",),
+           "compensation": ("compensatie", "schadevergoeding")},
 }
 
-DEFAULT_IGNORE = ["credit card", "debit card", "credit score"]
-
-DEFAULT_PHRASES = [
-    "exception to your policy",
-    "exception to the policy",
-    "exception to your refund policy",
-    "make an exception",
-    "one-time exception",
-    "one time exception",
-    "waive the fee",
-    "waive the late fee",
-    "waive the cancellation fee",
-    "waive the penalty",
-    "extend our contract",
-    "extend the contract",
-    "contract extension",
-    "break the contract",
-    "break our contract",
-    "terminate the contract early",
-    "terminate our contract early",
-    "cancel our contract early",
-    "early termination",
-    "outside the refund window",
-    "past the refund window",
-    "after the refund period",
-    "beyond the refund period",
-    "refund window has passed",
-]
+# Contract or policy exceptions asked for, and what only looks like money asked back.
+PACKS: dict[str, Pack] = {
+    "en": Pack(
+        terms=("exception to your policy", "exception to the policy",
+               "exception to your refund policy", "make an exception", "one-time exception",
+               "one time exception", "waive the fee", "waive the late fee",
+               "waive the cancellation fee", "waive the penalty", "extend our contract",
+               "extend the contract", "contract extension", "break the contract",
+               "break our contract", "terminate the contract early",
+               "terminate our contract early", "cancel our contract early", "early termination",
+               "outside the refund window", "past the refund window", "after the refund period",
+               "beyond the refund period", "refund window has passed"),
+        exclude=("credit card", "debit card", "credit score", "what is your refund policy",
+                 "what's your refund policy", "how do refunds work", "how ... refunds work",
+                 "issue a refund", "refund my customer*", "refund our customer*",
+                 "refund ... to my customer*", "refund ... to our customer*", "how do i refund",
+                 "discount code*", "whether you ... discount*", "whether you ... refund*",
+                 "do you ever ... discount*", "do you ever ... refund*",
+                 "do you offer ... discount*", "do you offer ... refund*",
+                 "nonprofit discount*", "education* discount*")),
+    "de": Pack(
+        terms=("ausnahme ... machen", "ausnahmsweise", "kulanz", "kulanzweise",
+               "gebuhr erlassen", "gebuhren erlassen", "mahngebuhr erlassen",
+               "vertrag vorzeitig kundigen", "vorzeitig aus dem vertrag", "sonderkundigung",
+               "vertragsverlangerung", "ausserhalb der ... frist", "nach ablauf der ... frist"),
+        exclude=("erstattungsrichtlinie", "wie erstatte ich", "wie ... erstattung* ... funktion*",
+                 "wie richte ich ... rabatt", "rabattcode*")),
+    "fr": Pack(
+        terms=("faire une exception", "exception a votre politique", "a titre exceptionnel",
+               "annuler les penalites", "renoncer aux frais", "resilier ... sans frais",
+               "resiliation anticipee", "rompre le contrat", "prolonger le contrat",
+               "hors delai de remboursement", "apres le delai de remboursement"),
+        exclude=("carte de credit", "carte bancaire", "politique de remboursement",
+                 "comment ... rembourser ... client*", "code de reduction")),
+    "es": Pack(
+        terms=("hacer una excepcion", "excepcion a la politica", "de forma excepcional",
+               "condonar la comision", "anular la penalizacion", "cancelacion anticipada",
+               "romper el contrato", "ampliar el contrato", "fuera del plazo de reembolso"),
+        exclude=("tarjeta de credito", "politica de reembolso",
+                 "como ... reembolsar ... cliente*", "codigo de descuento")),
+    "pt": Pack(
+        terms=("abrir uma excecao", "fazer uma excecao", "excecao a politica",
+               "em carater excepcional", "isentar a multa", "isencao da multa",
+               "cancelamento antecipado", "rescisao antecipada", "quebrar o contrato",
+               "prorrogar o contrato", "fora do prazo de reembolso",
+               "apos o prazo de reembolso"),
+        exclude=("cartao de credito", "politica de reembolso",
+                 "como ... reembolsar ... cliente*", "cupom de desconto")),
+    "it": Pack(terms=("fare un'eccezione", "in via eccezionale"),
+               exclude=("carta di credito", "politica di rimborso")),
+    "nl": Pack(terms=("een uitzondering maken", "uitzondering maken"),
+               exclude=("creditcard", "restitutiebeleid")),
+}
 
 # A number as written: 1,250.00 / 1.250,00 / 1 250,00 / 1'250.00 / 1250 / 99.99 / 12,5; not part
 # of a longer run of digits and separators ("1.2345", "10.0.0.1").
@@ -81,19 +139,25 @@ _NUMBER = re.compile(r"(?P<whole>\d{1,3}(?P<sep>[,.' \u00a0\u202f])\d{3}(?:(?P=s
 # not part of a time or date ("10:30", "2026-11-20", "#1234", "v2.5").
 _FILLER = re.compile(r"(?:[\s:=]+|of|the|a|an|about|around|approx|approximately|roughly|over|"
                      r"worth|total|totalling|totaling|amounting to|in the amount of|is|was|"
-                     r"at least|some|by)*")
+                     r"at least|some|by|von|uber|in hohe von|ca|etwa|rund|mindestens|"
+                     r"insgesamt|ein|eine|einen|de|du|d'un|d'une|environ|au moins|del|unos|unas|"
+                     r"aproximadamente|al menos|cerca de|da|do|um|uma|pelo menos)*")
 _AFTER_FILLER = re.compile(r"\s*-?\s*")
 _NEXT_WORD = re.compile(r"\s*(%|[^\W\d_]+)")
 _UNITS = frozenset({
     "%", "percent", "day", "week", "month", "year", "hour", "minute", "second", "user", "seat",
     "license", "licence", "agent", "employee", "account", "ticket", "order", "item", "unit",
     "time", "gb", "mb", "tb", "kb", "ms", "x", "error", "status", "page", "step",
+    "tag", "tage", "monat", "monate", "nutzer", "benutzer", "lizenz", "lizenzen", "jour",
+    "jours", "mois", "utilisateur", "dia", "dias", "mes", "meses", "usuario", "licencia",
 })
 _PREVIOUS_WORD = re.compile(r"([^\W\d_]+)[\s:.#-]*$")
 _IDENTIFIERS = frozenset({
     "error", "order", "version", "v", "ticket", "case", "invoice", "id", "no", "nr", "number",
     "code", "status", "http", "port", "build", "release", "item", "sku", "ref", "reference",
     "account", "line", "step", "page", "room", "model", "serial", "po",
+    "rechnung", "bestellung", "auftrag", "nummer", "facture", "commande", "numero",
+    "factura", "pedido", "fatura", "nota", "fehler", "erreur", "erro",
 })
 _DATE_OR_TIME = re.compile(r"[:/-]\d")
 
@@ -113,7 +177,11 @@ def _phrases(values: list[str], what: str) -> list[str]:
     return list(dict.fromkeys(cleaned))
 
 
-class Options(BaseModel):
+class Options(LanguageOptions):
+    builtin_packs: ClassVar = PACKS
+    # Old names still accepted, with a deprecation warning (see PolicyHost.configure).
+    renamed_options: ClassVar[dict[str, str]] = {"ignore": "exclude"}
+
     limits: dict[str, Decimal] = Field(
         default_factory=lambda: dict(DEFAULT_LIMITS),
         description="Currency code -> the largest refund, credit or discount tier 1 may grant. "
@@ -127,23 +195,23 @@ class Options(BaseModel):
         default_factory=lambda: dict(DEFAULT_CURRENCIES),
         description="How currencies are written (symbol or word, case-insensitive) -> code. "
         "The codes of limits are always understood.")
-    money_words: dict[str, list[str]] = Field(
-        default_factory=lambda: {k: list(v) for k, v in DEFAULT_MONEY_WORDS.items()},
-        description="Kind of request -> words that ask for money back, matched as whole words "
-        "in the subject and the customer's public comments.")
-    ignore: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_IGNORE),
-        description="Phrases in which a money word does not count (\"credit card\").")
+    money_words: dict[str, list[str]] | None = Field(
+        None, description="Replace the built-in money words of `languages` with these: kind of "
+        "request -> words that ask for money back (any language); empty: the built-in ones.")
     window: int = Field(
         80, ge=1, description="How close (in characters) a money word must be to an amount "
         "written with a currency, in the same comment.")
     amount_fields: list[str] = Field(
         default_factory=list, description="Numeric custom fields (ids) holding a requested "
         "amount in default_currency.")
-    phrases: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_PHRASES),
-        description="Contract or policy exceptions asked for, matched case-insensitively as "
-        "whole words (a plural 's' included); empty: amounts only.")
+    phrases: list[str] | None = Field(
+        None, description="Replace the built-in packs' contract or policy exceptions with these "
+        "terms (any language); [] : amounts only. Exclusions and negation still apply.")
+    billing_errors: bool = Field(
+        True, description="Money asked back in a comment that reports a billing error (charged "
+        "twice, a wrong invoice) is the billing team's correction, not an exception, whatever "
+        "the amount.")
+    comments: str = comment_scope("customer", "policy_exception")
     tier: OptionalName = Field(
         None, description="The supervisor tier of your ladder to propose (absolute); empty: "
         "steps_up.")
@@ -183,9 +251,13 @@ class Options(BaseModel):
             cleaned[alias.strip().lower()] = _code(code)
         return cleaned
 
+    _scope = field_validator("comments")(check_scope)
+
     @field_validator("money_words")
     @classmethod
-    def _clean_money_words(cls, kinds: dict[str, list[str]]) -> dict[str, list[str]]:
+    def _clean_money_words(cls, kinds: dict[str, list[str]] | None) -> dict[str, list[str]] | None:
+        if kinds is None:
+            return None
         if not kinds:
             raise ValueError("give at least one kind of request with its words")
         cleaned: dict[str, list[str]] = {}
@@ -202,10 +274,10 @@ class Options(BaseModel):
             cleaned[kind.strip()] = _phrases(words, "word")
         return cleaned
 
-    @field_validator("ignore", "phrases")
+    @field_validator("phrases")
     @classmethod
-    def _clean_phrases(cls, phrases: list[str]) -> list[str]:
-        return _phrases(phrases, "phrase")
+    def _clean_phrases(cls, phrases: list[str] | None) -> list[str] | None:
+        return None if phrases is None else _phrases(phrases, "phrase")
 
     @field_validator("amount_fields", mode="before")
     @classmethod
@@ -221,7 +293,6 @@ class Options(BaseModel):
         if cleaned and "default_currency" in info.data and info.data["default_currency"] is None:
             raise ValueError("amount fields need a default_currency")
         return list(dict.fromkeys(cleaned))
-
 
 
 @hookimpl
@@ -253,31 +324,29 @@ def tierlift_evaluate(ticket, ctx):
     if options.tier is not None and options.tier not in ctx.tiers.names:
         raise ValueError(f"{ctx.policy}: option tier = {options.tier!r} is not one of your "
                          f"tiers ({', '.join(ctx.tiers.names)})")
-    comments = ticket.customer_comments
-    text = customer_text(ticket)
-    words, kinds, ignored = _words(
-        tuple((k, tuple(ws)) for k, ws in options.money_words.items()),
-        tuple(options.phrases), tuple(options.ignore))
+    text = text_read(ticket, options.comments)
+    comments = text.comments
+    terms = per_options(options, _Terms)
     money: dict[int, list[tuple[str, int, int]]] = {}  # source -> (kind, start, end)
     asked: dict[int, re.Match[str]] = {}  # source -> first exception phrase
-    ignore: list[tuple[int, int]] = []  # spans of "credit card" and the like
-    for term, match in words.occurrences(text):
-        if term in ignored:
-            ignore.append(match.span())
-            continue
+    errors: set[int] = set()  # sources that report a billing error
+    for term, match in terms.matcher.occurrences(text):
         source = text.source(match.start())
-        if term in kinds:
-            money.setdefault(source, []).append((kinds[term], *match.span()))
+        normal = normalise_term(term)
+        if normal in terms.kinds:
+            money.setdefault(source, []).append((terms.kinds[normal], *match.span()))
+        elif normal in terms.errors:
+            errors.update((source, 1) if source == 0 else (source,))
         elif source not in asked or match.start() < asked[source].start():
             asked[source] = match
-    if money and ignore:
-        money = _without_ignored(money, ignore)
+    # Money asked back for a billing error is the billing team's correction.
+    money = {source: found for source, found in money.items() if source not in errors}
     amounts = {}
     if money:
         currencies = _currencies(tuple(options.currencies.items()), tuple(options.limits))
         # A money word in the subject ("Refund request") covers the amounts of the description.
         subject_kind = min(money[0], key=lambda m: m[1])[0] if 0 in money else None
-        sources = {*money, *([1] if subject_kind and len(text.parts) > 1 else [])}
+        sources = {*money, *([1] if subject_kind and len(text.parts) > 1 else [])} - errors
         for source in sources:
             found = _amounts(text, source, money.get(source, []), options, currencies,
                              subject_kind if source == 1 else None)
@@ -317,15 +386,6 @@ def _propose(ctx, evidence, amount: _Amount | None):
                       "its reason.")
     return ctx.propose(evidence, tier=ctx.options.tier, steps_up=ctx.options.steps_up,
                        suggestion=suggestion)
-
-
-def _without_ignored(money, spans: list[tuple[int, int]]):
-    kept: dict[int, list[tuple[str, int, int]]] = {}
-    for source, found in money.items():
-        found = [w for w in found if not any(s <= w[1] and w[2] <= e for s, e in spans)]
-        if found:
-            kept[source] = found
-    return kept
 
 
 @dataclass(frozen=True)
@@ -434,14 +494,22 @@ def _field_amount(value: object) -> Decimal | None:
     return None
 
 
-@lru_cache(maxsize=64)
-def _words(money_words: tuple[tuple[str, tuple[str, ...]], ...], phrases: tuple[str, ...],
-           ignore: tuple[str, ...]) -> tuple[Matcher, dict[str, str], frozenset[str]]:
-    """One matcher for money words, exception phrases and ignored phrases; money word -> kind;
-    the ignored phrases (those that are not also a money word)."""
-    kinds = {word: kind for kind, words in money_words for word in words}
-    ignored = tuple(phrase for phrase in ignore if phrase not in kinds)
-    return Matcher((*kinds, *ignored, *phrases)), kinds, frozenset(ignored)
+class _Terms:
+    """One matcher for money words, exception phrases and billing errors; money word -> kind;
+    the billing errors (terms as :func:`normalise_term` stores them)."""
+
+    def __init__(self, options: Options) -> None:
+        if options.money_words is not None:
+            kinds = {word: kind for kind, words in options.money_words.items() for word in words}
+        else:
+            kinds = {word: kind for code in options.languages
+                     for kind, words in MONEY_WORDS.get(code, {}).items() for word in words}
+        errors = [t for code in options.languages for t in BILLING_ERRORS.get(code, ())
+                  ] if options.billing_errors else []
+        self.kinds = {normalise_term(word): kind for word, kind in kinds.items()}
+        self.errors = frozenset(normalise_term(t) for t in errors)
+        self.matcher: Matcher = pack_matcher(
+            options, (*kinds, *errors, *(options.phrases or ())), builtin=options.phrases is None)
 
 
 @lru_cache(maxsize=64)

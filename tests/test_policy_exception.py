@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
@@ -128,13 +129,30 @@ def test_the_largest_excess_of_a_comment_is_reported():
 
 
 def test_a_money_word_in_the_subject_covers_the_description():
-    t = replace(ticket(comment(1, "We were charged $450 twice last month.", minutes=1),
+    t = replace(ticket(comment(1, "The outage cost us a full day: $450 would be fair.", minutes=1),
                        comment(2, "We also pay $5,000 a year.", minutes=9)),
                 subject="Refund request")
     [proposal] = evaluate(t)
     assert proposal.evidence[0].key == "comment:1"
     assert proposal.evidence[0].summary == "refund of USD 450.00 above the USD 100.00 limit"
-    assert proposal.evidence[0].quote == "We were charged $450 twice last month."
+    assert proposal.evidence[0].quote == "The outage cost us a full day: $450 would be fair."
+
+
+@pytest.mark.parametrize("subject, body", [
+    ("Refund request", "We were charged $450 twice last month."),  # the subject's money word
+    ("Charged twice", "Please refund the $450."),  # the subject's billing error
+    ("Help", "I was charged twice, please refund the duplicate $1,250 charge."),
+    ("Help", "The March invoice is wrong: credit us the €300 difference."),
+    ("Hilfe", "Sie haben uns doppelt abgebucht, bitte erstatten Sie die 250 €."),
+    ("Aide", "Nous avons été facturés deux fois, merci de rembourser les 250 €."),
+    ("Ayuda", "Nos cobraron dos veces, por favor reembolsen los 250 €."),
+    ("Ajuda", "Fui cobrado duas vezes, quero o estorno de 250 €."),
+])
+def test_correcting_a_billing_error_is_billing_not_an_exception_whatever_the_amount(subject,
+                                                                                    body):
+    t = replace(ticket(comment(1, body)), subject=subject)
+    assert evaluate(t) == []
+    assert len(evaluate(t, billing_errors=False)) == 1
 
 
 def test_an_amount_in_the_subject_is_evidence_of_its_own():
@@ -303,7 +321,6 @@ def test_options_are_normalised():
     ({"money_words": {"refund": []}}, "money_words"),
     ({"money_words": {"refund": ["refund"], "credit": ["Refund"]}}, "money_words"),
     ({"money_words": {"refund": [" "]}}, "money_words"),
-    ({"ignore": [""]}, "ignore"),
     ({"window": 0}, "window"),
     ({"amount_fields": ["360030"], "default_currency": None}, "amount_fields"),
     ({"amount_fields": [" "]}, "amount_fields"),
@@ -325,3 +342,118 @@ def test_the_host_registers_it_and_names_bad_options_by_key():
     [problem] = caught.value.problems
     assert problem.startswith("policies.policy_exception.default_currency: ")
     assert problem.endswith("USD has no limit in limits")
+
+
+@pytest.mark.parametrize("body, summary", [
+    ("Wegen des Ausfalls erwarten wir eine Gutschrift von 250 €.",
+     "credit of EUR 250.00 above the EUR 100.00 limit"),
+    ("Bitte erstatten Sie uns die 1.200,00 EUR für das Jahresabo.",
+     "refund of EUR 1,200.00 above the EUR 100.00 limit"),
+    ("Nous demandons un remboursement de 250 euros suite à la panne.",
+     "refund of EUR 250.00 above the EUR 100.00 limit"),
+    ("Pourriez-vous nous accorder une remise de 300€ sur le renouvellement ?",
+     "discount of EUR 300.00 above the EUR 100.00 limit"),
+    ("Un geste commercial de 150 € serait apprécié.",
+     "compensation of EUR 150.00 above the EUR 100.00 limit"),
+    ("Solicitamos un reembolso de 1.200,00 EUR por la caída del servicio.",
+     "refund of EUR 1,200.00 above the EUR 100.00 limit"),
+    ("¿Nos pueden hacer un descuento de 250 euros?",
+     "discount of EUR 250.00 above the EUR 100.00 limit"),
+    ("Queremos um desconto de €250 na renovação.",
+     "discount of EUR 250.00 above the EUR 100.00 limit"),
+    ("Pedimos o estorno de 250€ referente ao mês de março.",
+     "refund of EUR 250.00 above the EUR 100.00 limit"),
+    ("Could you waive the $150 onboarding fee?",
+     "fee waiver of USD 150.00 above the USD 100.00 limit"),
+    ("A compensation of $1,250 is the least you can do.",
+     "compensation of USD 1,250.00 above the USD 100.00 limit"),
+])
+def test_concessions_in_every_language(body, summary):
+    [proposal] = evaluate(ticket(comment(6, body, minutes=4)))
+    [evidence] = proposal.evidence
+    assert evidence.key == "comment:6"
+    assert evidence.summary == summary
+    assert evidence.at == T0 + timedelta(minutes=4)
+    assert (proposal.steps_up, proposal.tier) == (1, None)
+
+
+@pytest.mark.parametrize("body, phrase", [
+    ("Könnten Sie für uns eine Ausnahme machen und die Gebühr erlassen?", "Ausnahme machen"),
+    ("Können Sie ausnahmsweise die Mahngebühr erlassen?", "ausnahmsweise"),
+    ("Pourriez-vous faire une exception et prolonger le contrat d'un mois ?",
+     "faire une exception"),
+    ("¿Pueden hacer una excepción? Estamos fuera del plazo de reembolso.",
+     "hacer una excepción"),
+    ("Vocês podem abrir uma exceção e isentar a multa de cancelamento?", "abrir uma exceção"),
+])
+def test_contract_and_policy_exceptions_in_every_language(body, phrase):
+    [proposal] = evaluate(ticket(comment(2, body)))
+    assert proposal.evidence[0].summary == f'asks for a policy exception: "{phrase}"'
+
+
+@pytest.mark.parametrize("body", [
+    # questions about the policy, not requests; a merchant refunding their own customers
+    "What is your refund policy for the $500 plan?",
+    "My manager asked me whether you ever give discounts above $500 for nonprofits.",
+    "How do I issue a refund of $300 to my customer?",
+    # cards, not credits
+    "Ich habe 500 € mit der Kreditkarte bezahlt.",
+    "J'ai payé 500 € par carte de crédit.",
+    "Pagué 500 € con tarjeta de crédito.",
+    "Paguei 500 € com cartão de crédito.",
+    # negated
+    "We don't want a refund of the $500, just fix the export.",
+    "Wir wollen keine Erstattung der 500 €, nur eine Lösung.",
+    "Nous ne demandons pas de remboursement des 500 €.",
+    "No queremos un reembolso de los 500 €, solo una solución.",
+    "Não queremos reembolso dos 500 €, só a solução.",
+    # software exceptions are no policy exceptions
+    "Eine Ausnahme wird beim Export ausgelöst.",
+    "Une exception est levée lors de l'export.",
+    "El SDK lanza una excepción al exportar.",
+    # under the limit
+    "Eine Gutschrift von 80 € wäre fair.",
+    "Un remboursement de 99,99 € suffira.",
+])
+def test_near_misses_in_every_language(body):
+    assert evaluate(ticket(comment(1, body))) == []
+
+
+def test_languages_packs_exclusions_and_money_words():
+    german = ticket(comment(1, "Bitte erstatten Sie uns 300 €."))
+    assert evaluate(german, languages=["en"]) == []
+    swedish = ticket(comment(1, "Vi ber om ett undantag från policyn."))
+    assert evaluate(swedish) == []
+    assert summaries(swedish, packs={"sv": {"terms": ["ett undantag från"]}}) == [
+        'asks for a policy exception: "ett undantag från"']
+    assert evaluate(ticket(comment(1, "A gift credit of €300 please")),
+                    exclude=["gift credit"]) == []
+    # money_words given replace the built-in ones, as before.
+    assert evaluate(german, money_words={"refund": ["refund"]}) == []
+    assert summaries(german, money_words={"refund": ["erstatten"]}) == [
+        "refund of EUR 300.00 above the EUR 100.00 limit"]
+    # phrases given replace the built-in packs' phrases; their exclusions still apply.
+    assert evaluate(ticket(comment(1, "Bitte machen Sie eine Ausnahme machen")),
+                    phrases=["make an exception"]) == []
+
+
+def test_which_comments_are_read():
+    t = ticket(comment(1, "The export broke."),
+               comment(2, "Customer wants a refund of $900, outside the refund window.",
+                       role=AuthorRole.AGENT, public=False, minutes=5))
+    assert evaluate(t) == []
+    [proposal] = evaluate(t, comments="all")
+    assert proposal.evidence[0].key == "comment:2"
+    assert proposal.evidence[0].at == T0 + timedelta(minutes=5)
+
+
+def test_the_old_option_name_ignore_still_works_with_a_warning(caplog):
+    host = PolicyHost(load_entry_points=False)
+    with caplog.at_level(logging.WARNING, logger="plugins.manager"):
+        enabled = host.configure({"policy_exception": {"enabled": True,
+                                                       "ignore": ["gift credit"]}})
+    assert enabled.options["policy_exception"].exclude == ["gift credit"]
+    assert [r.getMessage() for r in caplog.records] == [
+        "policies.policy_exception.ignore is deprecated: it is now called exclude"]
+    t = ticket(comment(1, "A gift credit of €300 please"))
+    assert enabled.evaluate(t, now=T0, tiers=LADDER).proposals == []
