@@ -171,7 +171,9 @@ def _code(code: str) -> str:
 
 
 def _phrases(values: list[str], what: str) -> list[str]:
-    cleaned = [" ".join(v.lower().split()) for v in values]
+    """Lower-cased and single-spaced; a pattern (``re:``) is kept as written."""
+    cleaned = [v.strip() if v.strip().startswith("re:") else " ".join(v.lower().split())
+               for v in values]
     if "" in cleaned:
         raise ValueError(f"blank {what}")
     return list(dict.fromkeys(cleaned))

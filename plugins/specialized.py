@@ -16,7 +16,9 @@ from plugins.text import CustomerText, Matcher, as_text, field_values, matcher, 
 
 
 def _clean(values: list[str], what: str) -> list[str]:
-    cleaned = [" ".join(v.lower().split()) for v in values]
+    """Lower-cased and single-spaced; a pattern (``re:``) is kept as written."""
+    cleaned = [v.strip() if v.strip().startswith("re:") else " ".join(v.lower().split())
+               for v in values]
     if "" in cleaned:
         raise ValueError(f"blank {what}")
     return list(dict.fromkeys(cleaned))

@@ -305,6 +305,8 @@ def test_options_are_normalised():
     assert options.money_words == {"refund": ["money back", "refund"]}
     assert options.amount_fields == ["360030", "360031"]
     assert options.phrases == ["waive the fee"]
+    assert policy_exception.Options(phrases=[r"re:\bWaive\W+it\b"]).phrases == [
+        r"re:\bWaive\W+it\b"]
     assert options.tier is None
 
 

@@ -198,6 +198,8 @@ def test_options_are_normalised():
                                                       "priority": "URGENT", "forms": [12]}})
     route = options.routes["legal"]
     assert route.keywords == ["legal action", "lawyer"]
+    patterns = specialized.Options(routes={"x": {"keywords": [r" re:\bCASE-\d+\b "]}})
+    assert patterns.routes["x"].keywords == [r"re:\bCASE-\d+\b"]  # a pattern is kept as written
     assert route.priority == "urgent" and route.forms == ["12"]
     proposal = evaluate(ticket(comment(1, "Our LEGAL action starts")),
                         routes={"legal": {"keywords": ["legal action"], "priority": "urgent"}})
