@@ -506,8 +506,8 @@ class _Terms:
         else:
             kinds = {word: kind for code in options.languages
                      for kind, words in MONEY_WORDS.get(code, {}).items() for word in words}
-        errors = [t for code in options.languages for t in BILLING_ERRORS.get(code, ())
-                  ] if options.billing_errors else []
+        errors = [t for code in options.languages if options.billing_errors
+                  for t in BILLING_ERRORS.get(code, ())]
         self.kinds = {normalise_term(word): kind for word, kind in kinds.items()}
         self.errors = frozenset(normalise_term(t) for t in errors)
         self.matcher: Matcher = pack_matcher(
