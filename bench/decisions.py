@@ -692,7 +692,8 @@ def collect(scene: Scene, labels: LabelSet, store: Store) -> list[Outcome]:
 
 def audited_policies(entries: Iterable[dict]) -> tuple[frozenset[str], tuple[str, ...]]:
     """Policies whose proposal was fired or satisfied in any evaluation (criteria that applied
-    and acted), and those only ever held back, with the guardrail's reason."""
+    and acted), and those only ever held back (by a guardrail, or as evidence acted on before
+    the ticket's last move), with the reason."""
     fired, held = set(), {}
     for entry in entries:
         for round_ in entry["detail"].get("rounds") or ():
@@ -701,6 +702,8 @@ def audited_policies(entries: Iterable[dict]) -> tuple[frozenset[str], tuple[str
                     fired.add(proposal["policy"])
                 elif proposal["state"] == "held":
                     held[proposal["policy"]] = proposal.get("held") or "held"
+                elif proposal["state"] == "acted_on":
+                    held[proposal["policy"]] = "acted on before the ticket's last move"
     return frozenset(fired), tuple(f"{p}: {r}" for p, r in sorted(held.items())
                                    if p not in fired)
 

@@ -8,10 +8,10 @@ from typing import ClassVar, NamedTuple
 from pydantic import Field, ValidationInfo, field_validator
 
 from plugins import hookimpl
-from plugins.keywords import CONNECTOR_FAILURES, SPAN, WeightedPackOptions, text_read
+from plugins.keywords import CONNECTOR_FAILURES, SPAN, WeightedPackOptions
 from plugins.options import OptionalName
 from plugins.packs import LanguageOptions, Pack, check_scope, comment_scope, pack_matcher
-from plugins.text import Matcher, as_text, field_values, normalise_term, per_options
+from plugins.text import Matcher, as_text, field_values, normalise_term, per_options, ticket_text
 
 EVIDENCE_KEY = "score"  # one per ticket: complexity escalates a ticket at most once
 
@@ -358,7 +358,7 @@ def tierlift_evaluate(ticket, ctx):
     if options.tier is not None and options.tier not in ctx.tiers.names:
         raise ValueError(f"{ctx.policy}: option tier = {options.tier!r} is not one of your "
                          f"tiers ({', '.join(ctx.tiers.names)})")
-    text = text_read(ticket, options.comments)
+    text = ticket_text(ticket, options.comments)
     terms = per_options(options, _terms)
     found: dict[str, _Signal] = {}  # label -> its first occurrence
     for term, match in terms.matcher.first_matches(text).items():

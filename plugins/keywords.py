@@ -6,9 +6,6 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from connector.ticket import AuthorRole, Ticket
-from plugins.text import CustomerText, ticket_text
-
 # Third-party products whose connectors break, and the rest of a sentence, a few words.
 APPS = (r"(?:salesforce|hubspot|shopify|slack|zapier|jira|ms teams|microsoft teams|"
         r"google sheets|google drive|quickbooks|xero|stripe|mailchimp|pipedrive|netsuite|sap|"
@@ -99,13 +96,3 @@ class WeightedPackOptions(BaseModel):
     @classmethod
     def _no_blanks(cls, values: list[str]) -> list[str]:
         return [v.strip() for v in values if v.strip()]
-
-
-def text_read(ticket: Ticket, scope: str) -> CustomerText:
-    """:func:`plugins.text.ticket_text` of ``scope``, less tierlift's own notes (they quote the
-    evidence they acted on: reading them again would count it twice)."""
-    text = ticket_text(ticket, scope)
-    if all(c.author_role is not AuthorRole.SELF for c in text.comments):
-        return text
-    comments = tuple(c for c in text.comments if c.author_role is not AuthorRole.SELF)
-    return CustomerText(ticket.subject, [c.body for c in comments], comments)

@@ -11,10 +11,18 @@ from typing import ClassVar
 from pydantic import Field, ValidationInfo, field_validator
 
 from plugins import hookimpl
-from plugins.keywords import BILLING_ERRORS, text_read
+from plugins.keywords import BILLING_ERRORS
 from plugins.options import OptionalName
 from plugins.packs import LanguageOptions, Pack, check_scope, comment_scope, pack_matcher
-from plugins.text import CustomerText, Matcher, as_text, is_word, normalise_term, per_options
+from plugins.text import (
+    CustomerText,
+    Matcher,
+    as_text,
+    is_word,
+    normalise_term,
+    per_options,
+    ticket_text,
+)
 
 DEFAULT_LIMITS = {"USD": Decimal(100), "EUR": Decimal(100), "GBP": Decimal(100)}
 
@@ -326,7 +334,7 @@ def tierlift_evaluate(ticket, ctx):
     if options.tier is not None and options.tier not in ctx.tiers.names:
         raise ValueError(f"{ctx.policy}: option tier = {options.tier!r} is not one of your "
                          f"tiers ({', '.join(ctx.tiers.names)})")
-    text = text_read(ticket, options.comments)
+    text = ticket_text(ticket, options.comments)
     comments = text.comments
     terms = per_options(options, _Terms)
     money: dict[int, list[tuple[str, int, int]]] = {}  # source -> (kind, start, end)

@@ -11,9 +11,9 @@ from typing import Annotated, ClassVar, NamedTuple
 from pydantic import Field, field_validator
 
 from plugins import hookimpl
-from plugins.keywords import WeightedPackOptions, text_read
+from plugins.keywords import WeightedPackOptions
 from plugins.packs import LanguageOptions, check_scope, comment_scope
-from plugins.text import NEGATORS, fold, per_options
+from plugins.text import NEGATORS, fold, per_options, ticket_text
 
 # Per language: threats (a lawyer, a regulator, leaving), anger, frustration and mild
 # annoyance, with weights; weight 0 marks an everyday use that would otherwise match a term.
@@ -488,7 +488,7 @@ def _counted(label: str, count: int) -> str:
 def tierlift_evaluate(ticket, ctx):
     options = ctx.options
     lex = per_options(options, _lexicon)
-    window = text_read(ticket, options.comments).comments[-options.recent:]
+    window = ticket_text(ticket, options.comments).comments[-options.recent:]
     upset = []
     for comment in reversed(window):
         text = own_words(comment.body[:SCANNED_CHARS])

@@ -9,10 +9,18 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from connector.ticket import AuthorRole
 from plugins import hookimpl
-from plugins.keywords import BILLING_ERRORS, CONNECTOR_FAILURES, text_read
+from plugins.keywords import BILLING_ERRORS, CONNECTOR_FAILURES
 from plugins.options import PriorityName
 from plugins.packs import LanguageOptions, Pack, PackOptions, check_scope, comment_scope
-from plugins.text import CustomerText, Matcher, as_text, field_values, matcher, per_options
+from plugins.text import (
+    CustomerText,
+    Matcher,
+    as_text,
+    field_values,
+    matcher,
+    per_options,
+    ticket_text,
+)
 
 
 def _clean(values: list[str], what: str) -> list[str]:
@@ -383,7 +391,7 @@ class _Matchers:
 @hookimpl
 def tierlift_evaluate(ticket, ctx):
     options = ctx.options
-    text = text_read(ticket, options.comments)
+    text = ticket_text(ticket, options.comments)
     matchers = per_options(options, _Matchers)
     answered = None  # whether the customer confirmed an answer: computed when needed
     tags = {t.lower() for t in ticket.tags}

@@ -19,7 +19,7 @@ from functools import cached_property, lru_cache
 from itertools import accumulate
 from typing import TypeVar
 
-from connector.ticket import Comment, Ticket
+from connector.ticket import AuthorRole, Comment, Ticket
 
 T = TypeVar("T")
 
@@ -274,7 +274,8 @@ _last: tuple[Ticket, dict[str, CustomerText]] | None = None
 def ticket_text(ticket: Ticket, scope: str = "customer") -> CustomerText:
     """The subject and the comments of ``ticket`` a policy reads, as one text tokenised once:
     ``customer`` — what the customer wrote publicly; ``public`` — every public comment, agents'
-    replies included; ``all`` — internal notes too (where tier 1 records what it found). The
+    replies included; ``all`` — internal notes too (where tier 1 records what it found); never
+    tierlift's own notes. The
     policies of one evaluation share it (the last ticket's texts are kept, by identity)."""
     global _last
     last = _last
@@ -284,10 +285,9 @@ def ticket_text(ticket: Ticket, scope: str = "customer") -> CustomerText:
     if text is None:
         if scope == "customer":
             comments = ticket.customer_comments
-        elif scope == "public":
-            comments = tuple(c for c in ticket.comments if c.public)
-        else:
-            comments = ticket.comments
+        else:  # never tierlift's own notes: they quote the evidence they acted on
+            comments = tuple(c for c in ticket.comments if c.author_role is not AuthorRole.SELF
+                             and (c.public or scope == "all"))
         text = last[1][scope] = CustomerText(ticket.subject, [c.body for c in comments],
                                              comments)
     return text

@@ -178,3 +178,15 @@ def test_only_what_the_customer_wrote_publicly_counts_unless_configured():
     [proposal] = customer_request.tierlift_evaluate(ticket=t, ctx=ctx)
     assert proposal.evidence[0].key == "comment:2"
     assert proposal.evidence[0].at == T0 + timedelta(minutes=3)
+
+
+def test_tierlifts_own_notes_are_never_read_again_whatever_the_scope():
+    """Our note quotes the request it acted on: reading it would make new evidence of it."""
+    own = comment(2, 'tierlift escalated this ticket.\n    "I want to speak to a manager"',
+                  role=AuthorRole.SELF, public=False, minutes=5)
+    t = ticket(comment(1, "The export is empty"), own)
+    for scope in ("customer", "public", "all"):
+        ctx = PolicyContext(policy="customer_request",
+                            options=customer_request.Options(comments=scope), now=T0,
+                            tiers=LADDER)
+        assert customer_request.tierlift_evaluate(ticket=t, ctx=ctx) == []
