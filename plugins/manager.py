@@ -22,6 +22,7 @@ from plugins.proposal import KNOWN_NEEDS, NEEDS, PolicyContext, PolicySpec, Prop
 log = logging.getLogger(__name__)
 
 PROJECT = "tierlift"
+MODES = ("live", "shadow")  # a policy acts, or is only audited as if it did (see README)
 DEFAULT_PLUGINS = ("customer_request", "complexity", "effort", "specialized", "policy_exception",
                    "repeat_issue", "vip", "channel", "sentiment", "incident", "sla")
 
@@ -132,6 +133,7 @@ class PolicyHost:
         specs = self.specs()
         problems: list[str] = []
         enabled: dict[str, BaseModel] = {}
+        shadow: set[str] = set()
         for name, table in config.items():
             key = f"policies.{name}"
             if name not in specs:
@@ -143,6 +145,10 @@ class PolicyHost:
             on = table.pop("enabled", False)
             if not isinstance(on, bool):
                 problems.append(f"{key}.enabled: expected true or false, got {on!r}")
+                continue
+            mode = table.pop("mode", "live")
+            if mode not in MODES:
+                problems.append(f"{key}.mode: expected live or shadow, got {mode!r}")
                 continue
             model = specs[name].options
             problems += _renamed(key, table, getattr(model, "renamed_options", {}))
@@ -159,18 +165,22 @@ class PolicyHost:
                 continue
             if on and not unknown:
                 enabled[name] = options
+                if mode == "shadow":
+                    shadow.add(name)
         if problems:
             raise ConfigError(problems)
-        return EnabledPolicies(self, enabled, {n: specs[n] for n in enabled})
+        return EnabledPolicies(self, enabled, {n: specs[n] for n in enabled},
+                               shadow=frozenset(shadow))
 
 
 class EnabledPolicies:
     """The policies an admin enabled, with their options, ready to evaluate tickets."""
 
     def __init__(self, host: PolicyHost, options: dict[str, BaseModel],
-                 specs: dict[str, PolicySpec]) -> None:
+                 specs: dict[str, PolicySpec], *, shadow: frozenset[str] = frozenset()) -> None:
         self.options = options
         self.specs = specs
+        self.shadow = shadow  # run in shadow mode: proposals audited, never mixed into a write
         # Resolved once: evaluate() runs for every ticket, the plugin set does not change.
         self._calls = [(impl.plugin_name, impl.function, impl.argnames)
                        for impl in host.pm.hook.tierlift_evaluate.get_hookimpls()

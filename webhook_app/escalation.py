@@ -20,6 +20,7 @@ from webhook_app.store import AuditRecord, Claim, Store, StoreHistory
 
 log = logging.getLogger(__name__)
 
+SHADOW = "shadow:"  # the evidence ledger's prefix for what shadow policies have seen
 MAX_ROUNDS = 3  # read-decide-write rounds after 409 or an ambiguous write before backing off
 MAX_BACKOFF = 600.0
 # Earlier tickets listed in the handoff note, and read from the helpdesk (counted back from a
@@ -51,6 +52,7 @@ class Escalator:
         calendars: Mapping[str, BusinessCalendar] | None = None,
         public_reply: str | None = None,
         max_attempts: int = 10,
+        shadow: bool = False,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         rng: random.Random | None = None,
         on_deadline: Callable[[], None] | None = None,
@@ -64,6 +66,7 @@ class Escalator:
         self.public_reply = public_reply
         self.history = StoreHistory(store)
         self.max_attempts = max_attempts
+        self.shadow = shadow  # mode = "shadow": decide and audit, never write
         self.now = now
         self.rng = rng or random.Random()
         self.on_deadline = on_deadline  # told when a ticket got a deadline (the scheduler)
@@ -131,26 +134,34 @@ class Escalator:
                                                 history=self.history,
                                                 calendars=self.calendars)
             last = self.store.last_escalation(claim.platform, claim.ticket_ref)
-            decision = decide(ticket, evaluation.proposals, self.ladder,
-                              self.store.used_evidence(claim.platform, claim.ticket_ref),
-                              rules=self.rules, now=now,
-                              last_escalation=None if last is None
-                              else datetime.fromtimestamp(last, UTC))
-            round_detail = _describe(ticket, evaluation, decision)
-            rounds.append(round_detail)
+            last_at = None if last is None else datetime.fromtimestamp(last, UTC)
+            used = self.store.used_evidence(claim.platform, claim.ticket_ref)
+            live_used = {(p, k) for p, k in used if not p.startswith(SHADOW)}
+            shadow = self.policies.shadow if not self.shadow else \
+                frozenset(p.policy for p in evaluation.proposals)
+            decision = decide(ticket, [p for p in evaluation.proposals if p.policy not in shadow],
+                              self.ladder, live_used, rules=self.rules, now=now,
+                              last_escalation=last_at)
             record.from_tier = ticket.tier
             if evaluation.failures:
                 record.detail["policy_errors"] = [asdict(f) for f in evaluation.failures]
-            if not decision.writes:
-                record.outcome = "no_change"
-                return _Applied(ticket.version, decision.evidence_to_record(), (),
+            seen = _Shadow.none()
+            if shadow.intersection(p.policy for p in evaluation.proposals):
+                seen = self._shadow(ticket, evaluation, shadow, used, now, last_at)
+            if self.shadow:  # everything as if live, nothing written
+                round_detail = _describe(ticket, evaluation, seen.decision or decision)
+                round_detail["mode"] = "shadow"
+            else:
+                round_detail = _describe(ticket, evaluation, decision, shadow=shadow)
+            if seen.would_write is not None:
+                round_detail["shadow"] = seen.would_write
+            rounds.append(round_detail)
+            if self.shadow or not decision.writes:
+                record.outcome = "shadow" if seen.would_write else "no_change"
+                return _Applied(ticket.version, [*decision.evidence_to_record(), *seen.used],
+                                seen.decision.also_evaluate if seen.decision else (),
                                 evaluation.wake_at)
-            related = [p for p in self.history.related(
-                ticket.platform, requester_id=ticket.requester_id,
-                organization_id=ticket.organization_id, since=now - RELATED_WINDOW)
-                if p.ref != ticket.ref]
-            write = tier_write(decision, ticket, related=related, public_reply=self.public_reply,
-                               now=now)
+            write = self._write(decision, ticket, now)
             try:
                 result = connector.escalate(ticket, write)
             except Conflict as exc:
@@ -164,9 +175,37 @@ class Escalator:
             record.to_tier = decision.to_tier
             record.route = decision.route
             record.priority = decision.priority.name.lower() if decision.priority else None
-            return _Applied(ticket.version, decision.evidence_to_record(),
+            return _Applied(ticket.version, [*decision.evidence_to_record(), *seen.used],
                             decision.also_evaluate, evaluation.wake_at)
         raise _StillConflicting(f"ticket kept changing under us for {MAX_ROUNDS} rounds")
+
+    def _write(self, decision: Decision, ticket: Ticket, now: datetime) -> TierWrite:
+        """The write-back of ``decision``, its note listing the requester's earlier tickets."""
+        related = [p for p in self.history.related(
+            ticket.platform, requester_id=ticket.requester_id,
+            organization_id=ticket.organization_id, since=now - RELATED_WINDOW)
+            if p.ref != ticket.ref]
+        return tier_write(decision, ticket, related=related, public_reply=self.public_reply,
+                          now=now)
+
+    def _shadow(self, ticket: Ticket, evaluation: Evaluation, shadow: frozenset[str],
+                used: set[tuple[str, str]], now: datetime,
+                last_at: datetime | None) -> _Shadow:
+        """What the decision would be with the shadow policies live: every proposal, against
+        the evidence used live or already seen in shadow. Its would-be write is audited and the
+        shadow policies' evidence kept in a shadow ledger (``shadow:<policy>``), so the same
+        would-be write is not audited again, and going live later still acts on it."""
+        seen_used = {(p.removeprefix(SHADOW), k) for p, k in used}
+        decision = decide(ticket, evaluation.proposals, self.ladder, seen_used,
+                          rules=self.rules, now=now, last_escalation=last_at)
+        mine = [(SHADOW + p, k, o) for p, k, o in decision.evidence_to_record() if p in shadow]
+        if not decision.writes or not any(r.proposal.policy in shadow for r in decision.fired):
+            return _Shadow(decision, None, mine)
+        write = self._write(decision, ticket, now)
+        would = {"policies": sorted({r.proposal.policy for r in decision.fired
+                                     if r.proposal.policy in shadow}),
+                 "would_write": asdict(write)}
+        return _Shadow(decision, would, mine)
 
     def _backfill(self, ticket: Ticket, connector: Connector, record: AuditRecord) -> None:
         """Make sure the ticket index holds the helpdesk's tickets of this ticket's requester
@@ -211,6 +250,20 @@ class Escalator:
 
 
 @dataclass(frozen=True)
+class _Shadow:
+    """A shadow decision, its would-be write for the audit (``None``: nothing a shadow policy
+    would change), and the shadow ledger entries it uses up."""
+
+    decision: Decision | None
+    would_write: dict | None
+    used: list[tuple[str, str, str]]
+
+    @classmethod
+    def none(cls) -> _Shadow:
+        return cls(None, None, [])
+
+
+@dataclass(frozen=True)
 class _Applied:
     """What an evaluation leaves for the store: the version seen, the evidence used up, other
     tickets to look at again, and when to look at this one again."""
@@ -225,8 +278,10 @@ class _StillConflicting(HelpdeskError):
     transient = True
 
 
-def _describe(ticket: Ticket, evaluation: Evaluation, decision: Decision) -> dict:
-    """The audit's view of one round: what we saw, what each policy proposed, what we decided."""
+def _describe(ticket: Ticket, evaluation: Evaluation, decision: Decision,
+              shadow: frozenset[str] = frozenset()) -> dict:
+    """The audit's view of one round: what we saw, what each policy proposed (``shadow``
+    policies' proposals are marked so, outside the live decision), what we decided."""
     targets = {id(r.proposal): r.target for r in (*decision.fired, *decision.satisfied)}
     language = ticket_language(ticket)
     held = {id(p): reason for p, reason in decision.held}
@@ -240,7 +295,7 @@ def _describe(ticket: Ticket, evaluation: Evaluation, decision: Decision) -> dic
                 "target": targets.get(id(p)),
                 "priority": p.priority.name.lower() if p.priority else None,
                 "evidence": [{"key": e.key, "summary": e.summary} for e in p.evidence],
-                "state": _state(p, decision, held),
+                "state": "shadow" if p.policy in shadow else _state(p, decision, held),
                 **({"route": p.route} if p.route else {}),
                 **({"held": held[id(p)]} if id(p) in held else {}),
             }

@@ -121,7 +121,8 @@ class Service:
         escalator = Escalator(store, build_connectors(settings), policies, settings.ladder,
                               rules=settings.rules, calendars=settings.business_calendars(),
                               public_reply=reply.template if reply.enabled else None,
-                              max_attempts=settings.worker.max_attempts)
+                              max_attempts=settings.worker.max_attempts,
+                              shadow=settings.mode == "shadow")
         return cls(settings, store, escalator, workers)
 
     def start_workers(self) -> None:

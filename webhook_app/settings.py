@@ -199,6 +199,9 @@ class Settings(BaseSettings):
     database_url: str = Field("sqlite:///tierlift.db", repr=False)  # may hold a password
     tiers: list[str] = Field(default_factory=lambda: ["L1", "L2", "L3"])
     default_tier: str = "L1"
+    mode: Literal["live", "shadow"] = Field("live", description="shadow: decide, write the "
+                                            "handoff note and audit exactly as live, but never "
+                                            "write to the helpdesk.")
     zendesk: ZendeskSettings | None = None
     jira: JiraSettings | None = None
     policies: dict[str, dict[str, Any]] = Field(default_factory=dict)
