@@ -130,7 +130,8 @@ def test_a_customer_asking_for_a_manager_is_moved_to_tier_2_in_one_put(store, wo
     assert entry["detail"]["deliveries"] == ["event:a", "event:b"]
     [round_] = entry["detail"]["rounds"]
     assert round_["ticket"] == {"tier": "L1", "status": "open", "priority": "normal",
-                                "version": "2026-11-20T10:00:00Z", "language": None}
+                                "version": "2026-11-20T10:00:00Z", "language": None,
+                                "channel": "email", "organization": None, "route": None}
     assert round_["proposals"] == [{
         "policy": "customer_request", "target": "L2", "priority": None, "state": "fired",
         "evidence": [{"key": "comment:11",

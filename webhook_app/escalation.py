@@ -288,7 +288,13 @@ def _describe(ticket: Ticket, evaluation: Evaluation, decision: Decision,
     return {
         "ticket": {"tier": ticket.tier, "status": ticket.status, "version": ticket.version,
                    "priority": ticket.priority.name.lower() if ticket.priority else None,
-                   "language": language.code if language else None},
+                   "language": language.code if language else None,
+                   # for the review: escalations per channel and organization, and whether an
+                   # agent took the ticket out of the team tierlift routed it to
+                   "channel": ticket.channel, "organization": ticket.organization_id,
+                   **({"organization_name": ticket.organization.name}
+                      if ticket.organization and ticket.organization.name else {}),
+                   "route": ticket.route},
         "proposals": [
             {
                 "policy": p.policy,
