@@ -12,39 +12,50 @@ APPS = (r"(?:salesforce|hubspot|shopify|slack|zapier|jira|ms teams|microsoft tea
         r"dynamics|marketo|intercom|github|gitlab|outlook|gmail)")
 SPAN = r"(?:[^.!?\n\0]|\.(?=\S)){0,60}?"
 
-# A third-party connector failing (complexity's "broken connector", specialized's integrations).
-CONNECTOR_FAILURES: dict[str, tuple[str, ...]] = {
+# A third-party connector failing, the product or the integration itself named (specialized's
+# integrations route: the written policy's "failing third-party connector").
+THIRD_PARTY_FAILURES: dict[str, tuple[str, ...]] = {
     "en": (rf"re:\b{APPS}\b{SPAN}\b(?:fail\w*|broken|stopped|errors?|not (?:working|syncing|"
            r"connecting|updating)|disconnected|out of sync)\b",
+           rf"re:\b(?:failed|failing|fails|unable) to (?:sync|connect|push|pull)\w*\b{SPAN}"
+           rf"\b{APPS}\b",
            "integration* ... fail*", "integration* ... broke*", "integration* ... stopped",
            "integration* ... error*", "integration* ... not working", "connector* ... fail*",
-           "connector* ... broke*", "connector* ... error*", "connector* ... stopped",
-           "sync ... failed", "sync ... failing", "sync error*", "stopped syncing"),
+           "connector* ... broke*", "connector* ... error*", "connector* ... stopped"),
     "de": (rf"re:\b{APPS}\b{SPAN}\b(?:funktioniert nicht|geht nicht|fehler\w*|fehlgeschlagen|"
-           r"kaputt|synchronisiert nicht|ausgefallen)",
+           r"kaputt|synchronisiert nicht|ausgefallen|schlagt fehl|schlug fehl)",
            "integration ... funktioniert nicht", "integration ... fehler*",
-           "integration ... kaputt", "konnektor ... fehler*", "konnektor ... funktioniert nicht",
-           "synchronisation ... fehl*", "synchronisierung ... fehl*",
-           "synchronisiert nicht mehr"),
+           "integration ... kaputt", "konnektor ... fehler*", "konnektor ... funktioniert nicht"),
     "fr": (rf"re:\b{APPS}\b{SPAN}\b(?:ne fonctionne (?:plus|pas)|ne marche (?:plus|pas)|"
            r"erreurs?|echou\w*|en panne|ne se synchronise (?:plus|pas))",
            "integration ... ne fonctionne plus", "integration ... ne fonctionne pas",
            "integration ... erreur*", "integration ... echou*", "connecteur ... erreur*",
-           "connecteur ... ne fonctionne*", "synchronisation ... echou*",
-           "synchronisation ... erreur*", "ne se synchronise plus"),
+           "connecteur ... ne fonctionne*"),
     "es": (rf"re:\b{APPS}\b{SPAN}\b(?:no funciona|falla\w*|errore?s?|no sincroniza|"
            r"dejo de sincronizar)",
            "integracion ... no funciona", "integracion ... falla*", "integracion ... error*",
-           "conector ... falla*", "conector ... error*", "conector ... no funciona",
-           "sincronizacion ... falla*", "no sincroniza", "dejo de sincronizar"),
+           "conector ... falla*", "conector ... error*", "conector ... no funciona"),
     "pt": (rf"re:\b{APPS}\b{SPAN}\b(?:nao funciona|falh\w*|erros?|parou de sincronizar|"
            r"nao sincroniza)",
            "integracao ... nao funciona", "integracao ... falha*", "integracao ... erro*",
-           "conector ... erro*", "conector ... falha*", "sincronizacao ... falha*",
-           "parou de sincronizar", "nao sincroniza"),
-    "it": ("integrazione ... non funziona", "integrazione ... errore",
-           "sincronizzazione ... fallit*"),
-    "nl": ("integratie ... werkt niet", "integratie ... fout*", "synchronisatie ... mislukt"),
+           "conector ... erro*", "conector ... falha*"),
+    "it": ("integrazione ... non funziona", "integrazione ... errore"),
+    "nl": ("integratie ... werkt niet", "integratie ... fout*"),
+}
+# A sync failing without saying whose: a connector's as often as the customer's own script
+# against our API ("our nightly sync started failing: 429 Too Many Requests").
+SYNC_FAILURES: dict[str, tuple[str, ...]] = {
+    "en": ("sync ... failed", "sync ... failing", "sync error*", "stopped syncing"),
+    "de": ("synchronisation ... fehl*", "synchronisierung ... fehl*", "synchronisiert nicht mehr"),
+    "fr": ("synchronisation ... echou*", "synchronisation ... erreur*", "ne se synchronise plus"),
+    "es": ("sincronizacion ... falla*", "no sincroniza", "dejo de sincronizar"),
+    "pt": ("sincronizacao ... falha*", "parou de sincronizar", "nao sincroniza"),
+    "it": ("sincronizzazione ... fallit*",),
+    "nl": ("synchronisatie ... mislukt",),
+}
+# Either (complexity's "broken connector").
+CONNECTOR_FAILURES: dict[str, tuple[str, ...]] = {
+    code: (*terms, *SYNC_FAILURES.get(code, ())) for code, terms in THIRD_PARTY_FAILURES.items()
 }
 
 # A billing error to correct: charged twice, a wrong invoice, too much charged (specialized's

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from connector.ticket import AuthorRole
 from plugins import hookimpl
-from plugins.keywords import BILLING_ERRORS, CONNECTOR_FAILURES
+from plugins.keywords import BILLING_ERRORS, SPAN, THIRD_PARTY_FAILURES
 from plugins.options import PriorityName
 from plugins.packs import LanguageOptions, Pack, PackOptions, check_scope, comment_scope
 from plugins.text import (
@@ -91,18 +92,16 @@ class Route(BaseModel):
             cleaned[field_id.strip()] = _clean(values, f"value of field {field_id.strip()}")
         return cleaned
 
-    @model_validator(mode="after")
-    def _something_to_match(self) -> Route:
-        if not (self.keywords or self.tags or self.forms or self.fields):
-            raise ValueError("a route needs at least one of keywords, tags, forms or fields")
-        return self
+    def matches_on_its_own(self) -> bool:
+        return bool(self.keywords or self.tags or self.forms or self.fields)
 
 
+# Topic tags ("billing", "api", "integration") are left out: a portal or a trigger puts them on
+# how-tos and questions about our own API too, which the written policy keeps from these teams.
 DEFAULT_ROUTES: dict[str, dict] = {
     # Billing problems that tier 1 cannot solve; a plain refund or a copy of an invoice it can
     # (refunds beyond tier 1's authority are the policy_exception policy's business).
     "billing": {
-        "tags": ["billing"],
         "skip_answered": True,
         "suggestion": "check the invoices and payment history before replying.",
     },
@@ -117,11 +116,41 @@ DEFAULT_ROUTES: dict[str, dict] = {
         "suggestion": "log the request and answer within its legal deadline.",
     },
     "integrations": {
-        "tags": ["integration", "api"],
         "suggestion": "check the integration's configuration and logs with the customer.",
     },
 }
 PRECEDENCE = ["security", "compliance", "billing", "integrations"]
+
+# A secret (API key, token, password) pushed, pasted or posted where anyone can read it: "pushed
+# our production API key to a public GitHub repo", "pasted our API token into a public thread".
+_EXPOSED = r"(?:pushed|committed|posted|pasted|published|uploaded|shared|leaked|exposed)"
+_SECRET = {
+    "en": r"(?:api[ -]?(?:keys?|tokens?)|access[ -]tokens?|tokens?|signing secrets?|secret keys?|"
+          r"secrets?|private keys?|passwords?|credentials)",
+    "de": r"(?:api[ -]?(?:schlussel|keys?|tokens?)|schlussel|tokens?|passw[oö]rt\w*|zugangsdaten|"
+          r"secrets?)",
+    "fr": r"(?:cles?(?: d.| de l.| )?api|cles?|jetons?|tokens?|mots? de passe|identifiants|"
+          r"secrets?)",
+    "es": r"(?:claves?(?: de)?(?: la)? api|claves?|tokens?|contrasenas?|credenciales|secretos?)",
+    "pt": r"(?:chaves?(?: de)?(?: da)? api|chaves?|tokens?|senhas?|credenciais|segredos?)",
+}
+_PUBLIC = {
+    "en": r"public(?: \w+)? (?:repo\w*|github|gitlab|gist|thread|forum|channel|post|page|bucket|"
+          r"issue|discord|slack)\b",
+    "de": r"offentlich\w*(?: \w+)? (?:repo\w*|github|gitlab|gist|forum|thread|kanal|channel|"
+          r"beitrag)(?:-\w+)?",
+    "fr": r"(?:depot|repo\w*|forum|fil|canal|github|gitlab|gist)(?: \w+)? publi(?:c|que)s?\b",
+    "es": r"(?:repositorio|repo|foro|hilo|canal|github|gitlab|gist)(?: (?:de )?\w+)? "
+          r"public[oa]s?\b",
+    "pt": r"(?:repositorio|repo|forum|topico|canal|github|gitlab|gist)(?: (?:do |no )?\w+)? "
+          r"public[oa]s?\b",
+}
+_LEAKED = {  # (the match stops before the public place: a shorter label)
+    "en": (rf"re:\b(?:{_EXPOSED}\b{SPAN}\b{_SECRET['en']}|{_SECRET['en']}\b{SPAN}\b{_EXPOSED})"
+           rf"\b(?={SPAN}\b{_PUBLIC['en']})",),
+    **{code: (rf"re:\b(?:{_SECRET[code]}\b{SPAN}\b{_PUBLIC[code]}|"
+              rf"{_PUBLIC[code]}{SPAN}\b{_SECRET[code]}\b)",) for code in ("de", "fr", "es", "pt")},
+}
 
 # The built-in routes' terms per language: billing (billing errors, invoice corrections, failed
 # payments, chargebacks), security (account takeover, fraud, phished credentials, leaked keys),
@@ -133,15 +162,35 @@ _TERMS: dict[str, dict[str, tuple[str, ...]]] = {
                     "reissue ... invoice", "payment failed", "failed payment", "payment declined",
                     "payment ... declined", "payment ... failed", "payment ... fails",
                     "card ... declined", "chargeback", "charge back", "dispute* ... charge",
-                    "refund ... not received", "unauthorized charge*"),
+                    "refund ... not received", "unauthorized charge*",
+                    # invoice corrections: the tax id, the company's name, VAT charged
+                    r"re:\b(?:wrong|incorrect|old|outdated|invalid)\s+(?:vat|tax|company|legal)"
+                    r"\s+(?:id|number|no|registration|name)\b",
+                    "vat ... charged ... reverse charge", "charged vat ... reverse charge",
+                    "reissued invoice", "re-issue ... invoice"),
         "security": ("account takeover", "hacked", "compromised", "unauthorized access",
                      "unauthorised access", "suspicious login*", "suspicious sign-in*",
-                     "someone ... logged into my account", "fraud", "fraudulent", "phishing",
+                     "someone ... logged into ... account*", "fraud", "fraudulent", "phishing",
                      "phished", "stolen credentials", "stolen password", "password ... stolen",
                      "leaked ... key*", "key* ... leaked", "leaked ... token*",
                      "token* ... leaked", "exposed ... api key*", "api key* ... exposed",
+                     *_LEAKED["en"],
                      "data breach", "security breach", "vulnerability", "malware",
-                     "ransomware"),
+                     "ransomware",
+                     # someone else in the account: taken over, unknown logins, stolen sessions,
+                     # its login e-mail changed to an address the owner does not know
+                     "took over ... account*", "taken over ... account*", "account* ... taken over",
+                     "someone ... took over", "someone got into ... account*",
+                     "broke into ... account*", "unknown login*", "unrecognized login*",
+                     "unrecognised login*", "unfamiliar login*", "strange login*",
+                     "unusual login*", "unknown sign-in*", "unusual sign-in*",
+                     rf"re:\b(?:log-?ins?|sign-?ins?)\b{SPAN}\bfrom\b{SPAN}\b(?:another|a "
+                     r"different|a foreign|an unknown|a strange) (?:country|location|city)\b",
+                     r"re:\be-?mail\b(?:(?!\be-?mail\b)[^.!?\n\0]){0,40}?\b(?:was|were|has "
+                     rf"been|got) changed\b(?=\s+to\b{SPAN}\b(?:i|we) (?:don.?t|do not|didn.?t) "
+                     r"(?:know|recogni[sz]e)\b)", "session* ... stolen",
+                     "stolen ... session*", "session hijack*", "hijacked", "cookie* ... stolen",
+                     "infostealer*"),
         "compliance": ("gdpr", "ccpa", "hipaa", "data subject request",
                        "data subject access request", "subject access request", "dsar",
                        "right to be forgotten", "right to erasure", "delete my data",
@@ -151,84 +200,129 @@ _TERMS: dict[str, dict[str, tuple[str, ...]]] = {
                        "data retention policy", "complaint ... regulator", "regulator",
                        "supervisory authority", "data protection authority", "ico complaint",
                        "subpoena", "court order", "law enforcement", "police", "warrant",
-                       "legal hold"),
+                       "legal hold", "information commissioner*", "data protection commission",
+                       "subscriber information", "production order", "emergency disclosure",
+                       "criminal investigation", "what personal data",
+                       "access to my personal data"),
     },
     "de": {
         "billing": ("rechnungskorrektur", "korrigierte rechnung", "rechnung ... korrigieren",
                     "zahlung fehlgeschlagen", "zahlung ... fehlgeschlagen",
                     "zahlung ... abgelehnt", "karte ... abgelehnt",
                     "lastschrift ... zuruckgegeben", "ruckbuchung", "ruckbelastung",
-                    "chargeback", "erstattung ... nicht erhalten"),
+                    "chargeback", "erstattung ... nicht erhalten", "neuausstellung",
+                    "rechnung* ... neu ausstellen", "korrektur ... rechnung",
+                    "rechnung ... korrektur",
+                    r"re:\bfalsch\w*\s+(?:ust|umsatzsteuer|steuer|mwst|mehrwertsteuer)[\w.-]*",
+                    "alte firmierung", "falsche firmierung", "mwst ... reverse charge",
+                    "mehrwertsteuer ... reverse charge"),
         "security": ("gehackt", "kontoubernahme", "unbefugter zugriff", "unberechtigter zugriff",
                      "verdachtige anmeldung*", "verdachtiger login", "betrug", "betrugerisch*",
                      "phishing", "zugangsdaten ... gestohlen", "passwort ... gestohlen",
                      "schlussel ... geleakt", "api-schlussel ... veroffentlicht", "datenleck",
-                     "sicherheitslucke", "kompromittiert"),
+                     "sicherheitslucke", "kompromittiert", *_LEAKED["de"],
+                     "konto ... ubernommen", "zugang ... ubernommen", "unbekannte anmeldung*",
+                     "unbekannter login*", "unbekannte logins", "fremde anmeldung*",
+                     "anmeldung* aus ... anderen land", "sitzung* ... gestohlen",
+                     "session* ... gestohlen"),
         "compliance": ("dsgvo", "datenschutz-grundverordnung", "auskunftsersuchen",
                        "auskunft ... dsgvo", "recht auf vergessenwerden", "loschung meiner daten",
                        "meine daten ... loschen", "auftragsverarbeitungsvertrag", "avv",
                        "datenschutzbehorde", "aufsichtsbehorde", "datenschutzbeauftragte*",
                        "polizei", "staatsanwaltschaft", "durchsuchungsbeschluss",
-                       "gerichtlicher beschluss"),
+                       "gerichtlicher beschluss", "welche personenbezogenen daten",
+                       "auskunft ... gespeicherten ... daten",
+                       "auskunft ... personenbezogen* daten",
+                       "landesbeauftragt* fur datenschutz", "bfdi", "ermittlungsverfahren",
+                       "bestandsdatenauskunft", "kriminalpolizei"),
     },
     "fr": {
         "billing": ("corriger ... facture", "facture corrigee", "paiement refuse",
                     "paiement ... echoue", "echec ... paiement", "carte ... refusee",
-                    "retrofacturation", "remboursement ... pas recu"),
+                    "retrofacturation", "remboursement ... pas recu", "facture rectificative",
+                    "reemettre ... facture", "refaire ... facture", "numero de tva ... errone",
+                    "numero de tva ... incorrect", "mauvais numero de tva",
+                    "ancienne raison sociale", "mauvaise raison sociale",
+                    "raison sociale ... incorrecte", "raison sociale ... erronee"),
         "security": ("piratage", "compte ... pirate", "acces non autorise", "connexion suspecte",
                      "fraude", "frauduleux", "frauduleuse", "hameconnage", "phishing",
                      "identifiants ... voles", "mot de passe ... vole", "cle* ... divulguee*",
                      "cle api ... fuite", "fuite de donnees", "faille de securite",
-                     "compte compromis"),
+                     "compte compromis", *_LEAKED["fr"], "pris le controle ... compte",
+                     "prise de controle ... compte", "connexion* inconnue*",
+                     "connexion* inhabituelle*", "session ... volee",
+                     rf"re:\bquelqu.un\b{SPAN}\b(?:connecte|acced\w*|entre|pris le controle)\b"),
         "compliance": ("rgpd", "droit a l'oubli", "droit d'acces", "droit a l'effacement",
                        "suppression de mes donnees", "supprimer mes donnees",
                        "copie de mes donnees", "cnil", "accord de traitement des donnees",
                        "sous-traitance des donnees", "requisition", "police", "gendarmerie",
-                       "ordonnance du tribunal"),
+                       "ordonnance du tribunal", r"re:\bcommission nationale de l.informatique",
+                       r"re:\bsaisie? d.une (?:plainte|reclamation)",
+                       r"re:\bdemande d.effacement\b", "effacement ... donnees",
+                       "acces a mes donnees personnelles", "quelles donnees personnelles"),
     },
     "es": {
         "billing": ("corregir ... factura", "factura corregida", "pago rechazado",
                     "pago ... fallido", "pago ... rechazado", "tarjeta ... rechazada",
-                    "contracargo", "reembolso ... no ... recibido"),
+                    "contracargo", "reembolso ... no ... recibido", "factura rectificativa",
+                    "reemitir ... factura", "rehacer ... factura", "nif ... incorrecto",
+                    "cif ... incorrecto", "numero de iva ... incorrecto",
+                    "razon social ... incorrecta"),
         "security": ("hackeado", "hackeada", "hackearon", "cuenta ... comprometida",
                      "acceso no autorizado", "inicio de sesion sospechoso", "fraude",
                      "fraudulento", "fraudulenta", "suplantacion", "phishing",
                      "credenciales ... robadas", "contrasena ... robada", "clave* ... filtrada*",
                      "clave* ... expuesta*", "filtracion de datos", "brecha de seguridad",
-                     "vulnerabilidad"),
+                     "vulnerabilidad", *_LEAKED["es"], "alguien ... entro en ... cuenta",
+                     "alguien ... accedio a ... cuenta", "tomaron el control ... cuenta",
+                     "robaron ... cuenta", "inicio* de sesion desconocido*",
+                     "acceso* desconocido*", "sesion ... robada"),
         "compliance": ("rgpd", "lopd", "derecho al olvido", "derecho de acceso",
                        "derecho de supresion", "borrar mis datos", "eliminar mis datos",
                        "supresion de mis datos", "copia de mis datos", "aepd",
                        "proteccion de datos", "acuerdo de tratamiento de datos",
                        "encargado del tratamiento", "orden judicial", "policia",
-                       "requerimiento judicial"),
+                       "requerimiento judicial", "acceso a mis datos personales",
+                       "que datos personales",
+                       "guardia civil", "fiscalia"),
     },
     "pt": {
         "billing": ("corrigir ... fatura", "fatura corrigida", "pagamento recusado",
                     "pagamento ... falhou", "pagamento ... recusado", "cartao ... recusado",
-                    "chargeback", "contestacao ... cobranca", "estorno ... nao ... recebi"),
+                    "chargeback", "contestacao ... cobranca", "estorno ... nao ... recebi",
+                    "reemitir ... fatura", "reemitir ... nota fiscal", "corrigir ... nota fiscal",
+                    "carta de correcao", "cnpj ... errado", "cnpj ... incorreto",
+                    "razao social ... errada"),
         "security": ("hackeado", "hackeada", "hackearam", "conta ... invadida",
                      "invadiram ... conta", "conta ... comprometida", "acesso nao autorizado",
                      "login suspeito", "fraude", "fraudulento", "fraudulenta", "golpe",
                      "phishing", "credenciais ... roubadas", "senha ... roubada",
                      "chave* ... vazada*", "chave* ... vazou", "vazamento de dados",
-                     "violacao de dados", "vulnerabilidade"),
+                     "violacao de dados", "vulnerabilidade", *_LEAKED["pt"],
+                     "alguem ... entrou na ... conta", "alguem ... acessou ... conta",
+                     "tomaram o controle ... conta", "roubaram ... conta", "login* desconhecido*",
+                     "acesso* desconhecido*", "sessao ... roubada"),
         "compliance": ("lgpd", "anpd", "direito ao esquecimento", "excluir meus dados",
                        "apagar meus dados", "exclusao dos meus dados", "copia dos meus dados",
                        "titular dos dados", "acordo de processamento de dados", "ordem judicial",
-                       "policia", "mandado"),
+                       "policia", "mandado", "acesso aos meus dados pessoais",
+                       "quais dados pessoais",
+                       "autoridade nacional de protecao de dados", "requisicao judicial",
+                       "delegacia", "ministerio publico"),
     },
     "it": {
         "billing": ("pagamento rifiutato", "pagamento ... fallito", "carta ... rifiutata"),
         "security": ("hackerato", "accesso non autorizzato", "frode", "phishing"),
         "compliance": ("gdpr", "diritto all'oblio", "cancellare i miei dati", "garante privacy",
-                       "polizia"),
+                       "polizia", "accesso ai miei dati personali",
+                       "quali dati personali"),
     },
     "nl": {
         "billing": ("betaling mislukt", "betaling ... geweigerd", "kaart ... geweigerd"),
         "security": ("gehackt", "onbevoegde toegang", "fraude", "phishing"),
         "compliance": ("avg", "gdpr", "recht op vergetelheid", "mijn gegevens ... verwijderen",
-                       "autoriteit persoonsgegevens", "politie"),
+                       "autoriteit persoonsgegevens", "politie", "inzageverzoek",
+                       "inzage in mijn gegevens", "welke persoonsgegevens"),
     },
 }
 _EXCLUDE: dict[str, dict[str, tuple[str, ...]]] = {
@@ -237,29 +331,50 @@ _EXCLUDE: dict[str, dict[str, tuple[str, ...]]] = {
                     "download ... invoice*", "how do i ... payment method",
                     "update ... payment method", "billing contact", "billing address"),
         "security": ("growth hack*", "life hack*", "quick hack*", "hacky", "how do i enable",
-                     "fraud prevention setting*", "compromised on"),
+                     "fraud prevention setting*", "compromised on",
+                     # others asking whether we were hacked (a certificate warning, an outage)
+                     rf"re:\bask\w*(?: us| me)? (?:if|whether)\b{SPAN}\bhack\w*",
+                     # the police or a bank investigating someone else's fraud
+                     "allegation* of fraud", "alleged fraud", "fraud investigation*",
+                     "investigation* into ... fraud", "fraud squad", "fraud unit",
+                     # a colleague in the account is no takeover
+                     "someone from ... team", "someone on ... team", "someone in ... team",
+                     # an angry customer calling our charge fraud (a billing error)
+                     "this is fraud", "that is fraud", "that's fraud", "this is a scam"),
         "compliance": ("police officer* ... customers", "dpa ... not needed"),
         "integrations": ("how do i ... integration*", "how can i ... integration*",
                          "is there an integration", "do you have an integration",
                          "does ... integrate with"),
     },
     "de": {
+        "security": (rf"re:\bfrag\w*,? ob\b{SPAN}\bgehackt", "verdachts des betrug*",
+                     "mutmasslich* betrug*", "das ist betrug", "das ist ... betrug",
+                     "ist doch betrug"),
         "billing": ("wo finde ich ... rechnung*", "wie ... rechnung* ... herunterladen",
                     "rechnung* herunterladen", "wie ... zahlungsmethode ... andern",
                     "rechnungsadresse ... andern"),
         "integrations": ("wie ... integration ... einrichten", "gibt es eine integration"),
     },
     "fr": {
+        "security": (rf"re:\bdemand\w* si\b{SPAN}\bpirat\w*", "presumee fraude",
+                     "fraude presumee", "soupcons de fraude", "c'est de la fraude",
+                     "c'est une fraude"),
         "billing": ("comment ... telecharger ... facture*", "ou ... trouver ... facture*",
                     "telecharger ... facture*", "modifier ... moyen de paiement"),
         "integrations": ("comment ... configurer ... integration", "existe-t-il une integration"),
     },
     "es": {
+        "security": (rf"re:\bpregunt\w* si\b{SPAN}\bhacke\w*", "presunto fraude",
+                     "supuesto fraude", "delito de fraude", "esto es un fraude",
+                     "esto es una estafa"),
         "billing": ("como ... descargar ... factura*", "donde ... factura*",
                     "descargar ... factura*", "cambiar ... metodo de pago"),
         "integrations": ("como ... configurar ... integracion", "hay una integracion"),
     },
     "pt": {
+        "security": (rf"re:\bpergunt\w* se\b{SPAN}\b(?:hacke|invadid)\w*", "suposta fraude",
+                     "suposto golpe", "crime de fraude", "isso e fraude", "isso e um golpe",
+                     "isso e golpe"),
         "billing": ("como ... baixar ... fatura*", "onde ... fatura*", "baixar ... fatura*",
                     "alterar ... forma de pagamento"),
         "integrations": ("como ... configurar ... integracao", "existe uma integracao"),
@@ -267,7 +382,7 @@ _EXCLUDE: dict[str, dict[str, tuple[str, ...]]] = {
 }
 PACKS: dict[str, dict[str, Pack]] = {
     code: {route: Pack(terms=(*BILLING_ERRORS[code], *terms[route]) if route == "billing" else
-                       CONNECTOR_FAILURES[code] if route == "integrations" else terms[route],
+                       THIRD_PARTY_FAILURES[code] if route == "integrations" else terms[route],
                        exclude=_EXCLUDE.get(code, {}).get(route, ()))
            for route in PRECEDENCE}
     for code, terms in _TERMS.items()
@@ -355,6 +470,17 @@ class Options(LanguageOptions):
             if unknown:
                 raise ValueError(f"packs.{code}: no route {', '.join(unknown)} (routes: "
                                  f"{', '.join(self.routes)})")
+        for name, route in self.routes.items():
+            packed = any(name in PACKS.get(code, {}) for code in self.languages) or any(
+                name in packs for packs in self.packs.values())
+            if not (route.matches_on_its_own() or packed):  # named by its key, as in a Route
+                where = "add_routes" if name in self.add_routes else "routes"
+                raise ValidationError.from_exception_data("Options", [InitErrorDetails(
+                    type=PydanticCustomError(
+                        "value_error", "a route needs at least one of keywords, tags, forms or "
+                        "fields (only billing, security, compliance and integrations have "
+                        "built-in packs)"),
+                    loc=(where, name), input=route.model_dump())])
         return self
 
 
@@ -399,12 +525,14 @@ def tierlift_evaluate(ticket, ctx):
     rank = {name: n for n, name in enumerate(options.precedence)}
     candidates = []
     for order, (name, route) in enumerate(options.routes.items()):
+        if route.skip_answered:  # an answered question is no one's, whatever its tags say
+            if answered is None:
+                answered = _answered(ticket, matchers.confirmed)
+            if answered:
+                continue
         spans = []
         if matchers.routes[name] is not None:
-            if route.skip_answered and answered is None:
-                answered = _answered(ticket, matchers.confirmed)
-            if not (route.skip_answered and answered):
-                spans = _matches(text, matchers.routes[name])
+            spans = _matches(text, matchers.routes[name])
         labels = list(dict.fromkeys(" ".join(text.original_of(s).lower().split())
                                     for s in spans))
         labels += [f"tag {t}" for t in route.tags if t in tags]
