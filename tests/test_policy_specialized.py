@@ -368,3 +368,270 @@ def test_which_comments_are_read():
 def test_invalid_language_options_say_why(options, message):
     with pytest.raises(ValidationError, match=message):
         specialized.Options(**options)
+
+
+# --- Families of wording the support lead routes, and their near misses -----------------------
+
+def only(body, **fields):
+    """The proposal (route, summary) for one customer comment, or None."""
+    proposal = evaluate(replace(ticket(comment(1, body)), **fields))
+    return None if proposal is None else (proposal.route, proposal.evidence[0].summary)
+
+
+@pytest.mark.parametrize("tags, body", [
+    # A portal or trigger labels every billing question "billing": how-tos, refunds tier 1 did.
+    (("billing",), "Where do I download all our invoices since January as PDFs?"),
+    (("billing",), "I forgot to cancel after the trial and got charged €29, any chance of a "
+                   "refund? No worries if not!"),
+    # "api" is our own API, not a third-party connector.
+    (("api",), "Where do I create a personal API token? I can't find it in settings."),
+    (("api",), "Oi pessoal, na API de pedidos o parâmetro page_size aceita no máximo quanto?"),
+    (("integration",), "How do I set up the Slack integration?"),
+])
+def test_topic_tags_alone_do_not_route(tags, body):
+    assert only(body, tags=tags) is None
+
+
+def test_security_and_compliance_tags_still_route():
+    assert only("Please call me back.", tags=("security",)) == (
+        "security", "needs the security team (1 match): tag security")
+    assert only("Please call me back.", tags=("GDPR",)) == (
+        "compliance", "needs the compliance team (1 match): tag gdpr")
+
+
+def test_an_answered_question_is_skipped_whatever_its_tags():
+    routes = {"billing": {"tags": ["billing"], "skip_answered": True}}
+    asked = comment(1, "Why did my bill go up from €150 to €184 this month?", minutes=0)
+    reply = comment(2, "You added 2 seats on the 9th, prorated: that is the €34.",
+                    role=AuthorRole.AGENT, minutes=30)
+    answered = replace(ticket(asked, reply, comment(3, "ah right, makes sense, cheers",
+                                                    minutes=60)), tags=("billing",))
+    assert evaluate(answered, routes=routes) is None
+    unanswered = replace(ticket(asked, reply), tags=("billing",))
+    assert evaluate(unanswered, routes=routes).evidence[0].summary == (
+        "needs the billing team (1 match): tag billing")
+    # A route that does not skip answered questions keeps its tag.
+    routes["billing"]["skip_answered"] = False
+    assert evaluate(answered, routes=routes).route == "billing"
+
+
+def test_a_built_in_route_needs_nothing_of_its_own():
+    options = specialized.Options(routes={"billing": {"suggestion": "ask Finance."}})
+    assert list(options.routes) == ["billing"]
+    assert options.routes["billing"].tags == []
+    proposal = evaluate(ticket(comment(1, "I was charged twice")),
+                        routes={"billing": {"suggestion": "ask Finance."}})
+    assert proposal.suggestion == "Hand over to the billing team: ask Finance."
+    # A route of an admin's own, with terms only in packs, is fine too.
+    legal = {"legal": {"tags": ["legal"]}}
+    assert evaluate(ticket(comment(1, "Unser Anwalt meldet sich.")), routes=legal,
+                    packs={"de": {"legal": {"terms": ["anwalt"]}}}).route == "legal"
+
+
+@pytest.mark.parametrize("body, summary", [
+    ("Our HubSpot sync keeps failing since Monday.",
+     "needs the integrations team (1 match): hubspot sync keeps failing"),
+    ("We keep getting failed to sync errors with HubSpot.",
+     "needs the integrations team (1 match): failed to sync errors with hubspot"),
+    ("Die Synchronisation mit Salesforce schlägt fehl.",
+     "needs the integrations team (1 match): salesforce schlägt fehl"),
+    ("Notre connecteur Shopify renvoie une erreur.",
+     "needs the integrations team (1 match): connecteur shopify renvoie une erreur"),
+])
+def test_integrations_is_a_failing_third_party_connector(body, summary):
+    assert only(body) == ("integrations", summary)
+
+
+@pytest.mark.parametrize("body", [
+    # our own API: explained errors, SDK errors, how-tos, other sync jobs
+    "Our nightly product sync started failing last night with 429 Too Many Requests - "
+    "rate limit of 600 requests/minute exceeded. Would Business give us more headroom?",
+    "Our sync job started failing after Tuesday's API changelog: KeyError: 'meta'",
+    "X-RateLimit-Remaining: is that per API token or per workspace? We run two integrations.",
+    "The mobile app stopped syncing offline changes.",
+    "Die Synchronisation schlägt seit gestern fehl.",
+    "La synchronisation échoue depuis la mise à jour de l'application mobile.",
+    "La sincronización falla desde la última versión de la app.",
+    "A sincronização falha no aplicativo desde ontem.",
+    "Quick question: how do I sync contacts to HubSpot?",
+])
+def test_our_own_api_and_bare_sync_failures_are_not_integrations(body):
+    assert only(body) is None
+
+
+@pytest.mark.parametrize("body, summary", [
+    ("Someone took over our admin account: the admin email on our account was changed to a "
+     "gmail address I don't recognize.",
+     "needs the security team (2 matches): someone took over, email on our account was changed"),
+    ("Overnight someone logged into our practice manager's account from an IP in another "
+     "country.", "needs the security team (1 match): someone logged into our practice "
+     "manager's account"),
+    ("There was a login from an IP in another country at 3am, not us.",
+     "needs the security team (1 match): login from an ip in another country"),
+    ("Our SIEM flagged it: we think her session cookie was stolen by an infostealer.",
+     "needs the security team (2 matches): session cookie was stolen, infostealer"),
+    ("Jemand hat unser Konto übernommen, seitdem unbekannte Anmeldungen.",
+     "needs the security team (2 matches): konto übernommen, unbekannte anmeldungen"),
+    ("Quelqu'un s'est connecté à mon compte, connexion inconnue depuis l'étranger.",
+     "needs the security team (2 matches): quelqu'un s'est connecté, connexion inconnue"),
+    ("Alguien entró en mi cuenta y veo inicios de sesión desconocidos.",
+     "needs the security team (2 matches): alguien entró en mi cuenta, inicios de sesión "
+     "desconocidos"),
+    ("Alguém entrou na minha conta; vejo logins desconhecidos.",
+     "needs the security team (2 matches): alguém entrou na minha conta, logins desconhecidos"),
+])
+def test_account_takeover_in_every_language(body, summary):
+    assert only(body) == ("security", summary)
+
+
+def test_strange_logins_with_charges_go_to_security_not_billing():
+    body = ("unknown logins and we've been charged for 50 new seats. Someone logged into our "
+            "manager's account and now we were charged twice for the seats.")
+    assert only(body) == ("security", "needs the security team (2 matches): unknown logins, "
+                                      "someone logged into our manager's account")
+
+
+@pytest.mark.parametrize("body, summary", [
+    ("Our intern pushed our production API key (the one starting sk_live_7Qx...) to a public "
+     "GitHub repo.", "needs the security team (1 match): pushed our production api key"),
+    ("API key committed to public repo", "needs the security team (1 match): api key committed"),
+    ("My colleague pasted our webhook config, including our admin API token, into a public "
+     "thread on your forum.", "needs the security team (1 match): pasted our webhook config, "
+     "including our admin api token"),
+    ("Ein Kollege hat unseren API-Schlüssel in ein öffentliches GitHub-Repo gepusht.",
+     "needs the security team (1 match): api-schlüssel in ein öffentliches github-repo"),
+    ("Un collègue a publié notre clé API sur un dépôt GitHub public.",
+     "needs the security team (1 match): clé api sur un dépôt github public"),
+    ("Un compañero publicó nuestra clave de API en un repositorio público de GitHub.",
+     "needs the security team (1 match): clave de api en un repositorio público"),
+    ("Um colega publicou nossa chave de API em um repositório público no GitHub.",
+     "needs the security team (1 match): chave de api em um repositório público"),
+])
+def test_a_secret_posted_where_the_public_reads_it_is_security(body, summary):
+    assert only(body) == ("security", summary)
+
+
+@pytest.mark.parametrize("body", [
+    # secrets how-tos, questions posted about keys
+    "Where do I get an API key? The docs say use a personal API token.",
+    "How do I share my API key with a colleague?",
+    "Is there a public GitHub repo with API examples for token authentication?",
+    "I posted a question about API tokens in your public forum.",
+    # someone else asking whether we were hacked (a certificate warning)
+    "Customers are emailing us asking if we've been hacked, the certificate expired.",
+    "Kunden fragen, ob wir gehackt wurden, weil das Zertifikat abgelaufen ist.",
+    "Nos clients nous demandent si notre compte a été piraté, à cause du certificat.",
+    "Los clientes preguntan si nos han hackeado por el aviso del certificado.",
+    "Os clientes perguntam se fomos hackeados por causa do certificado.",
+    # our own people, our own trips
+    "Someone from our team logged into the account to update the logo.",
+    "How do I take over the admin role when our owner leaves?",
+    "We logged in from another country during our trip, is that a problem?",
+])
+def test_security_near_misses(body):
+    assert only(body) is None
+
+
+@pytest.mark.parametrize("body, summary", [
+    ("I am investigating an allegation of fraud and request subscriber information. A "
+     "production order is attached.", "needs the compliance team (2 matches): subscriber "
+     "information, production order"),
+    ("Im Rahmen eines Ermittlungsverfahrens wegen des Verdachts des Betrugs bitten wir um "
+     "Bestandsdatenauskunft.", "needs the compliance team (2 matches): ermittlungsverfahrens, "
+     "bestandsdatenauskunft"),
+    ("Dans le cadre d'une enquête pour fraude présumée, nous vous adressons une réquisition "
+     "judiciaire.", "needs the compliance team (1 match): réquisition"),
+    ("En el marco de una investigación por presunto fraude, la Guardia Civil solicita los datos "
+     "del titular.", "needs the compliance team (1 match): guardia civil"),
+    ("A Polícia Federal investiga suposta fraude e requisita os dados cadastrais.",
+     "needs the compliance team (1 match): polícia"),
+])
+def test_law_enforcement_investigating_fraud_is_compliance(body, summary):
+    assert only(body) == ("compliance", summary)
+
+
+def test_fraud_on_the_customers_own_account_is_still_security():
+    assert only("Please investigate this fraud on my account.") == (
+        "security", "needs the security team (1 match): fraud")
+    assert only("Someone used our account to send fraudulent invoices.") == (
+        "security", "needs the security team (1 match): fraudulent")
+
+
+@pytest.mark.parametrize("body, summary", [
+    ("La Commission nationale de l'informatique et des libertés a été saisie d'une plainte "
+     "relative à l'absence de réponse à sa demande d'effacement de ses données.",
+     "needs the compliance team (3 matches): commission nationale de l'informatique, saisie "
+     "d'une plainte, demande d'effacement"),
+    ("The Information Commissioner's Office has received a complaint from one of your users.",
+     "needs the compliance team (1 match): information commissioner"),
+    ("Der Landesbeauftragte für Datenschutz hat uns eine Beschwerde weitergeleitet.",
+     "needs the compliance team (1 match): landesbeauftragte für datenschutz"),
+    ("A Autoridade Nacional de Proteção de Dados encaminhou uma reclamação.",
+     "needs the compliance team (1 match): autoridade nacional de proteção de dados"),
+    # access requests, in the customers' languages
+    ("Ich bitte um Auskunft über die zu meiner Person gespeicherten Daten.",
+     "needs the compliance team (1 match): auskunft über die zu meiner person gespeicherten "
+     "daten"),
+    ("Je demande l'accès à mes données personnelles.",
+     "needs the compliance team (1 match): accès à mes données personnelles"),
+    ("Quisiera saber qué datos personales tienen sobre mí.",
+     "needs the compliance team (1 match): qué datos personales"),
+    ("Solicito acesso aos meus dados pessoais.",
+     "needs the compliance team (1 match): acesso aos meus dados pessoais"),
+    ("Chiedo l'accesso ai miei dati personali.",
+     "needs the compliance team (1 match): accesso ai miei dati personali"),
+    ("Hierbij dien ik een inzageverzoek in.",
+     "needs the compliance team (1 match): inzageverzoek"),
+])
+def test_regulators_and_access_requests_in_every_language(body, summary):
+    assert only(body) == ("compliance", summary)
+
+
+@pytest.mark.parametrize("body", [
+    "I lost access to my data after the export.",
+    "Ich habe keinen Zugriff mehr auf meine Daten.",
+    "We have a complaint about the new dashboard.",
+])
+def test_compliance_near_misses(body):
+    assert only(body) is None
+
+
+@pytest.mark.parametrize("body, summary", [
+    ("Rechnung INV-88213: falsche USt-IdNr. und alte Firmierung. Bitte um Korrektur und "
+     "Neuausstellung.", "needs the billing team (3 matches): falsche ust-idnr., alte "
+     "firmierung, neuausstellung"),
+    ("The invoice shows a wrong VAT number, please send a reissued invoice.",
+     "needs the billing team (2 matches): wrong vat number, reissued invoice"),
+    ("Merci de réémettre la facture : le numéro de TVA est erroné.",
+     "needs the billing team (2 matches): réémettre la facture, numéro de tva est erroné"),
+    ("Necesito una factura rectificativa, el NIF es incorrecto.",
+     "needs the billing team (2 matches): factura rectificativa, nif es incorrecto"),
+    ("Preciso reemitir a nota fiscal, o CNPJ está errado.",
+     "needs the billing team (2 matches): reemitir a nota fiscal, cnpj está errado"),
+])
+def test_invoice_corrections_in_every_language(body, summary):
+    assert only(body) == ("billing", summary)
+
+
+@pytest.mark.parametrize("body", [
+    "Can I add our VAT number so it shows on future invoices?",
+    "How do I change the company name on future invoices?",
+    "Wie ändere ich die USt-IdNr. für künftige Rechnungen?",
+])
+def test_invoice_how_tos_are_not_corrections(body):
+    assert only(body) is None
+
+
+@pytest.mark.parametrize("body, summary", [
+    ("You charged us twice, this is fraud!", "needs the billing team (1 match): charged us twice"),
+    ("Das ist Betrug! Sie haben doppelt abgebucht.",
+     "needs the billing team (1 match): doppelt abgebucht"),
+    ("Vous nous avez prélevés deux fois, c'est de la fraude !",
+     "needs the billing team (1 match): prélevés deux fois"),
+    ("Nos cobraron dos veces, esto es un fraude.",
+     "needs the billing team (1 match): cobraron dos veces"),
+    ("Fui cobrado duas vezes, isso é golpe!",
+     "needs the billing team (1 match): cobrado duas vezes"),
+])
+def test_calling_our_own_charge_fraud_is_a_billing_error(body, summary):
+    assert only(body) == ("billing", summary)
