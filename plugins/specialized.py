@@ -124,6 +124,8 @@ PRECEDENCE = ["security", "compliance", "billing", "integrations"]
 # A secret (API key, token, password) pushed, pasted or posted where anyone can read it: "pushed
 # our production API key to a public GitHub repo", "pasted our API token into a public thread".
 _EXPOSED = r"(?:pushed|committed|posted|pasted|published|uploaded|shared|leaked|exposed)"
+# (between the verb and the secret: not a question posted about keys)
+_NEAR = r"(?:(?!\b(?:about|question|regarding|how)\b)(?:[^.!?\n\0]|\.(?=\S))){0,60}?"
 _SECRET = {
     "en": r"(?:api[ -]?(?:keys?|tokens?)|access[ -]tokens?|tokens?|signing secrets?|secret keys?|"
           r"secrets?|private keys?|passwords?|credentials)",
@@ -146,7 +148,7 @@ _PUBLIC = {
           r"public[oa]s?\b",
 }
 _LEAKED = {  # (the match stops before the public place: a shorter label)
-    "en": (rf"re:\b(?:{_EXPOSED}\b{SPAN}\b{_SECRET['en']}|{_SECRET['en']}\b{SPAN}\b{_EXPOSED})"
+    "en": (rf"re:\b(?:{_EXPOSED}\b{_NEAR}\b{_SECRET['en']}|{_SECRET['en']}\b{_NEAR}\b{_EXPOSED})"
            rf"\b(?={SPAN}\b{_PUBLIC['en']})",),
     **{code: (rf"re:\b(?:{_SECRET[code]}\b{SPAN}\b{_PUBLIC[code]}|"
               rf"{_PUBLIC[code]}{SPAN}\b{_SECRET[code]}\b)",) for code in ("de", "fr", "es", "pt")},
