@@ -28,12 +28,19 @@ _CONFIGURED = r"(?:routing|routes?|slas?|triggers?|automations?|workflows?|assig
 _COULD_NOT = (r"(?:could ?n[o'\u2019]?t|can ?not|can['\u2019]t|unable to|"
               r"did ?n[o'\u2019]?t manage to)")
 _LINE = r"(?<![^\n\0])[ \t]*"  # the start of a line
-_FIX = r"(?:fix|resolve|solve|figure (?:it |this )?out|get (?:it|this|them) (?:to )?work)"
+_FIX = (r"(?:fix|resolve|solve|figure (?:it |this )?out|explain|make sense of|"
+        r"get (?:it|this|them) (?:to )?(?:work|apply|fire|trigger|attach))")
+# Tier 1 saying it is out of its depth ("beyond me, needs someone who knows SLA internals").
+_GAVE_UP = (rf"(?:{_COULD_NOT} {_FIX}|beyond me|out of my depth|no idea why|stumped|"
+            r"needs? (?:someone|somebody) (?:who knows|from (?:l2|tier 2|engineering)))")
+# An API call written as its method and path ("POST /v2/records:bulk", ".../api/v2/…").
+_ENDPOINT = (r"(?:\b(?:get|post|put|patch|delete) /[\w/.:{}\-]+|(?<![\w/])/api/[\w/.:{}\-]*|"
+             r"\b(?:api|webhooks?|sdk|endpoints?|graphql)\b)")
 
 # Signals written the same way in every language: status codes, stack traces, error lines.
 _ANY: dict[str, tuple[str, ...]] = {
-    API: (rf"re:\b(?:api|webhooks?|sdk|endpoints?|graphql)\b{SPAN}\b{_STATUS}\b",
-          rf"re:\b{_STATUS}\b{SPAN}\b(?:api|webhooks?|sdk|endpoints?)\b"),
+    API: (rf"re:{_ENDPOINT}{SPAN}\b{_STATUS}s?\b",  # "500s from /api/v2/contacts/bulk"
+          rf"re:\b{_STATUS}s?\b{SPAN}{_ENDPOINT}"),
     TRACE: (r"re:traceback \(most recent call last\)",
             rf"re:{_LINE}file \"[^\"\n]+\", line \d+",  # Python
             rf"re:{_LINE}at [\w$.<>]+\((?:[\w$]+\.(?:java|kt|scala):\d+|native method|unknown "
@@ -55,6 +62,132 @@ _OUTAGE = (r"re:\b(?:http )?50[234]\b(?: (?:error|service unavailable|bad gatewa
            r"time-?out))?", "service unavailable", "bad gateway",
            r"re:\b(?:site|website|app|api|service|server|platform|dashboard|portal)s? "
            r"(?:is|are|seems|seem|went|was) (?:completely |totally )?down\b")
+
+# A span of one sentence without a negation in it: "3,000 contacts are just gone", not "the
+# contacts were not lost".
+_AFFIRMED = (r"(?:(?!\b(?:not|never|nicht|nie|keine?|pas|jamais|nao|nunca|niet|geen|non)\b|"
+             r"n['\u2019]t\b)(?:[^.!?\n\0]|\.(?=\S))){0,60}?")
+
+
+def _records(stored: str, lost: str, listed: str, doubled: str, chars: str, garbled: str,
+             losing: str = "", few: str = "", more: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """Records a customer keeps in the product lost, corrupted or duplicated, in one language:
+    ``stored`` things (contacts, rows, notes…) then how they were ``lost`` or corrupted
+    ("3,000 contacts are just gone", "les fiches … corrompues"); ``listed`` things (customers
+    too) then ``doubled`` ("jeder Kunde doppelt angelegt"); text ``chars`` then ``garbled``
+    ("accents mangled", "caractères cassés"); where the language puts the verb first,
+    ``losing`` then a few determiners (``few``) then the stored things ("the import duplicated
+    every contact", "each run drops a different set of rows", "se perdieron 300 registros");
+    and ``more`` terms of the language."""
+    terms = [rf"re:\b{stored}\b{_AFFIRMED}\b{lost}(?!\w)",
+             rf"re:\b{listed}\b{_AFFIRMED}\b{doubled}(?!\w)",
+             rf"re:\b{chars}\b{_AFFIRMED}\b{garbled}(?!\w)"]
+    if losing:
+        terms.append(rf"re:\b{losing}\s+(?:(?:{few}|\d[\d,.']*)\s+){{0,4}}{stored}\b")
+    return (*terms, *more)
+
+
+_RECORDS: dict[str, tuple[str, ...]] = {
+    "en": _records(
+        r"(?:data|records?|contacts?|rows?|entries|entry|notes?|tickets?|attachments?|"
+        r"messages?|conversations?|orders?|bookings?|appointments?|history|documents?|"
+        r"exports?|database)",
+        r"(?:(?:(?:is|are|was|were|has|have|had|got|just|simply|all|completely|now|been|"
+        r"suddenly) )*(?:gone(?! (?:up|down|through|over|back|into|out|live))|vanished|"
+        r"disappeared|wiped(?: out)?|corrupt(?:ed)?|garbled|mangled|scrambled)|"
+        r"(?:were|was|been|got|gets|getting|being) lost)",
+        r"(?:customers?|clients?|contacts?|companies|accounts?|users?|leads?|deals?|records?|"
+        r"entries|rows?|tickets?|orders?|bookings?|appointments?|invoices?)",
+        r"(?:duplicated|doubled|tripled|(?:(?:is|are|was|were|now|all|appears?|appearing|"
+        r"shows?|showing|show up|shows up|listed|exists?|imported|created|there) )+(?:twice|"
+        r"three times|two times|in duplicate))",
+        r"(?:accents|accented (?:characters|letters|names)|special characters|umlauts|"
+        r"diacritics|characters)",
+        r"(?:broken|garbled|mangled|corrupted|scrambled|replaced by|turned into|show up as)",
+        r"(?:lost|wiped(?: out)?|corrupted|duplicated|(?<!\bwe )(?<!\bi )(?:drops|dropped|"
+        r"dropping))",
+        r"(?:all|every|each|of|our|the|my|their|your|some|many|most|half|these|those|about|"
+        r"around|over|nearly|almost|a|an|different|random|set|whole|entire)"),
+    "de": _records(
+        r"(?:daten|datensatze|datensatz|kontakte|kontakt|eintrage|eintrag|zeilen|notizen|"
+        r"buchungen|termine|tickets|nachrichten|anhange|dokumente|historie|verlauf|exporte?)",
+        r"(?:(?:sind|ist|waren|war)(?: (?:einfach|alle|komplett|plotzlich|jetzt|ganz))* weg|"
+        r"verschwunden|verloren|beschadigt|korrupt\w*|zerschossen)",
+        r"(?:kunden|kunde|kontakte|kontakt|datensatze|datensatz|eintrage|eintrag|firmen|"
+        r"buchungen|termine|tickets|rechnungen)",
+        r"(?:doppelt|dreifach|dupliziert|(?:zweimal|dreimal) (?:da|drin|vorhanden|angelegt|"
+        r"importiert|aufgefuhrt|gelistet))",
+        r"(?:umlaute|sonderzeichen)",
+        r"(?:kaputt|zerschossen|kryptisch|verstummelt|korrupt\w*|falsch dargestellt)",
+        more=(r"re:\b(?:daten|datensatze|kontakte|eintrage|notizen|buchungen|termine|tickets|"
+              r"nachrichten|dokumente)\s+(?:(?:sind|waren|einfach|alle|komplett|plotzlich|jetzt|"
+              r"ganz|auf einmal)\s+)*weg\b",)),
+    "fr": _records(
+        r"(?:donnees|fiches|contacts|enregistrements|lignes|notes|tickets|messages|"
+        r"pieces jointes|commandes|reservations|rendez-vous|historique|exports?)",
+        r"(?:disparu\w*|perdu\w*|corrompu\w*|abime\w*|endommage\w*)",
+        r"(?:clients|contacts|fiches|enregistrements|lignes|societes|comptes|commandes|"
+        r"reservations|tickets|factures)",
+        r"(?:en double|en doublon|dupliqu\w*|(?:apparaissent|apparait|sont|est|existent|"
+        r"importes?|crees?) (?:deux|trois) fois)",
+        r"(?:accents|caracteres(?: speciaux| accentues)?|lettres accentuees)",
+        r"(?:abim\w*|cass\w*|corrompu\w*|illisibles|bizarres|remplace\w*|mal affiche\w*)"),
+    "es": _records(
+        r"(?:datos|registros|contactos|filas|entradas|notas|tickets|mensajes|adjuntos|pedidos|"
+        r"reservas|citas|historial|exportacion\w*)",
+        r"(?:desaparec\w*|perdid\w*|corrupt\w*|danad\w*)",
+        r"(?:clientes|contactos|registros|filas|cuentas|empresas|pedidos|reservas|citas|"
+        r"tickets|facturas)",
+        r"(?:duplicad\w*|por duplicado|triplicad\w*|repetid\w*|(?:aparece\w*|estan|salen|"
+        r"existen|importad\w*|cread\w*) (?:dos|tres) veces)",
+        r"(?:acentos|tildes|caracteres(?: especiales)?)",
+        r"(?:rot\w*|corrupt\w*|raros|extranos|ilegibles|mal)",
+        r"(?:perdimos|perdido|perdieron|desaparecieron|desaparecido|corrompio|duplico|"
+        r"duplicado)",
+        r"(?:los|las|todos|todas|nuestros|nuestras|mis|sus|unos|unas|casi|mas de|cerca de)"),
+    "pt": _records(
+        r"(?:dados|registros|contatos|linhas|notas|tickets|mensagens|anexos|pedidos|reservas|"
+        r"agendamentos|historico|exportac\w*)",
+        r"(?:sumi\w*|desaparec\w*|perdid\w*|corrompid\w*|danificad\w*)",
+        r"(?:clientes|contatos|registros|linhas|contas|empresas|pedidos|reservas|tickets|"
+        r"faturas)",
+        r"(?:duplicad\w*|em dobro|triplicad\w*|repetid\w*|(?:aparece\w*|estao|importad\w*|"
+        r"criad\w*) (?:duas|tres) vezes)",
+        r"(?:acentos|caracteres(?: especiais)?)",
+        r"(?:quebrad\w*|corrompid\w*|estranhos|ilegiveis|errados)",
+        r"(?:perdemos|perdeu|sumiram|desapareceram|corrompeu|duplicou)",
+        r"(?:os|as|todos|todas|nossos|nossas|meus|minhas|seus|uns|umas|quase|mais de|cerca de)"),
+    "it": _records(
+        r"(?:dati|record|contatti|righe|note|ticket|messaggi|allegati|ordini|prenotazioni|"
+        r"appuntamenti|cronologia)",
+        r"(?:spari\w*|scompars\w*|pers[io]|perdut\w*|corrott\w*|danneggiat\w*)",
+        r"(?:clienti|contatti|record|righe|ordini|prenotazioni|ticket|fatture)",
+        r"(?:duplicat\w*|doppi[oae]?|(?:due|tre) volte)",
+        r"(?:accenti|caratteri(?: speciali| accentati)?)",
+        r"(?:rott\w*|corrott\w*|strani|illeggibili)"),
+    "nl": _records(
+        r"(?:gegevens|data|records|contacten|rijen|notities|tickets|berichten|bijlagen|"
+        r"boekingen|afspraken|bestellingen|geschiedenis|export)",
+        r"(?:(?:zijn|is|waren|was)(?: (?:allemaal|gewoon|ineens|opeens|helemaal))* weg|"
+        r"verdwenen|kwijt|verloren|beschadigd|corrupt)",
+        r"(?:klanten|contacten|records|rijen|boekingen|afspraken|bestellingen|tickets|"
+        r"facturen)",
+        r"(?:dubbel|gedupliceerd|verdubbeld|(?:twee|drie) keer)",
+        r"(?:accenten|tekens|speciale tekens)",
+        r"(?:kapot|beschadigd|vreemd\w*|onleesbaar|verminkt)"),
+}
+# A SAML assertion or SSO login the product turns away ("SAML assertion rejected").
+_REJECTED: dict[str, tuple[str, ...]] = {
+    "en": ("saml ... reject*", "sso ... reject*", "assertion* ... reject*",
+           "assertion* ... invalid", "saml ... denied", "sso ... denied", "saml ... mismatch*"),
+    "de": ("saml ... abgelehnt", "sso ... abgelehnt", "assertion ... abgelehnt",
+           "saml ... zuruckgewiesen"),
+    "fr": ("saml ... rejet*", "sso ... rejet*", "assertion ... rejet*", "saml ... refus*"),
+    "es": ("saml ... rechaz*", "sso ... rechaz*", "asercion ... rechaz*"),
+    "pt": ("saml ... rejeit*", "sso ... rejeit*", "asserc* ... rejeit*", "saml ... recusad*"),
+    "it": ("saml ... rifiutat*", "sso ... rifiutat*"),
+    "nl": ("saml ... geweigerd", "saml ... afgewezen", "sso ... geweigerd"),
+}
 
 _TERMS: dict[str, dict[str, tuple[str, ...]]] = {
     "en": {
@@ -79,8 +212,8 @@ _TERMS: dict[str, dict[str, tuple[str, ...]]] = {
                "data ... is corrupt", "duplicate* records", "duplicate* entries",
                "records ... duplicated", "entries ... duplicated", "data ... duplicated",
                "contacts ... duplicated"),
-        CONFIG: (rf"re:\b{_CONFIGURED}\b[^\n\0]{{0,120}}?\b{_COULD_NOT} {_FIX}",
-                 rf"re:\b{_COULD_NOT} {_FIX}\b[^\n\0]{{0,60}}?\b{_CONFIGURED}\b"),
+        CONFIG: (rf"re:\b{_CONFIGURED}\b[^\n\0]{{0,120}}?\b{_GAVE_UP}",
+                 rf"re:\b{_GAVE_UP}\b[^\n\0]{{0,60}}?\b{_CONFIGURED}\b"),
     },
     "de": {
         SSO: ("sso ... fehler*", "saml ... fehler*", "fehler* ... sso", "fehler* ... saml",
@@ -99,7 +232,7 @@ _TERMS: dict[str, dict[str, tuple[str, ...]]] = {
                "eintrage ... doppelt", "datensatze ... verschwunden"),
         CONFIG: (r"re:\b(?:routing|weiterleitung\w*|sla|trigger|automatisierung\w*|workflow\w*|"
                  r"zuweisungsregel\w*)\b[^\n\0]{0,120}?\b(?:konnten|konnte|kann|konnen) "
-                 r"(?:\w+ ){0,3}?nicht (?:beheben|losen|reparieren|klaren)",),
+                 r"(?:\w+ ){0,3}?nicht (?:beheben|losen|reparieren|klaren|erklaren)",),
     },
     "fr": {
         SSO: ("sso ... echou*", "saml ... echou*", "sso ... erreur*", "saml ... erreur*",
@@ -118,7 +251,7 @@ _TERMS: dict[str, dict[str, tuple[str, ...]]] = {
                "donnees ... effacee*"),
         CONFIG: (r"re:\b(?:routage|sla|regles?|declencheurs?|automatisations?|workflows?)\b"
                  r"[^\n\0]{0,120}?\b(?:n'avons pas pu|n'ai pas pu|n'arrivons pas a|n'arrive pas a|"
-                 r"impossible de) (?:\w+ )?(?:resoudre|corriger|regler|reparer)",),
+                 r"impossible de) (?:\w+ )?(?:resoudre|corriger|regler|reparer|expliquer)",),
     },
     "es": {
         SSO: ("sso ... falla*", "saml ... falla*", "fallo ... sso", "fallo ... saml",
@@ -132,7 +265,7 @@ _TERMS: dict[str, dict[str, tuple[str, ...]]] = {
                "datos ... duplicado*", "registros duplicados", "registros ... duplicado*"),
         CONFIG: (r"re:\b(?:enrutamiento|sla|reglas?|disparadores?|automatizacion\w*|flujos?)\b"
                  r"[^\n\0]{0,120}?\bno (?:pudimos|pude|logramos|conseguimos) (?:\w+ )?"
-                 r"(?:resolver|arreglar|corregir|solucionar)",),
+                 r"(?:resolver|arreglar|corregir|solucionar|explicar)",),
     },
     "pt": {
         SSO: ("sso ... falha*", "saml ... falha*", "sso ... erro*", "saml ... erro*",
@@ -148,7 +281,7 @@ _TERMS: dict[str, dict[str, tuple[str, ...]]] = {
                "registros duplicados", "registros ... duplicado*"),
         CONFIG: (r"re:\b(?:roteamento|sla|regras?|gatilhos?|automac\w+|fluxos?)\b"
                  r"[^\n\0]{0,120}?\bnao (?:conseguimos|consegui) (?:\w+ )?"
-                 r"(?:resolver|corrigir|consertar|solucionar)",),
+                 r"(?:resolver|corrigir|consertar|solucionar|explicar)",),
     },
     "it": {
         SSO: ("sso ... errore", "saml ... errore", "sso ... non funziona",
@@ -179,21 +312,38 @@ _EXCLUDE: dict[str, tuple[str, ...]] = {
            "how to duplicate", "merge duplicate*", "remove duplicate*", "find duplicate*",
            "how do i set up ... integration*", "how do i connect ... integration*",
            "what happens if ... fail*", "what happens when ... fail*", "what if ... fail*",
-           "in case ... fail*"),
+           "in case ... fail*",
+           r"re:\b(?:prevent\w*|avoid\w*)\b[^.!?\n\0]{0,60}?\b(?:duplicat\w*|twice|lost|gone|"
+           r"corrupt\w*)",
+           r"re:\bhow (?:do|can|could|should|to) (?:i |we |you )?(?:find|merge|remove|delete|"
+           r"clean up|dedupe|de-?duplicate|spot|identify)\b[^.!?\n\0]{0,60}",
+           # an erasure request: the customer wants the data gone
+           r"re:\b(?:want|need|ask|asking|request|requesting|demand|like)\b[^.!?\n\0]{0,40}?"
+           r"\b(?:gone|wiped|deleted|erased|removed)\b"),
     "de": ("wie richte ich ... sso", "wie richte ich ... saml", "wie ... sso ... einrichten",
            "wie ... saml ... einrichten", "wo finde ich ... api", "api-dokumentation",
            "api dokumentation", "datenverlust vermeiden", "datenverlust verhindern",
-           "vor datenverlust", "duplikate entfernen", "duplikate zusammenfuhren"),
+           "vor datenverlust", "duplikate entfernen", "duplikate zusammenfuhren",
+           r"re:\b(?:verhinder\w*|vermeid\w*)\b[^.!?\n\0]{0,60}?\b(?:doppelt|verloren|weg|"
+           r"verschwunden)",
+           r"re:\bwie (?:finde|entferne|losche|bereinige|erkenne) ich\b[^.!?\n\0]{0,60}"),
     "fr": ("comment ... configurer le sso", "comment ... configurer ... saml",
            "comment ... mettre en place le sso", "ou trouver ... api", "documentation de l'api",
            "documentation api", "eviter ... perte de donnees", "risque de perte de donnees",
-           "comment dupliquer", "supprimer les doublons", "fusionner les doublons"),
+           "comment dupliquer", "supprimer les doublons", "fusionner les doublons",
+           r"re:\bevit\w*\b[^.!?\n\0]{0,60}?\b(?:en double|en doublon|dupliqu\w*|perdu\w*)",
+           r"re:\b(?:veux|voudrais|demande|exige)\b[^.!?\n\0]{0,60}?\b(?:effac\w*|supprim\w*)"),
     "es": ("como configuro el sso", "como ... configurar el sso",
            "donde esta ... api", "documentacion de la api", "evitar ... perdida de datos",
-           "como duplicar", "eliminar duplicados", "fusionar duplicados"),
+           "como duplicar", "eliminar duplicados", "fusionar duplicados",
+           r"re:\bevit\w*\b[^.!?\n\0]{0,60}?\b(?:duplicad\w*|perdid\w*|repetid\w*)",
+           r"re:\b(?:quiero|solicito|exijo|pido)\b[^.!?\n\0]{0,60}?\b(?:borr\w*|elimin\w*)"),
     "pt": ("como configuro o sso", "como ... configurar o sso",
            "onde esta ... api", "documentacao da api", "evitar ... perda de dados",
-           "como duplicar", "remover duplicados", "mesclar duplicados"),
+           "como duplicar", "remover duplicados", "mesclar duplicados",
+           r"re:\bevit\w*\b[^.!?\n\0]{0,60}?\b(?:duplicad\w*|perdid\w*|repetid\w*)",
+           r"re:\b(?:quero|solicito|exijo|peco)\b[^.!?\n\0]{0,60}?\b(?:apag\w*|exclu\w*|"
+           r"elimin\w*)"),
     "it": ("come configuro ... sso", "come ... configurare ... sso", "documentazione ... api"),
     "nl": ("hoe stel ik ... sso", "hoe ... sso instellen", "api documentatie", "api-documentatie"),
 }
@@ -201,7 +351,8 @@ _COMMON_EXCLUDE = (_EXPLAINED, *_OUTAGE)
 
 # Per language: each signal's terms, those written alike in every language included.
 _SIGNAL_TERMS: dict[str, list[tuple[str, tuple[str, ...]]]] = {
-    code: [*terms.items(), (CONNECTOR, CONNECTOR_FAILURES[code]), *_ANY.items()]
+    code: [*terms.items(), (SSO, _REJECTED[code]), (DATA, _RECORDS[code]),
+           (CONNECTOR, CONNECTOR_FAILURES[code]), *_ANY.items()]
     for code, terms in _TERMS.items()
 }
 PACKS: dict[str, Pack] = {

@@ -155,6 +155,119 @@ def test_near_misses_do_not_fire(body):
     assert evaluate(ticket(comment(1, body))) is None
 
 
+@pytest.mark.parametrize("body", [
+    # lost: however the customer tells it
+    "This morning about 3,000 contacts are just gone - not merged, gone.",
+    "We lost 3,000 contacts after running the merge tool.",
+    "Each run of the export drops a different set of rows.",
+    "Nach dem Import sind alle Kontakte weg.",
+    "Depuis la mise à jour, 2000 fiches clients ont disparu.",
+    "Se perdieron 300 registros después de la importación.",
+    "Todos os contatos sumiram depois da mesclagem.",
+    "I contatti sono spariti dopo l'importazione.",
+    "Alle contacten zijn ineens weg na de import.",
+    # corrupted: the records, the export, the characters stored
+    "The export file itself is corrupted, values land in the wrong column.",
+    "Since the app update all accents are mangled in the customer names.",
+    "Tous les noms avec accents sont abîmés dans les fiches.",
+    "Seit dem Update sind alle Umlaute in den Namen kaputt.",
+    "Los acentos de los nombres salen rotos desde la actualización.",
+    "Os acentos dos nomes estão quebrados desde a atualização.",
+    # duplicated: every record twice
+    "The import duplicated every contact.",
+    "Every contact is now listed twice after the CSV import.",
+    "Nach dem CSV-Import ist jeder Kunde doppelt angelegt.",
+    "Jetzt ist jeder Kontakt zweimal da, einmal alt und einmal neu.",
+    "Les clients apparaissent deux fois après l'import.",
+    "Los contactos aparecen dos veces después de importar.",
+    "Os clientes estão duplicados depois da importação.",
+    "Na de import staan alle klanten er twee keer in.",
+])
+def test_records_lost_corrupted_or_duplicated_however_the_customer_says_it(body):
+    [evidence] = evaluate(ticket(comment(1, body))).evidence
+    assert evidence.summary == "complexity score 5 ≥ 5: data loss/corruption (5)"
+    assert evidence.quote == body
+
+
+@pytest.mark.parametrize("body", [
+    # someone else's numbers, people and deals, the customer's own doing
+    "The number of tickets has gone up since Monday.",
+    "Our customers are lost in the new menu.",
+    "We lost two big deals because of the downtime.",
+    "I lost track of the tickets assigned to me.",
+    "We dropped the rows without an email before importing.",
+    "We sent the newsletter to our contacts twice by mistake.",
+    "The CSV I uploaded seems corrupted, can you tell which line?",
+    "Die Kontakte-Seite ist kaputt.",
+    "Die Kontakte sind auf dem richtigen Weg.",
+    # denied, prevented, asked how to clean up
+    "The contacts were not lost, they are just hidden by a filter.",
+    "No contacts were lost, we only need a report.",
+    "How do I find contacts that appear twice?",
+    "How can we prevent contacts from being duplicated on import?",
+    "Wie finde ich Kontakte, die doppelt angelegt sind?",
+    "Wie kann ich verhindern, dass Kunden doppelt angelegt werden?",
+    "Comment éviter que les contacts soient en double ?",
+    "¿Cómo evito que los clientes salgan duplicados?",
+    "Como evitar contatos duplicados na importação?",
+    # an erasure request wants the data gone
+    "I want all my data gone by Friday under GDPR.",
+    "Please confirm every record about me is erased.",
+    "Je veux que mes données soient effacées.",
+])
+def test_records_near_misses(body):
+    assert evaluate(ticket(comment(1, body))) is None
+
+
+@pytest.mark.parametrize("body, summary", [
+    # an API call written as its method and path, or a path under /api/
+    ("Since Monday 1 in 20 calls to POST /v2/records:bulk come back as HTTP 500.",
+     "8 ≥ 5: API/SDK/webhook error (5), server error (3)"),
+    ("We get 500s from /api/v2/contacts/bulk since yesterday, request ids attached.",
+     "5 ≥ 5: API/SDK/webhook error (5)"),
+    ("PUT /v2/deals/{id} answers 422 for every deal with a custom field.",
+     "5 ≥ 5: API/SDK/webhook error (5)"),
+    ("Seit gestern liefert POST /api/v2/contacts nur noch 500 zurück.",
+     "5 ≥ 5: API/SDK/webhook error (5)"),
+])
+def test_an_unexplained_error_from_an_endpoint_written_as_its_path(body, summary):
+    [evidence] = evaluate(ticket(comment(1, body))).evidence
+    assert evidence.summary == f"complexity score {summary}"
+
+
+@pytest.mark.parametrize("body", [
+    "GET /api/v2/contacts returns 429 Too Many Requests.",  # a rate limit, explained
+    "POST /v2/contacts returned 401 because our token had expired, works now.",
+    "The page shows 500 items per page; the API docs say 100.",
+])
+def test_endpoint_near_misses(body):
+    assert evaluate(ticket(comment(1, body))) is None
+
+
+@pytest.mark.parametrize("note, summary", [
+    ("Auth logs show the SAML assertion rejected for these users: InResponseTo does not match "
+     "any outstanding request. Beyond me.", "SSO/SAML failure (5)"),
+    ("Die SAML-Assertion wird vom Server abgelehnt.", "SSO/SAML failure (5)"),
+    ("L'assertion SAML est rejetée pour la moitié des utilisateurs.", "SSO/SAML failure (5)"),
+    ("La aserción SAML es rechazada para algunos usuarios.", "SSO/SAML failure (5)"),
+    ("A asserção SAML foi rejeitada pelo servidor.", "SSO/SAML failure (5)"),
+    ("Conditions, tag and priority all match, SLA still not applied to API-created tickets. "
+     "Tried reordering the policies, no change. I can't explain it.",
+     "routing/SLA setup tier 1 could not fix (5)"),
+    ("The routing rule never fires for them. Beyond me, needs someone who knows triggers.",
+     "routing/SLA setup tier 1 could not fix (5)"),
+    ("Die SLA-Richtlinie greift nicht, ich kann es mir nicht erklären.",
+     "routing/SLA setup tier 1 could not fix (5)"),
+])
+def test_what_tier_1_found_and_could_not_explain_in_an_internal_note(note, summary):
+    t = ticket(comment(1, "Some of our people bounce back to the login page."),
+               comment(2, note, role=AuthorRole.AGENT, public=False, minutes=30))
+    [evidence] = evaluate(t).evidence
+    assert evidence.summary == f"complexity score 5 ≥ 5: {summary}"
+    assert evidence.at == T0 + timedelta(minutes=30)
+    assert evaluate(t, comments="public") is None
+
+
 @pytest.mark.parametrize("body, summary", [
     ("Our SAML\n  SSO setup broke", "complexity score 6 ≥ 5: sso (3), saml (3)"),
     ("MIGRATIONS and Webhooks and APIs all fail",
