@@ -72,6 +72,11 @@ def test_the_preset_sets_the_written_policy(tmp_path, monkeypatch):
     assert [policies["incident"][k] for k in ("count", "minutes", "route", "tier")] == \
         [3, 10, "", "L3"]
     assert policies["repeat_issue"]["days"] == 30
+    routes = policies["specialized"]["routes"]
+    assert sorted(routes) == ["billing", "compliance", "integrations", "security"]
+    assert all("priority" not in route for route in routes.values())  # a team, no priority
+    assert policies["specialized"]["precedence"] == ["security", "compliance", "billing",
+                                                     "integrations"]
     assert settings.zendesk.route_groups.keys() == settings.jira.route_values.keys() == \
         {"billing", "security", "compliance", "integrations"}
 
