@@ -18,6 +18,7 @@ from plugins.text import (
     CustomerText,
     Matcher,
     as_text,
+    fold,
     is_word,
     normalise_term,
     per_options,
@@ -30,6 +31,9 @@ DEFAULT_CURRENCIES = {
     "$": "USD", "us$": "USD", "usd": "USD", "dollar": "USD", "dollars": "USD",
     "€": "EUR", "eur": "EUR", "euro": "EUR", "euros": "EUR",
     "£": "GBP", "gbp": "GBP", "pound": "GBP", "pounds": "GBP",
+    # as customers say them: slang, and the names in their languages
+    "buck": "USD", "bucks": "USD", "quid": "GBP", "sterling": "GBP", "dólar": "USD",
+    "dólares": "USD", "libra": "GBP", "libras": "GBP", "pfund": "GBP", "livres sterling": "GBP",
     "c$": "CAD", "ca$": "CAD", "cad": "CAD", "a$": "AUD", "au$": "AUD", "aud": "AUD",
     "nz$": "NZD", "nzd": "NZD", "hk$": "HKD", "hkd": "HKD", "s$": "SGD", "sgd": "SGD",
     "r$": "BRL", "brl": "BRL", "¥": "JPY", "jpy": "JPY", "yen": "JPY", "cny": "CNY",
@@ -38,11 +42,15 @@ DEFAULT_CURRENCIES = {
     "₺": "TRY", "₪": "ILS", "ils": "ILS", "₩": "KRW", "krw": "KRW",
 }
 
+# An amount taken off ("150 quid off this month's bill", "$200 off the renewal"): a discount.
+_OFF = (r"re:(?<![\w.,])(?:[$\u20ac\u00a3]\s?)?\d[\d,.]*k?\s?(?:quid|bucks|dollars?|euros?|"
+        r"pounds?|usd|eur|gbp|[$\u20ac\u00a3])?\s+off\b")
+
 # Per language: the words that ask for money, by kind of concession.
 MONEY_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
     "en": {"refund": ("refund", "refunded", "money back", "repayment"),
            "credit": ("credit", "credited"),
-           "discount": ("discount", "discounted", "price reduction"),
+           "discount": ("discount", "discounted", "price reduction", _OFF),
            "chargeback": ("chargeback", "charge back", "charged back"),
            "reimbursement": ("reimbursement", "reimburse", "reimbursed"),
            "compensation": ("compensation", "compensate", "compensated"),
@@ -94,7 +102,23 @@ PACKS: dict[str, Pack] = {
                "break our contract", "terminate the contract early",
                "terminate our contract early", "cancel our contract early", "early termination",
                "outside the refund window", "past the refund window", "after the refund period",
-               "beyond the refund period", "refund window has passed"),
+               "beyond the refund period", "refund window has passed",
+               # keeping a retired price: a pricing exception
+               r"re:\b(?:keep|kept|keeping|stay|staying|remain|remaining|honou?r|lock(?:ed)? in|"
+               r"retain|maintain|extend|hold)\b[^.!?\n\0]{0,40}?\b(?:(?:legacy|old|previous|"
+               r"grandfathered|retired|original|founder'?s?|early[- ]bird) (?:price|pricing|"
+               r"prices|rates?|plan|tariff)|(?:current|existing) (?:price|pricing|prices|"
+               r"rates?))\b",
+               "grandfather us", "grandfather our", "be grandfathered", "price lock",
+               # leaving a contract early, or without its fee
+               r"re:\bwithout (?:paying )?(?:the (?:(?:early[- ])?(?:termination|cancell?ation|"
+               r"exit|break|contract) )?(?:fees?|penalty|penalties|charges?)|(?:any |an? )?"
+               r"(?:early[- ])?(?:termination|cancell?ation|exit|break|contract) (?:fees?|penalty|"
+               r"penalties|charges?)|(?:any )?penalt(?:y|ies))\b",
+               r"re:\b(?:end|exit|leave|terminate|cancel|break|get out of|release us from|"
+               r"let us out of)\b[^.!?\n\0]{0,30}?\b(?:contract|agreement|commitment)s?\b"
+               r"[^.!?\n\0]{0,30}?\b(?:early|before (?:the )?(?:end|term|renewal|it ends)|"
+               r"after (?:the first |year |one |the )?(?:year|month)s?(?: one| 1)?|mid[- ]term)\b"),
         exclude=("credit card", "debit card", "credit score", "what is your refund policy",
                  "what's your refund policy", "how do refunds work", "how ... refunds work",
                  "issue a refund", "refund my customer*", "refund our customer*",
@@ -102,25 +126,54 @@ PACKS: dict[str, Pack] = {
                  "discount code*", "whether you ... discount*", "whether you ... refund*",
                  "do you ever ... discount*", "do you ever ... refund*",
                  "do you offer ... discount*", "do you offer ... refund*",
-                 "nonprofit discount*", "education* discount*")),
+                 "nonprofit discount*", "education* discount*",
+                 # what leaving early would cost, asked
+                 r"re:\b(?:what(?:'s| is| are| would be)|how much (?:is|are|would be)|is there) "
+                 r"(?:the|your|a|an|any) (?:(?:early[- ])?(?:termination|cancell?ation|exit|"
+                 r"break) )?(?:fees?|penalty|penalties|charges?)\b",
+                 r"re:\bwhat (?:happens|would happen) if\b[^.!?\n\0]{0,60}?\b(?:early|fee|fees|"
+                 r"penalty)\b")),
     "de": Pack(
         terms=("ausnahme ... machen", "ausnahmsweise", "kulanz", "kulanzweise",
                "gebuhr erlassen", "gebuhren erlassen", "mahngebuhr erlassen",
                "vertrag vorzeitig kundigen", "vorzeitig aus dem vertrag", "sonderkundigung",
-               "vertragsverlangerung", "ausserhalb der ... frist", "nach ablauf der ... frist"),
+               "vertragsverlangerung", "ausserhalb der ... frist", "nach ablauf der ... frist",
+               r"re:\b(?:alten|bisherigen|fruheren|aktuellen|jetzigen|bestehenden) (?:preis|tarif|"
+               r"konditionen)\w*\b[^.!?\n\0]{0,40}?\b(?:behalten|beibehalten|weiterhin|halten|"
+               r"bleiben|verlangern)\b", "zum alten preis", "bestandspreis*", "bestandskonditionen",
+               r"re:\bohne (?:die |eine |jede )?(?:vertragsstrafe|kundigungsgebuhr\w*|"
+               r"storno\w*|ablose\w*|strafgebuhr\w*)",
+               r"re:\bvorzeitig\w*\b[^.!?\n\0]{0,30}?\b(?:beenden|kundigen|aussteigen|auflosen|"
+               r"kundigung)\b"),
         exclude=("erstattungsrichtlinie", "wie erstatte ich", "wie ... erstattung* ... funktion*",
-                 "wie richte ich ... rabatt", "rabattcode*")),
+                 "wie richte ich ... rabatt", "rabattcode*",
+                 r"re:\b(?:wie hoch ist|was kostet) (?:die|eine|der)\b[^.!?\n\0]{0,40}")),
     "fr": Pack(
         terms=("faire une exception", "exception a votre politique", "a titre exceptionnel",
                "annuler les penalites", "renoncer aux frais", "resilier ... sans frais",
                "resiliation anticipee", "rompre le contrat", "prolonger le contrat",
-               "hors delai de remboursement", "apres le delai de remboursement"),
+               "hors delai de remboursement", "apres le delai de remboursement",
+               r"re:\b(?:garder|conserver|maintenir|rester)\b[^.!?\n\0]{0,40}?\b(?:ancien|"
+               r"anciens|ancienne|actuel|actuelle) (?:tarif|prix|forfait|offre)",
+               r"re:\bsans (?:les |la |aucune? |payer (?:les |la )?)?(?:frais|penalites?|"
+               r"indemnites?) (?:de resiliation|de rupture|de sortie|anticipee?s?)",
+               r"re:\b(?:resilier|quitter|sortir|mettre fin)\b[^.!?\n\0]{0,30}?\bcontrat\b"
+               r"[^.!?\n\0]{0,30}?\b(?:avant (?:la fin|le terme|l'echeance)|par anticipation|"
+               r"de maniere anticipee)"),
         exclude=("carte de credit", "carte bancaire", "politique de remboursement",
                  "comment ... rembourser ... client*", "code de reduction")),
     "es": Pack(
         terms=("hacer una excepcion", "excepcion a la politica", "de forma excepcional",
                "condonar la comision", "anular la penalizacion", "cancelacion anticipada",
-               "romper el contrato", "ampliar el contrato", "fuera del plazo de reembolso"),
+               "romper el contrato", "ampliar el contrato", "fuera del plazo de reembolso",
+               r"re:\b(?:mant[ei]n\w*|conserv\w*|respet\w*|segui\w* con|quedar\w* con)\b"
+               r"[^.!?\n\0]{0,40}?\b(?:precio|tarifa|plan)(?:es|s)? (?:antigu[oa]s?|"
+               r"anterior(?:es)?|actual(?:es)?|original(?:es)?|de siempre)\b",
+               r"re:\bsin (?:la |el |ninguna |pagar (?:la |el )?)?(?:penalizacion|penalidad|"
+               r"comision de cancelacion|cargo por cancelacion|multa)\b",
+               r"re:\b(?:rescindir|terminar|cancelar|salir)\w*\b[^.!?\n\0]{0,30}?\bcontrato\b"
+               r"[^.!?\n\0]{0,30}?\b(?:antes de tiempo|anticipadamente|antes del plazo|"
+               r"antes de que termine)"),
         exclude=("tarjeta de credito", "politica de reembolso",
                  "como ... reembolsar ... cliente*", "codigo de descuento")),
     "pt": Pack(
@@ -128,12 +181,27 @@ PACKS: dict[str, Pack] = {
                "em carater excepcional", "isentar a multa", "isencao da multa",
                "cancelamento antecipado", "rescisao antecipada", "quebrar o contrato",
                "prorrogar o contrato", "fora do prazo de reembolso",
-               "apos o prazo de reembolso"),
+               "apos o prazo de reembolso",
+               r"re:\b(?:mant\w*|conserv\w*|continu\w* com|fic\w* com|respeit\w*)\b"
+               r"[^.!?\n\0]{0,40}?\b(?:preco|valor|plano|tarifa)s? (?:antig[oa]s?|"
+               r"anterior(?:es)?|atua(?:l|is)|original|promocional)\b",
+               r"re:\bsem (?:a |o |nenhuma |pagar (?:a |o )?)?(?:multa|penalidade)\b",
+               r"re:\b(?:rescindir|encerrar|cancelar|sair)\w*\b[^.!?\n\0]{0,30}?\bcontrato\b"
+               r"[^.!?\n\0]{0,30}?\b(?:antes do prazo|antecipadamente|antes do fim|antes de "
+               r"terminar)"),
         exclude=("cartao de credito", "politica de reembolso",
                  "como ... reembolsar ... cliente*", "cupom de desconto")),
-    "it": Pack(terms=("fare un'eccezione", "in via eccezionale"),
+    "it": Pack(terms=("fare un'eccezione", "in via eccezionale", "senza penale",
+                      "senza la penale", "recesso anticipato", "disdetta anticipata",
+                      r"re:\b(?:mantenere|mantenerci|conservare|tenere)\b[^.!?\n\0]{0,40}?"
+                      r"\b(?:prezzo|tariffa|piano) (?:vecchi[oa]|precedente|attuale|originale)"),
                exclude=("carta di credito", "politica di rimborso")),
-    "nl": Pack(terms=("een uitzondering maken", "uitzondering maken"),
+    "nl": Pack(terms=("een uitzondering maken", "uitzondering maken", "zonder boete",
+                      "zonder de boete", "zonder opzegkosten", "voortijdig opzeggen",
+                      "vroegtijdig opzeggen", "contract ... voortijdig beeindigen",
+                      r"re:\b(?:oude|huidige|vorige|oorspronkelijke) (?:prijs|tarief|"
+                      r"abonnement)\w*\b[^.!?\n\0]{0,40}?\b(?:behouden|houden|aanhouden|"
+                      r"blijven)\b"),
                exclude=("creditcard", "restitutiebeleid")),
 }
 
@@ -524,5 +592,6 @@ class _Terms:
 
 @lru_cache(maxsize=64)
 def _currencies(currencies: tuple[tuple[str, str], ...], codes: tuple[str, ...]) -> _Currencies:
-    aliases = {**{code.lower(): code for code in codes}, **dict(currencies)}
+    aliases = {**{code.lower(): code for code in codes},
+               **{fold(alias): code for alias, code in currencies}}  # matched on folded text
     return _Currencies(aliases, max(map(len, aliases)))

@@ -421,6 +421,82 @@ def test_near_misses_in_every_language(body):
     assert evaluate(ticket(comment(1, body))) == []
 
 
+@pytest.mark.parametrize("body, summary", [
+    # slang and the currency's name in the customer's language
+    ("I think 150 quid off this month's bill is fair, don't you?",
+     "discount of GBP 150.00 above the GBP 100.00 limit"),
+    ("We'd like 200 bucks back as compensation for the outage.",
+     "compensation of USD 200.00 above the USD 100.00 limit"),
+    ("Hemos tirado 1.200 dólares a la basura. Exijo el reembolso completo YA.",
+     "refund of USD 1,200.00 above the USD 100.00 limit"),
+    ("Queremos um reembolso de 300 dólares.", "refund of USD 300.00 above the USD 100.00 limit"),
+    ("Exigimos una compensación de 250 libras.",
+     "compensation of GBP 250.00 above the GBP 100.00 limit"),
+    ("Wir erwarten eine Entschädigung von 400 Pfund.",
+     "compensation of GBP 400.00 above the GBP 100.00 limit"),
+    # an amount taken off is a discount
+    ("Can you take $200 off the renewal?", "discount of USD 200.00 above the USD 100.00 limit"),
+])
+def test_currencies_and_discounts_as_customers_say_them(body, summary):
+    [proposal] = evaluate(ticket(comment(3, body)))
+    assert [e.summary for e in proposal.evidence] == [summary]
+
+
+@pytest.mark.parametrize("body", [
+    "We'd take 20% off if you could, thanks.",
+    "Turn off the invoice reminders please, we pay $500 a month.",
+    "50 quid off would be nice.",  # under the limit
+    "We spent 300 bucks on ads last month and need the campaign report.",
+])
+def test_currency_and_discount_near_misses(body):
+    assert evaluate(ticket(comment(1, body))) == []
+
+
+@pytest.mark.parametrize("body, phrase", [
+    # keeping a retired price: a pricing exception
+    ("We're on the old Growth plan, which is being retired at renewal. Can you keep us on the "
+     "legacy price for one more year?", "keep us on the legacy price"),
+    ("Could you honour our old pricing at renewal?", "honour our old pricing"),
+    ("Können wir den alten Preis noch ein Jahr behalten?", "alten Preis noch ein Jahr behalten"),
+    ("Pouvez-vous nous garder à l'ancien tarif encore un an ?", "garder à l'ancien tarif"),
+    ("¿Pueden mantenernos el precio antiguo un año más?", "mantenernos el precio antiguo"),
+    ("Vocês podem manter o preço antigo por mais um ano?", "manter o preço antigo"),
+    ("Possiamo mantenere il prezzo vecchio ancora un anno?", "mantenere il prezzo vecchio"),
+    ("Kunnen we de oude prijs behouden na de verlenging?", "oude prijs behouden"),
+    # leaving a contract early, or without its fee
+    ("We've been acquired. We'd like to end our 3-year agreement after year one, without the "
+     "early termination fee in section 9.2.", "end our 3-year agreement after year one"),
+    ("Please let us go without the cancellation fee.", "without the cancellation fee"),
+    ("Can we get out of our contract early?", "get out of our contract early"),
+    ("Wir möchten den Vertrag vorzeitig beenden, ohne die Vertragsstrafe.", "vorzeitig beenden"),
+    ("Nous voudrions résilier sans les frais de résiliation anticipée.",
+     "sans les frais de résiliation"),
+    ("Queremos rescindir el contrato anticipadamente, sin la penalización.",
+     "rescindir el contrato anticipadamente"),
+    ("Queremos encerrar o contrato antes do prazo, sem a multa.",
+     "encerrar o contrato antes do prazo"),
+    ("We willen zonder boete opzeggen.", "zonder boete"),
+])
+def test_retired_prices_and_early_exits_are_exceptions(body, phrase):
+    [proposal] = evaluate(ticket(comment(2, body)))
+    assert [e.summary for e in proposal.evidence] == [f'asks for a policy exception: "{phrase}"']
+
+
+@pytest.mark.parametrize("body", [
+    "Can we keep the current plan and add three seats?",
+    "What was the old price of the Growth plan?",
+    "How do I move from the legacy plan to the new one?",
+    "We don't need to keep the old price, the new plan is fine.",
+    "What is the early termination fee?",
+    "What happens if we end the contract early?",
+    "Is there a cancellation fee if we leave early?",
+    "Can I upgrade without any fees?",
+    "Wie hoch ist die Gebühr bei vorzeitiger Kündigung?",
+])
+def test_retired_price_and_early_exit_near_misses(body):
+    assert evaluate(ticket(comment(1, body))) == []
+
+
 def test_languages_packs_exclusions_and_money_words():
     german = ticket(comment(1, "Bitte erstatten Sie uns 300 €."))
     assert evaluate(german, languages=["en"]) == []
