@@ -83,6 +83,20 @@ def test_report_summarises_deliveries_and_decisions(tmp_path):
     assert result.output.splitlines() == [
         "deliveries: done 2, pending 1",
         "evaluations: escalated 1",
+        "tickets: 1  escalations: 1 (1 moved)",
+        "escalations per tier: L2 1",
+        "escalations per policy: customer_request 1",
+        "escalations per channel: unknown 1",
+        "escalations per organization: none 1",
+        "tier mix (tickets by tier as last seen, against the playbooks' guide):",
+        "  L1           0    0.0 %  (guide ~80 %)  off guide",
+        "  L2           1  100.0 %  (guide 15-20 %)  off guide",
+        "  L3           0    0.0 %  (guide ~5 %)  off guide",
+        "overrides (taken back within 7 days): 0",
+        "  customer_request: 0 of 1 moves (0.0 %)",
+        "write failures: 0 (0 not written since)",
+        "deadline lateness: 0 run, median -, 95th percentile -, max -; 0 failed, 0 pending, "
+        "0 overdue",
         "2026-11-18 11:06:40  zendesk #42  escalated L1 -> L2  by customer_request",
     ]
 

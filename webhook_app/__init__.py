@@ -24,12 +24,18 @@ class AppContext:
 
 
 def create_app(settings: Settings, *, store: Store | None = None,
-               wake: threading.Event | None = None) -> Flask:
+               wake: threading.Event | None = None,
+               host: str | None = None) -> Flask:
     """Build the receiver. ``wake`` is set after each stored delivery (the in-process worker
     waits on it); ``store`` defaults to one on ``settings.database_url``."""
+    from webhook_app.admin import OPEN, admin, check_access
     from webhook_app.routes import health, webhooks
 
+    # ``host``: where the server listens. /admin without [admin] token is open on
+    # loopback, refused (ConfigError) anywhere else, closed when host is not known.
+    admin_open = check_access(settings, host)
     app = Flask(__name__)
+    app.config[OPEN] = admin_open
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     if store is None:
         store = Store(settings.database_url)
@@ -37,6 +43,7 @@ def create_app(settings: Settings, *, store: Store | None = None,
     app.extensions["tierlift"] = AppContext(settings, store, wake or threading.Event())
     app.register_blueprint(webhooks)
     app.register_blueprint(health)
+    app.register_blueprint(admin)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 from collections import Counter
+from dataclasses import asdict
 from datetime import UTC, datetime
 
 import click
@@ -17,8 +18,9 @@ from pydantic_core import to_jsonable_python
 from plugins.manager import ConfigError, PolicyHost
 from webhook_app.deliveries import Ignored, Malformed, parse_jira, parse_zendesk
 from webhook_app.presets import HELPDESKS, PRESETS, render
+from webhook_app.review import review, review_lines, story_lines, ticket_stories
 from webhook_app.service import Service, enabled_policies
-from webhook_app.settings import Settings, load_settings
+from webhook_app.settings import Settings, load_settings, load_store_settings
 from webhook_app.store import Store
 
 config_option = click.option(
@@ -65,7 +67,10 @@ def serve(config_path, host, port, workers, log_level) -> None:
     """Receiver and workers in one process."""
     service = _service(config_path, workers, log_level)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # unwinds serve(), which shuts down
-    service.serve(host, port)
+    try:
+        service.serve(host, port)
+    except ConfigError as exc:  # /admin would be open to the network
+        _config_failure(exc)
 
 
 @main.command()
@@ -139,20 +144,59 @@ def _has_env_config() -> bool:
 
 @main.command()
 @config_option
-@click.option("--limit", default=20, show_default=True, help="Recent decisions to show.")
-def report(config_path, limit) -> None:
-    """What tierlift did: deliveries, outcomes, and the latest escalations with their reasons."""
-    settings = _settings(config_path)
-    store = Store(settings.database_url)
-    store.create_schema()
-    counts = store.inbox_counts()
-    click.echo("deliveries: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
-                                 or "none"))
-    entries = store.audit_log(limit=10_000)
-    outcomes = Counter(e["outcome"] for e in entries)
-    click.echo("evaluations: " + (", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()))
-                                  or "none"))
-    for entry in entries[-limit:]:
+@click.option("--database-url", default=None, metavar="URL",
+              help="The store (default: database_url of the config file, or "
+                   "$TIERLIFT_DATABASE_URL); nothing else of the configuration is needed.")
+@click.option("--ticket", "ticket_ref", default=None, metavar="REF",
+              help="One ticket's story: every delivery and evaluation, each policy's proposal "
+                   "(held ones with the reason), the decision and the helpdesk's answer.")
+@click.option("--platform", type=click.Choice(["zendesk", "jira"]), default=None,
+              help="With --ticket: only this helpdesk's ticket of that name.")
+@click.option("--days", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Only the last DAYS days (default: everything in the store).")
+@click.option("--override-days", type=click.FloatRange(min=0, min_open=True), default=7.0,
+              show_default=True, help="An agent moving a ticket back down, or out of the team, "
+                                      "within this many days of tierlift's move overrides it.")
+@click.option("--limit", default=20, show_default=True, help="Latest evaluations to list.")
+@click.option("--json", "as_json", is_flag=True, help="The same numbers as JSON.")
+def report(config_path, database_url, ticket_ref, platform, days, override_days, limit,
+           as_json) -> None:
+    """What tierlift did, read from its store alone (no helpdesk secret needed).
+
+    Escalations per tier, policy, channel and organization; the tier mix against the
+    playbooks' 80 / 15-20 / 5 % guide; overrides per policy (moves agents took back); write
+    failures; deadline lateness; the latest evaluations. /admin shows the same numbers.
+    """
+    try:
+        where = load_store_settings(config_path, database_url=database_url)
+    except ConfigError as exc:
+        _config_failure(exc)
+    store = Store(where.database_url)
+    if not store.holds_tierlift():
+        click.echo("no tierlift store there (no audit table): give the database_url that "
+                   "tierlift serve uses (--database-url, $TIERLIFT_DATABASE_URL or the config "
+                   "file)", err=True)
+        sys.exit(2)
+    store.create_schema()  # a store of an earlier version gains its later columns
+    if ticket_ref is not None:
+        stories = ticket_stories(store, ticket_ref, platform)
+        if not stories:
+            click.echo(f"nothing on ticket {ticket_ref} in the store", err=True)
+            sys.exit(1)
+        if as_json:
+            click.echo(json.dumps([asdict(s) for s in stories], indent=2))
+            return
+        click.echo("\n\n".join("\n".join(story_lines(story)) for story in stories))
+        return
+    now = store.clock()
+    result = review(store, where.tiers, since=None if days is None else now - days * 86400,
+                    override_days=override_days, now=now)
+    if as_json:
+        click.echo(json.dumps(asdict(result), indent=2))
+        return
+    for line in review_lines(result):
+        click.echo(line)
+    for entry in store.audit_log(limit=limit, since=result.since) if limit > 0 else ():
         click.echo(describe_audit(entry))
 
 

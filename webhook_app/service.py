@@ -150,7 +150,7 @@ class Service:
 
     def serve(self, host: str, port: int, *, ready: threading.Event | None = None) -> None:
         """Run the receiver on waitress until :meth:`shutdown`; workers run alongside."""
-        app = create_app(self.settings, store=self.store, wake=self.wake)
+        app = create_app(self.settings, host=host, store=self.store, wake=self.wake)
         self.server = create_server(app, host=host, port=port, threads=8)
         self.start_workers()
         log.info("tierlift listening on http://%s:%s", host, self.server.effective_port)

@@ -7,13 +7,22 @@ import os
 import tomllib
 import types
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -29,7 +38,7 @@ from plugins.manager import ConfigError, NoOptions, PolicyHost
 CONFIG_ENV = "TIERLIFT_CONFIG"
 # Keys whose values never appear in an error message, even when they have the wrong type.
 SECRET_KEYS = frozenset({"api_token", "oauth_token", "pat", "webhook_secret", "webhook_token",
-                         "database_url"})
+                         "token", "database_url"})
 JIRA_PRIORITIES = {"low": "Low", "normal": "Medium", "high": "High", "urgent": "Highest"}
 
 
@@ -173,6 +182,21 @@ class CalendarSettings(_Section):
                               country=self.country, subdivision=self.subdivision)
 
 
+class AdminSettings(_Section):
+    token: SecretStr | None = Field(None, description="Opens the /admin dashboard: sent as "
+                                    "'Authorization: Bearer <token>', as ?token= from a "
+                                    "browser, or as the basic-auth password. Required unless "
+                                    "tierlift serve listens on loopback only.")
+
+    @field_validator("token")
+    @classmethod
+    def _long_enough(cls, token: SecretStr | None) -> SecretStr | None:
+        if token is not None and len(token.get_secret_value()) < 16:
+            raise ValueError("use at least 16 random characters, e.g. the output of "
+                             "python3 -c 'import secrets; print(secrets.token_urlsafe())'")
+        return token
+
+
 class WorkerSettings(_Section):
     lease_seconds: float = Field(30.0, gt=0, description="How long a claimed ticket stays "
                                  "claimed by a worker that stopped answering.")
@@ -208,6 +232,7 @@ class Settings(BaseSettings):
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
     calendars: dict[str, CalendarSettings] = Field(default_factory=dict)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    admin: AdminSettings = Field(default_factory=AdminSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -412,16 +437,7 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
 
     Raises :class:`ConfigError` with one line per problem, each naming the key.
     """
-    path = path or os.environ.get(CONFIG_ENV)
-    data: dict[str, Any] = {}
-    if path:
-        file = Path(path)
-        try:
-            data = tomllib.loads(file.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError([f"config file {file}: not found"]) from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError([f"config file {file}: not valid TOML: {exc}"]) from None
+    data = _read_toml(path or os.environ.get(CONFIG_ENV))
     try:
         settings = Settings(**data)
     except ValidationError as exc:
@@ -430,6 +446,18 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
     if problems:
         raise ConfigError(problems)
     return settings
+
+
+def _read_toml(path: str | os.PathLike | None) -> dict[str, Any]:
+    if not path:
+        return {}
+    file = Path(path)
+    try:
+        return tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError([f"config file {file}: not found"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"config file {file}: not valid TOML: {exc}"]) from None
 
 
 def _lines(exc: ValidationError) -> list[str]:
@@ -498,3 +526,37 @@ def _tier_map_problems(settings: Settings, key: str, mapping: dict, what: str) -
     problems += [f"{key}.{tier}: missing; every tier from default_tier up needs {what}"
                  for tier in settings.tiers[start:] if tier not in mapping]
     return problems
+
+
+# -- commands that only read the store --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """What reading the store needs: where it is, and the tiers (for the report's order)."""
+
+    database_url: str
+    tiers: tuple[str, ...]
+
+
+def load_store_settings(path: str | os.PathLike | None = None, *,
+                        database_url: str | None = None) -> StoreSettings:
+    """``database_url`` and ``tiers`` from ``path`` (else ``$TIERLIFT_CONFIG``), then
+    ``TIERLIFT_DATABASE_URL`` / ``TIERLIFT_TIERS``, then ``database_url``. Every other key is
+    ignored, not validated: ``tierlift report`` runs where no helpdesk secret is set."""
+    data = _read_toml(path or os.environ.get(CONFIG_ENV))
+    env = {name.upper(): value for name, value in os.environ.items()}
+    url = database_url or env.get("TIERLIFT_DATABASE_URL") or data.get("database_url") or \
+        Settings.model_fields["database_url"].default
+    tiers: Any = data.get("tiers", Settings.model_fields["tiers"].default_factory())
+    if "TIERLIFT_TIERS" in env:
+        try:
+            tiers = json.loads(env["TIERLIFT_TIERS"])
+        except json.JSONDecodeError:
+            raise ConfigError(['tiers: TIERLIFT_TIERS is not valid JSON; write it as JSON, '
+                               'e.g. ["L1", "L2", "L3"]']) from None
+    if not isinstance(url, str):
+        raise ConfigError(["database_url: give the store's URL as a string"])
+    if not isinstance(tiers, list) or not all(isinstance(t, str) for t in tiers):
+        raise ConfigError(["tiers: give a list of tier names, lowest first"])
+    return StoreSettings(url, tuple(tiers))

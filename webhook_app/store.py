@@ -531,20 +531,63 @@ class Store:
 
     # -- reading back -----------------------------------------------------------------------
 
-    def audit_log(self, *, ticket_ref: str | None = None, limit: int = 100) -> list[dict]:
+    def audit_log(self, *, ticket_ref: str | None = None, platform: str | None = None,
+                  since: float | None = None, limit: int | None = 100) -> list[dict]:
+        """The latest ``limit`` audit entries (``None``: all), oldest first."""
         query = sa.select(audit).order_by(audit.c.id.desc()).limit(limit)
         if ticket_ref is not None:
             query = query.where(audit.c.ticket_ref == ticket_ref)
+        if platform is not None:
+            query = query.where(audit.c.platform == platform)
+        if since is not None:
+            query = query.where(audit.c.at >= since)
         with self.engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
         return [{**row, "detail": json.loads(row["detail"])} for row in reversed(rows)]
 
-    def inbox_counts(self) -> dict[str, int]:
+    def inbox_counts(self, *, since: float | None = None) -> dict[str, int]:
+        query = sa.select(inbox.c.status, sa.func.count()).group_by(inbox.c.status)
+        if since is not None:
+            query = query.where(inbox.c.received_at >= since)
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(inbox.c.status, sa.func.count()).group_by(inbox.c.status)
-            ).all()
+            rows = conn.execute(query).all()
         return {status: count for status, count in rows}
+
+    def holds_tierlift(self) -> bool:
+        """Whether the database has tierlift's tables (a report on a wrong URL says so)."""
+        return sa.inspect(self.engine).has_table("audit")
+
+    def inbox_entries(self, *, platform: str | None = None, ticket_ref: str | None = None,
+                      kind: str | None = None, since: float | None = None) -> list[dict]:
+        """Deliveries as stored (payload left out), oldest first."""
+        query = (sa.select(*(c for c in inbox.c if c.name != "payload"))
+                 .order_by(inbox.c.id))
+        for column, value in ((inbox.c.platform, platform), (inbox.c.ticket_ref, ticket_ref),
+                              (inbox.c.kind, kind)):
+            if value is not None:
+                query = query.where(column == value)
+        if since is not None:
+            query = query.where(inbox.c.received_at >= since)
+        with self.engine.connect() as conn:
+            return [dict(row) for row in conn.execute(query).mappings()]
+
+    def indexed(self, *, platform: str | None = None,
+                ticket_ref: str | None = None) -> list[dict]:
+        """Rows of the ticket index: what tierlift last saw of each ticket."""
+        query = sa.select(ticket_index).order_by(ticket_index.c.platform,
+                                                 ticket_index.c.ticket_ref)
+        if platform is not None:
+            query = query.where(ticket_index.c.platform == platform)
+        if ticket_ref is not None:
+            query = query.where(ticket_index.c.ticket_ref == ticket_ref)
+        with self.engine.connect() as conn:
+            return [dict(row) for row in conn.execute(query).mappings()]
+
+    def overdue_deadlines(self, before: float) -> int:
+        """Tickets whose deadline passed before ``before`` and was not taken up yet."""
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(tickets)
+                                .where(tickets.c.next_due_at < before)).scalar()
 
 
 
