@@ -134,6 +134,7 @@ class PolicyHost:
         problems: list[str] = []
         enabled: dict[str, BaseModel] = {}
         shadow: set[str] = set()
+        warnings: list[str] = []
         for name, table in config.items():
             key = f"policies.{name}"
             if name not in specs:
@@ -151,7 +152,7 @@ class PolicyHost:
                 problems.append(f"{key}.mode: expected live or shadow, got {mode!r}")
                 continue
             model = specs[name].options
-            problems += _renamed(key, table, getattr(model, "renamed_options", {}))
+            problems += _renamed(key, table, getattr(model, "renamed_options", {}), warnings)
             unknown = sorted(set(table) - set(model.model_fields))
             for option in unknown:
                 known = ", ".join(model.model_fields) or "none"
@@ -170,16 +171,18 @@ class PolicyHost:
         if problems:
             raise ConfigError(problems)
         return EnabledPolicies(self, enabled, {n: specs[n] for n in enabled},
-                               shadow=frozenset(shadow))
+                               shadow=frozenset(shadow), warnings=tuple(warnings))
 
 
 class EnabledPolicies:
     """The policies an admin enabled, with their options, ready to evaluate tickets."""
 
     def __init__(self, host: PolicyHost, options: dict[str, BaseModel],
-                 specs: dict[str, PolicySpec], *, shadow: frozenset[str] = frozenset()) -> None:
+                 specs: dict[str, PolicySpec], *, shadow: frozenset[str] = frozenset(),
+                 warnings: tuple[str, ...] = ()) -> None:
         self.options = options
         self.specs = specs
+        self.warnings = warnings  # deprecated option names, with their successors
         self.shadow = shadow  # run in shadow mode: proposals audited, never mixed into a write
         # Resolved once: evaluate() runs for every ticket, the plugin set does not change.
         self._calls = [(impl.plugin_name, impl.function, impl.argnames)
@@ -217,9 +220,10 @@ class EnabledPolicies:
         return result
 
 
-def _renamed(key: str, table: dict[str, Any], renamed: Mapping[str, str]) -> list[str]:
+def _renamed(key: str, table: dict[str, Any], renamed: Mapping[str, str],
+             warnings: list[str]) -> list[str]:
     """Move options given under an old name (a model's ``renamed_options``: old name to new)
-    to their new name, with a deprecation warning; an option given under both is a problem."""
+    to their new name, adding a deprecation warning; an option given under both is a problem."""
     problems = []
     for old, new in renamed.items():
         if old not in table:
@@ -228,7 +232,9 @@ def _renamed(key: str, table: dict[str, Any], renamed: Mapping[str, str]) -> lis
         if new in table:
             problems.append(f"{key}.{old}: renamed to {new}, which is also given; remove {old}")
         else:
-            log.warning("%s.%s is deprecated: it is now called %s", key, old, new)
+            warning = f"{key}.{old} is deprecated: it is now called {new}"
+            log.warning("%s", warning)
+            warnings.append(warning)
             table[new] = value
     return problems
 

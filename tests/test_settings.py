@@ -423,6 +423,16 @@ def invoke(*args: str):
     return CliRunner().invoke(cli.main, list(args))
 
 
+def test_check_names_a_renamed_option_and_its_successor_and_still_passes(tmp_path):
+    path = write(tmp_path, GOOD + "\n[policies.incident]\nenabled = true\nroute = \"\"\n"
+                 "similarity = 0.4\n")
+    result = invoke("check", "--config", str(path))
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ("config warning: policies.incident.similarity is deprecated: it is "
+                             "now called subject_similarity\n")
+    assert result.stdout.startswith("config OK")
+
+
 def test_check_accepts_a_good_file_and_starts_nothing(tmp_path):
     database = tmp_path / "never-created.db"
     path = write(tmp_path, GOOD.replace("sqlite:///tierlift.db", f"sqlite:///{database}"))

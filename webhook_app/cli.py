@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import signal
 import sys
@@ -13,10 +12,12 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 
 import click
+from prometheus_client import start_http_server
 from pydantic_core import to_jsonable_python
 
 from plugins.manager import ConfigError, PolicyHost
 from webhook_app.deliveries import Ignored, Malformed, parse_jira, parse_zendesk
+from webhook_app.logs import configure_logging
 from webhook_app.presets import HELPDESKS, PRESETS, render
 from webhook_app.review import review, review_lines, story_lines, ticket_stories
 from webhook_app.service import Service, enabled_policies
@@ -43,10 +44,10 @@ def _config_failure(exc: ConfigError):
 
 
 def _service(config_path: str | None, workers: int, log_level: str) -> Service:
-    logging.basicConfig(level=log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = _settings(config_path)
+    configure_logging(log_level, settings.log_format)
     try:
-        return Service.build(_settings(config_path), workers=workers)
+        return Service.build(settings, workers=workers)
     except ConfigError as exc:
         _config_failure(exc)
 
@@ -77,9 +78,15 @@ def serve(config_path, host, port, workers, log_level) -> None:
 @config_option
 @click.option("--workers", default=1, show_default=True, type=int)
 @click.option("--log-level", default="info", show_default=True)
-def worker(config_path, workers, log_level) -> None:
+@click.option("--metrics-port", type=int, default=None,
+              help="Serve this process's Prometheus metrics at /metrics on this port.")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True)
+def worker(config_path, workers, log_level, metrics_port, metrics_host) -> None:
     """Workers only, for receivers and workers on separate machines (shared database)."""
     service = _service(config_path, workers, log_level)
+    if metrics_port is not None:
+        start_http_server(metrics_port, addr=metrics_host,
+                          registry=service.escalator.metrics.registry)
     stopped = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopped.set())
@@ -97,6 +104,8 @@ def check(config_path) -> None:
         policies = enabled_policies(settings)
     except ConfigError as exc:
         _config_failure(exc)
+    for warning in policies.warnings:
+        click.echo(f"config warning: {warning}", err=True)
     platforms = [name for name in ("zendesk", "jira") if getattr(settings, name) is not None]
     click.echo(f"config OK: tiers {' < '.join(settings.tiers)} (default {settings.default_tier}); "
                f"helpdesks: {', '.join(platforms)}; "
@@ -251,6 +260,49 @@ def replay(config_path, file) -> None:
         counts["stored" if store.receive(delivery) else "duplicate"] += 1
     click.echo("replayed: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     sys.exit(1 if counts["refused"] else 0)
+
+
+@main.command()
+@config_option
+@click.option("--since", default="30d", show_default=True,
+              help="How far back: 30d, 12h, 2w, or a date such as 2026-11-01.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write the report as one self-contained HTML page.")
+@click.option("--cache", "cache_path", type=click.Path(dir_okay=False), default=None,
+              help="What was pulled, reused by the next run (it holds ticket contents; "
+              "default: tierlift-backtest.cache.jsonl here).")
+@click.option("--samples", default=5, show_default=True, help="Handoff notes to show.")
+@click.option("--concurrency", default=4, show_default=True,
+              help="Tickets read at once (the rate budget still paces them).")
+def backtest(config_path, since, html_path, cache_path, samples, concurrency) -> None:
+    """Replay the helpdesk's recent tickets through this configuration, reading only."""
+    from connector.errors import HelpdeskError
+    from webhook_app.backtest import DEFAULT_CACHE, parse_since
+    from webhook_app.backtest import backtest as run_backtest
+    from webhook_app.backtest_report import Summary, render_html, render_text
+
+    now = datetime.now(UTC)
+    try:
+        parse_since(since, now)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from None
+    settings = _settings(config_path)
+    cache_path = cache_path or DEFAULT_CACHE
+    try:
+        result = run_backtest(settings, since=since, cache_path=cache_path,
+                              concurrency=concurrency, now=now)
+    except ConfigError as exc:
+        _config_failure(exc)
+    except HelpdeskError as exc:
+        click.echo(f"backtest stopped: {exc} (what was read is kept in {cache_path}; run "
+                   "again to go on)", err=True)
+        sys.exit(1)
+    summary = Summary.of(result, samples=samples)
+    click.echo(render_text(summary), nl=False)
+    if html_path:
+        with open(html_path, "w", encoding="utf-8") as page:
+            page.write(render_html(summary))
+        click.echo(f"report written to {html_path}", err=True)
 
 
 @main.command()
