@@ -15,6 +15,7 @@ from importlib.metadata import PackageNotFoundError, version
 import requests
 
 from connector.errors import AmbiguousWrite, AuthError, Unavailable
+from connector.telemetry import NO_TELEMETRY, ApiTelemetry
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +146,8 @@ class ApiSession:
 
     Every call has a timeout. 429/503 are retried after ``Retry-After`` (else exponential backoff
     with full jitter); reads are also retried on connection errors and 5xx. A write that fails
-    ambiguously raises :class:`AmbiguousWrite` instead of being repeated.
+    ambiguously raises :class:`AmbiguousWrite` instead of being repeated. Every attempt, 429,
+    retry and rate-budget wait is reported to ``telemetry`` (for /metrics).
     """
 
     def __init__(
@@ -161,6 +163,7 @@ class ApiSession:
         budget: RateBudget | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
+        telemetry: ApiTelemetry = NO_TELEMETRY,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.session = requests.Session()
@@ -174,6 +177,7 @@ class ApiSession:
         self.budget = budget or RateBudget()
         self._sleep = sleep
         self._rng = rng or random.Random()
+        self.telemetry = telemetry
 
     def get(self, path: str, **params: object) -> requests.Response:
         return self.request("GET", path, params=params or None)
@@ -193,6 +197,7 @@ class ApiSession:
             wait = self.budget.delay(write=write)
             if wait > 0:
                 log.info("rate budget low: waiting %.2fs before %s %s", wait, method, path)
+                self.telemetry.waited(wait)
                 self._sleep(wait)
             last = attempt == self.max_attempts
             try:
@@ -200,15 +205,18 @@ class ApiSession:
                     method, url, params=params, json=json, timeout=self.timeout
                 )
             except requests.ConnectTimeout as exc:  # nothing was sent: safe to retry any method
+                self.telemetry.sent(method, None)
                 self._retry_or_raise(last, attempt, None, f"{method} {path}: {exc}")
                 continue
             except (requests.Timeout, requests.ConnectionError) as exc:
+                self.telemetry.sent(method, None)
                 if write:
                     raise AmbiguousWrite(f"{method} {path}: {exc}") from exc
                 self._retry_or_raise(last, attempt, None, f"{method} {path}: {exc}")
                 continue
             self.budget.observe(response.headers)
             status = response.status_code
+            self.telemetry.sent(method, status)
             if status in (401, 403):
                 raise AuthError(
                     f"{method} {path}: HTTP {status} — check the API credentials and the "
@@ -246,6 +254,7 @@ class ApiSession:
         if retry_after is None:
             ceiling = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
             retry_after = self._rng.uniform(0, ceiling)
+        self.telemetry.retried(status)
         log.info("%s; retrying in %.2fs (attempt %d/%d)", what, retry_after, attempt,
                  self.max_attempts)
         self._sleep(retry_after)

@@ -81,3 +81,35 @@ def tierlift_evaluate(ticket, ctx):
     never moving a ticket down is the host's job, as is merging your proposal with the others.
     If you raise, the error is recorded in the audit log and the other policies still run.
     """
+
+
+@hookspec
+def tierlift_notify(event):
+    """Tell people about an escalation, a missed deadline, or a write-back that failed.
+
+    Called after tierlift wrote a tier move or a specialist route to the helpdesk (kind
+    ``escalated``), when a policy reports a missed deadline (``breached``: evidence whose key
+    ends in ``:breached``, as the sla policy marks one), and when the helpdesk refused a
+    write-back or it kept failing until tierlift gave up (``write_failed``). Never in shadow
+    mode, and never for a shadow policy.
+
+    ``event`` is a :class:`plugins.notification.Notification`: ``kind``, ``platform``,
+    ``ticket_ref``, ``from_tier``, ``to_tier``, ``route``, ``priority``, ``policies`` (the
+    policies behind it), ``headline`` (the handoff note's first line), ``subject``, ``url``
+    (a link to the ticket when the helpdesk's URL is known), ``at``, ``key``, and
+    ``event.lines()`` for a ready-made plain-text message. Check ``event.kind`` and ignore the
+    kinds you do not want.
+
+    Each event reaches each notifier at most once, whatever the retries, re-deliveries and
+    number of workers: the host records it in the store first. So send once and do not retry
+    on your own. Return nothing; if you raise, the error is logged and recorded, the event is
+    not sent again, and the evaluation is not affected. Example::
+
+        @hookimpl
+        def tierlift_notify(event):
+            if event.kind == "breached":
+                pager.open_incident("\\n".join(event.lines()))
+
+    The built-in notifiers (Slack incoming webhook, e-mail) are configured under
+    ``[notify.slack]`` and ``[notify.email]``.
+    """

@@ -1,4 +1,5 @@
-"""The receiver: a Flask application factory for the helpdesk webhooks and health checks."""
+"""The receiver: a Flask application factory for the helpdesk webhooks, health checks and
+metrics."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass, field
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
+from webhook_app.metrics import Metrics
 from webhook_app.settings import Settings
 from webhook_app.store import Store
 
@@ -21,14 +23,17 @@ class AppContext:
     settings: Settings
     store: Store
     wake: threading.Event = field(default_factory=threading.Event)
+    metrics: Metrics = field(default_factory=Metrics)
 
 
 def create_app(settings: Settings, *, store: Store | None = None,
-               wake: threading.Event | None = None,
+               wake: threading.Event | None = None, metrics: Metrics | None = None,
                host: str | None = None) -> Flask:
     """Build the receiver. ``wake`` is set after each stored delivery (the in-process worker
-    waits on it); ``store`` defaults to one on ``settings.database_url``."""
+    waits on it); ``store`` defaults to one on ``settings.database_url``; ``metrics`` (served at
+    ``/metrics``) to this app's own, with the store's inbox gauges."""
     from webhook_app.admin import OPEN, admin, check_access
+    from webhook_app.metrics import metrics_routes
     from webhook_app.routes import health, webhooks
 
     # ``host``: where the server listens. /admin without [admin] token is open on
@@ -40,10 +45,13 @@ def create_app(settings: Settings, *, store: Store | None = None,
     if store is None:
         store = Store(settings.database_url)
         store.create_schema()
-    app.extensions["tierlift"] = AppContext(settings, store, wake or threading.Event())
+    if metrics is None:
+        metrics = Metrics(store, platforms=settings.platforms)
+    app.extensions["tierlift"] = AppContext(settings, store, wake or threading.Event(), metrics)
     app.register_blueprint(webhooks)
     app.register_blueprint(health)
     app.register_blueprint(admin)
+    app.register_blueprint(metrics_routes)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

@@ -16,7 +16,10 @@ from plugins.calendars import BusinessCalendar
 from plugins.decision import Decision, DecisionRules, decide, tier_write
 from plugins.language import ticket_language
 from plugins.manager import EnabledPolicies, Evaluation
-from webhook_app.store import AuditRecord, Claim, Store, StoreHistory
+from plugins.notification import Notification
+from webhook_app.metrics import Metrics
+from webhook_app.notify import Notifier, decision_events, write_failed_event
+from webhook_app.store import AuditRecord, Claim, Store, StoreHistory, deadline_of
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,8 @@ class Escalator:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         rng: random.Random | None = None,
         on_deadline: Callable[[], None] | None = None,
+        metrics: Metrics | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         self.store = store
         self.connectors = dict(connectors)
@@ -71,6 +76,8 @@ class Escalator:
         self.rng = rng or random.Random()
         self.on_deadline = on_deadline  # told when a ticket got a deadline (the scheduler)
         self._search_failing: set[str] = set()  # platforms whose search failed last time
+        self.metrics = metrics or Metrics()
+        self.notifier = notifier  # None: nobody to notify
 
     def warm_up(self) -> None:
         """Identify our API user on each helpdesk once at start (loop safety needs it), and say
@@ -83,6 +90,7 @@ class Escalator:
 
     def process(self, claim: Claim) -> AuditRecord:
         started = time.monotonic()
+        self._deadline_lateness(claim)
         record = AuditRecord(outcome="no_change",
                              detail={"deliveries": [e.dedupe_key for e in claim.entries]})
         applied = _Applied()
@@ -100,7 +108,9 @@ class Escalator:
             transient = getattr(exc, "transient", False) or not isinstance(exc, HelpdeskError)
             record.detail["error"] = f"{type(exc).__name__}: {exc}"
             if transient:
-                return self._retry_later(claim, record, exc, started)
+                record = self._retry_later(claim, record, exc, started)
+                self._report(claim, record, ())
+                return record
             record.outcome = "failed"
         record.duration_ms = (time.monotonic() - started) * 1000
         if applied.wake_at is not None:
@@ -112,7 +122,32 @@ class Escalator:
             self.on_deadline()
         log.info("%s ticket %s: %s %s", claim.platform, claim.ticket_ref, record.outcome,
                  f"{record.from_tier}->{record.to_tier}" if record.to_tier else "")
+        self._report(claim, record, applied.events)
         return record
+
+    def _deadline_lateness(self, claim: Claim) -> None:
+        """How long after its deadline a ticket the scheduler enqueued is being evaluated."""
+        now = self.store.clock()
+        for entry in claim.entries:
+            due = deadline_of(entry)
+            if due is not None:
+                self.metrics.deadline_late(claim.platform, now - due)
+
+    def _report(self, claim: Claim, record: AuditRecord,
+                events: tuple[Notification, ...]) -> None:
+        """Once the store has the evaluation: its metrics, and its notifications (a failed
+        write-back too, once tierlift gave up on it)."""
+        self.metrics.evaluated(claim.platform, record.outcome, record.duration_ms / 1000)
+        if self.notifier is None:
+            return
+        failed = write_failed_event(claim.platform, claim.ticket_ref, record, at=self.now())
+        self.notifier.send([*events, *([failed] if failed else [])])
+
+    def _count_decisions(self, seen: _Shadow, *, escalated: bool) -> None:
+        if self.shadow or seen.decision is not None:
+            self.metrics.decided("escalated" if seen.would_write else "no_change", "shadow")
+        if not self.shadow:
+            self.metrics.decided("escalated" if escalated else "no_change", "live")
 
     def _only_our_own_changes(self, claim: Claim, connector: Connector) -> bool:
         """Every delivery names our API user as the actor: our own write coming back."""
@@ -158,25 +193,34 @@ class Escalator:
             rounds.append(round_detail)
             if self.shadow or not decision.writes:
                 record.outcome = "shadow" if seen.would_write else "no_change"
+                self._count_decisions(seen, escalated=False)
                 return _Applied(ticket.version, [*decision.evidence_to_record(), *seen.used],
                                 seen.decision.also_evaluate if seen.decision else (),
-                                evaluation.wake_at)
+                                evaluation.wake_at,
+                                tuple(decision_events(ticket, decision, None, at=now)))
             write = self._write(decision, ticket, now)
             try:
-                result = connector.escalate(ticket, write)
+                with self.metrics.write_back(claim.platform):
+                    result = connector.escalate(ticket, write)
             except Conflict as exc:
                 round_detail["write"] = {"status": 409, "error": str(exc)}
                 continue
             except AmbiguousWrite as exc:
                 round_detail["write"] = {"status": exc.status, "error": str(exc)}
                 continue
+            except Exception as exc:  # the audit (and a write_failed notification) say so
+                round_detail["write"] = {"status": getattr(exc, "status", None),
+                                         "error": str(exc)}
+                raise
             round_detail["write"] = asdict(result)
             record.outcome = "escalated"
             record.to_tier = decision.to_tier
             record.route = decision.route
             record.priority = decision.priority.name.lower() if decision.priority else None
+            self._count_decisions(seen, escalated=True)
             return _Applied(ticket.version, [*decision.evidence_to_record(), *seen.used],
-                            decision.also_evaluate, evaluation.wake_at)
+                            decision.also_evaluate, evaluation.wake_at,
+                            tuple(decision_events(ticket, decision, write, at=now)))
         raise _StillConflicting(f"ticket kept changing under us for {MAX_ROUNDS} rounds")
 
     def _write(self, decision: Decision, ticket: Ticket, now: datetime) -> TierWrite:
@@ -266,12 +310,13 @@ class _Shadow:
 @dataclass(frozen=True)
 class _Applied:
     """What an evaluation leaves for the store: the version seen, the evidence used up, other
-    tickets to look at again, and when to look at this one again."""
+    tickets to look at again, when to look at this one again, and whom to tell."""
 
     version: str | None = None
     used: list[tuple[str, str, str]] = field(default_factory=list)
     then: tuple[str, ...] = ()
     wake_at: datetime | None = None
+    events: tuple[Notification, ...] = ()
 
 
 class _StillConflicting(HelpdeskError):

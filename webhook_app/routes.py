@@ -7,8 +7,10 @@ from collections.abc import Callable, Mapping
 
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from webhook_app.deliveries import Ignored, Malformed, parse_jira, parse_zendesk
+from webhook_app.logs import add_log_context, log_context
 from webhook_app.signatures import SignatureError, verify_jira, verify_zendesk
 from webhook_app.store import Delivery
 
@@ -28,7 +30,9 @@ def zendesk():
     if settings is None:
         return _answer(404, error="Zendesk is not configured on this tierlift")
     secret = settings.webhook_secret.get_secret_value()
-    return _receive(lambda body: verify_zendesk(secret, request.headers, body), parse_zendesk)
+    with log_context(platform="zendesk"):
+        return _receive("zendesk", lambda body: verify_zendesk(secret, request.headers, body),
+                        parse_zendesk)
 
 
 @webhooks.post("/webhooks/jira")
@@ -38,36 +42,50 @@ def jira():
         return _answer(404, error="Jira is not configured on this tierlift")
     secret, token = (s.get_secret_value() if s else None
                      for s in (settings.webhook_secret, settings.webhook_token))
-    return _receive(lambda body: verify_jira(request.headers, body, secret=secret, token=token,
-                                             query_token=request.args.get("token")),
-                    parse_jira)
+    with log_context(platform="jira"):
+        return _receive("jira", lambda body: verify_jira(
+            request.headers, body, secret=secret, token=token,
+            query_token=request.args.get("token")), parse_jira)
 
 
-def _receive(verify: Callable[[bytes], None],
+def _receive(platform: str, verify: Callable[[bytes], None],
              parse: Callable[[Mapping[str, str], bytes], Delivery]):
-    """Verify the raw body, parse it, store it durably, then answer; nothing else."""
+    """Verify the raw body, parse it, store it durably, then answer; nothing else (but count
+    the outcome for /metrics)."""
     ctx = current_app.extensions["tierlift"]
-    body = request.get_data(cache=False)  # 413 is raised here above MAX_CONTENT_LENGTH
+    counted = ctx.metrics.received
+    try:
+        body = request.get_data(cache=False)  # 413 is raised here above MAX_CONTENT_LENGTH
+    except RequestEntityTooLarge:
+        counted(platform, "too_large")
+        raise
     try:
         verify(body)
     except SignatureError as exc:
         log.warning("%s delivery refused: %s", request.path, exc)
+        counted(platform, "refused_signature")
         return _answer(401, error=str(exc))
     try:
         delivery = parse(request.headers, body)
     except Malformed as exc:
+        counted(platform, "malformed")
         return _answer(400, error=str(exc))
     except Ignored as exc:
+        counted(platform, "ignored")
         return _answer(200, status="ignored", reason=str(exc))
+    add_log_context(delivery=delivery.dedupe_key, ticket=delivery.ticket_ref)
     try:
         new = ctx.store.receive(delivery, delay=ctx.settings.worker.coalesce_seconds)
     except SQLAlchemyError:
         log.exception("could not store %s delivery %s", delivery.platform, delivery.dedupe_key)
+        counted(platform, "store_unavailable")
         response = _answer(503, error="the store is unavailable; retry")
         response[0].headers["Retry-After"] = "10"
         return response
     if not new:
+        counted(platform, "duplicate")
         return _answer(200, status="duplicate", delivery=delivery.dedupe_key)
+    counted(platform, "accepted")
     ctx.wake.set()
     return _answer(202, status="accepted", delivery=delivery.dedupe_key,
                    ticket=delivery.ticket_ref)

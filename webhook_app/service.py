@@ -10,11 +10,14 @@ from waitress.server import create_server
 
 from connector.http import ApiSession, BearerAuth
 from connector.jira import JiraConnector
+from connector.telemetry import NO_TELEMETRY, ApiTelemetry
 from connector.zendesk import ZendeskConnector
 from plugins.calendars import ALWAYS
 from plugins.manager import ConfigError, EnabledPolicies, PolicyHost
 from webhook_app import create_app
 from webhook_app.escalation import Connector, Escalator
+from webhook_app.metrics import Metrics
+from webhook_app.notify import build_notifier
 from webhook_app.scheduler import Scheduler
 from webhook_app.settings import Settings
 from webhook_app.store import Store
@@ -24,7 +27,12 @@ from webhook_app.worker import Worker
 log = logging.getLogger(__name__)
 
 
-def build_connectors(settings: Settings) -> dict[str, Connector]:
+def build_connectors(settings: Settings, metrics: Metrics | None = None
+                     ) -> dict[str, Connector]:
+    """A connector per configured helpdesk; their API calls counted in ``metrics``."""
+    def telemetry(platform: str) -> ApiTelemetry:
+        return metrics.api_session(platform) if metrics is not None else NO_TELEMETRY
+
     connectors: dict[str, Connector] = {}
     zd = settings.zendesk
     if zd is not None:
@@ -32,8 +40,9 @@ def build_connectors(settings: Settings) -> dict[str, Connector]:
             auth = BearerAuth(zd.oauth_token.get_secret_value())
         else:
             auth = (f"{zd.email}/token", zd.api_token.get_secret_value())
-        connectors["zendesk"] = ZendeskConnector(ApiSession(zd.url, auth), zd.tier_groups,
-                                                 settings.ladder, zd.route_groups)
+        connectors["zendesk"] = ZendeskConnector(
+            ApiSession(zd.url, auth, telemetry=telemetry("zendesk")), zd.tier_groups,
+            settings.ladder, zd.route_groups)
     jira = settings.jira
     if jira is not None:
         if jira.cloud:
@@ -41,9 +50,9 @@ def build_connectors(settings: Settings) -> dict[str, Connector]:
         else:
             auth = BearerAuth(jira.pat.get_secret_value())
         connectors["jira"] = JiraConnector(
-            ApiSession(jira.url, auth), cloud=jira.cloud, tier_field=jira.tier_field,
-            tier_values=jira.tier_values, ladder=settings.ladder, priorities=jira.priorities,
-            transition=jira.transition, route_field=jira.route_field,
+            ApiSession(jira.url, auth, telemetry=telemetry("jira")), cloud=jira.cloud,
+            tier_field=jira.tier_field, tier_values=jira.tier_values, ladder=settings.ladder,
+            priorities=jira.priorities, transition=jira.transition, route_field=jira.route_field,
             route_values=jira.route_values, organizations_field=jira.organizations_field)
     return connectors
 
@@ -114,11 +123,15 @@ class Service:
     @classmethod
     def build(cls, settings: Settings, *, host: PolicyHost | None = None,
               workers: int = 1) -> Service:
+        host = host or PolicyHost()
         policies = enabled_policies(settings, host)
         store = Store(settings.database_url)
         store.create_schema()
+        metrics = Metrics(store, platforms=settings.platforms)
         reply = settings.escalation.public_reply
-        escalator = Escalator(store, build_connectors(settings), policies, settings.ladder,
+        escalator = Escalator(store, build_connectors(settings, metrics), policies,
+                              settings.ladder, metrics=metrics,
+                              notifier=build_notifier(settings, host.pm, store, metrics=metrics),
                               rules=settings.rules, calendars=settings.business_calendars(),
                               public_reply=reply.template if reply.enabled else None,
                               max_attempts=settings.worker.max_attempts,
@@ -150,7 +163,8 @@ class Service:
 
     def serve(self, host: str, port: int, *, ready: threading.Event | None = None) -> None:
         """Run the receiver on waitress until :meth:`shutdown`; workers run alongside."""
-        app = create_app(self.settings, host=host, store=self.store, wake=self.wake)
+        app = create_app(self.settings, host=host, store=self.store, wake=self.wake,
+                         metrics=self.escalator.metrics)
         self.server = create_server(app, host=host, port=port, threads=8)
         self.start_workers()
         log.info("tierlift listening on http://%s:%s", host, self.server.effective_port)

@@ -34,11 +34,12 @@ from connector.ticket import TierLadder
 from plugins.calendars import BusinessCalendar, CalendarError, build_calendar
 from plugins.decision import CLOSED_STATUSES, DecisionRules
 from plugins.manager import ConfigError, NoOptions, PolicyHost
+from webhook_app.notify import NotifySettings
 
 CONFIG_ENV = "TIERLIFT_CONFIG"
 # Keys whose values never appear in an error message, even when they have the wrong type.
 SECRET_KEYS = frozenset({"api_token", "oauth_token", "pat", "webhook_secret", "webhook_token",
-                         "token", "database_url"})
+                         "token", "database_url", "webhook_url", "password"})
 JIRA_PRIORITIES = {"low": "Low", "normal": "Medium", "high": "High", "urgent": "Highest"}
 
 
@@ -233,6 +234,9 @@ class Settings(BaseSettings):
     calendars: dict[str, CalendarSettings] = Field(default_factory=dict)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     admin: AdminSettings = Field(default_factory=AdminSettings)
+    log_format: Literal["text", "json"] = Field("text", description="json: one JSON object per "
+                                                "line, with platform, ticket and delivery.")
+    notify: NotifySettings = Field(default_factory=NotifySettings)
 
     @classmethod
     def settings_customise_sources(
@@ -246,6 +250,11 @@ class Settings(BaseSettings):
         # The file's values arrive as init kwargs (see load_settings); the environment wins,
         # key by key (pydantic-settings merges the sources' nested tables).
         return EnvironmentSource(settings_cls), init_settings
+
+    @property
+    def platforms(self) -> list[str]:
+        """The configured helpdesks."""
+        return [name for name in ("zendesk", "jira") if getattr(self, name) is not None]
 
     @property
     def ladder(self) -> TierLadder:

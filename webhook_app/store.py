@@ -129,6 +129,22 @@ audit = sa.Table(
     sa.Index("ix_audit_ticket", "platform", "ticket_ref"),
 )
 
+# One row per notification sent (or tried) by one notifier: the primary key makes it at most
+# once, whatever the retries, re-deliveries and number of workers.
+notifications = sa.Table(
+    "notifications",
+    metadata,
+    sa.Column("platform", sa.String(16), primary_key=True),
+    sa.Column("ticket_ref", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(32), primary_key=True),
+    sa.Column("event_key", sa.String(64), primary_key=True),  # sha256 of the event's own key
+    sa.Column("notifier", sa.String(64), primary_key=True),
+    sa.Column("description", sa.Text, nullable=False),  # the event's key as written
+    sa.Column("status", sa.String(16), nullable=False),  # sending, sent, failed
+    sa.Column("error", sa.Text),
+    sa.Column("at", sa.Float, nullable=False),
+)
+
 
 @dataclass(frozen=True)
 class Delivery:
@@ -150,6 +166,22 @@ class InboxEntry:
     actor: str | None
     received_at: float
     attempts: int
+
+
+@dataclass(frozen=True)
+class InboxState:
+    """One platform's inbox, for /metrics."""
+
+    pending: int = 0
+    oldest_pending: float | None = None  # when the oldest pending delivery was received
+    failed: int = 0
+
+
+def deadline_of(entry: InboxEntry) -> float | None:
+    """The deadline a scheduler delivery was enqueued for (see :meth:`Store.fire_due`)."""
+    if entry.kind != "deadline":
+        return None
+    return float(entry.dedupe_key.rsplit(":", 1)[1])
 
 
 @dataclass(frozen=True)
@@ -552,6 +584,60 @@ class Store:
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         return {status: count for status, count in rows}
+
+    def inbox_summary(self) -> dict[str, InboxState]:
+        """Per platform: pending deliveries, when the oldest was received, failed ones (one
+        grouped query on the status index)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(inbox.c.platform, inbox.c.status, sa.func.count(),
+                          sa.func.min(inbox.c.received_at))
+                .where(inbox.c.status.in_(("pending", "failed")))
+                .group_by(inbox.c.platform, inbox.c.status)
+            ).all()
+        summary: dict[str, InboxState] = {}
+        for platform, status, count, oldest in rows:
+            state = summary.get(platform, InboxState())
+            if status == "pending":
+                state = InboxState(count, oldest, state.failed)
+            else:
+                state = InboxState(state.pending, state.oldest_pending, count)
+            summary[platform] = state
+        return summary
+
+    # -- notifications ----------------------------------------------------------------------
+
+    def claim_notification(self, platform: str, ref: str, kind: str, event_key: str,
+                           notifier: str, description: str) -> bool:
+        """Take the right to send one notification; ``False`` if it was taken before (by this
+        or any other worker), in which case it must not be sent."""
+        with self._writing() as conn:
+            return conn.execute(
+                _insert(self.engine, notifications)
+                .values(platform=platform, ticket_ref=ref, kind=kind, event_key=event_key,
+                        notifier=notifier, description=description, status="sending",
+                        at=self.clock())
+                .on_conflict_do_nothing()
+                .returning(notifications.c.status)
+            ).first() is not None
+
+    def notification_done(self, platform: str, ref: str, kind: str, event_key: str,
+                          notifier: str, *, error: str | None = None) -> None:
+        with self._writing() as conn:
+            conn.execute(
+                notifications.update()
+                .where(notifications.c.platform == platform,
+                       notifications.c.ticket_ref == ref, notifications.c.kind == kind,
+                       notifications.c.event_key == event_key,
+                       notifications.c.notifier == notifier)
+                .values(status="failed" if error else "sent", error=error, at=self.clock()))
+
+    def notification_log(self, *, ticket_ref: str | None = None) -> list[dict]:
+        query = sa.select(notifications).order_by(notifications.c.at)
+        if ticket_ref is not None:
+            query = query.where(notifications.c.ticket_ref == ticket_ref)
+        with self.engine.connect() as conn:
+            return [dict(row) for row in conn.execute(query).mappings()]
 
     def holds_tierlift(self) -> bool:
         """Whether the database has tierlift's tables (a report on a wrong URL says so)."""

@@ -14,6 +14,7 @@ import threading
 import uuid
 
 from webhook_app.escalation import Escalator
+from webhook_app.logs import log_context
 from webhook_app.settings import WorkerSettings
 from webhook_app.store import Claim, Store
 
@@ -44,7 +45,9 @@ class Worker:
         claim = self.store.claim(self.id, self.settings.lease_seconds)
         if claim is None:
             return False
-        with _Heartbeat(self.store, claim, self.settings.lease_seconds):
+        with log_context(platform=claim.platform, ticket=claim.ticket_ref,
+                         delivery=",".join(e.dedupe_key for e in claim.entries)), \
+                _Heartbeat(self.store, claim, self.settings.lease_seconds):
             self.escalator.process(claim)
         return True
 
