@@ -19,6 +19,7 @@ test: $(VENV)/.installed
 
 # Benchmarks (numbers; bench/decisions.py also fails on a safety count above 0).
 bench: $(VENV)/.installed
+	$(PY) bench/backtest.py
 	$(PY) bench/decisions.py
 
 clean:

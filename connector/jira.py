@@ -150,10 +150,12 @@ class JiraConnector:
         comments = [*self._description(fields, reporter, created),
                     *self._comments(raw["key"], fields, reporter)]
         history = self._tier_history(raw, tier, created) if "history" in needs else ()
+        route = _option(fields.get(self.route_field)) if self.route_field else None
+        route = self._route_of_value.get(route.casefold()) if route else None
+        priority = self._priority(fields.get("priority"))
         service_desk = project.get("projectTypeKey") == "service_desk"
         deadlines = tuple(self._slas(raw["key"])) if "platform_sla" in needs and service_desk \
             else ()
-        route = _option(fields.get(self.route_field)) if self.route_field else None
         organization = self._organization(fields.get(org_field)) \
             if org_field and service_desk else None
         return Ticket(
@@ -161,7 +163,7 @@ class JiraConnector:
             ref=raw["key"],
             subject=fields.get("summary") or "",
             status=(fields.get("status") or {}).get("name", ""),
-            priority=self._priority(fields.get("priority")),
+            priority=priority,
             tier=tier,
             tags=tuple(fields.get("labels") or ()),
             requester_id=reporter,
@@ -179,8 +181,11 @@ class JiraConnector:
             reopens=_reopens(raw) if "history" in needs else 0,
             status_history=_statuses(raw, created) if "history" in needs else (),
             platform_deadlines=deadlines,
-            route=self._route_of_value.get(route.casefold()) if route else None,
+            route=route,
             organization=organization,
+            route_history=self._route_history(raw, route, created) if "history" in needs else (),
+            priority_history=self._priority_history(raw, priority, created)
+            if "history" in needs else (),
         )
 
     def _organizations_field(self) -> str | None:
@@ -283,23 +288,51 @@ class JiraConnector:
                 created_at=parse_time(raw["created"]),
             )
 
-    def _tier_history(self, raw: Mapping[str, Any], tier: str,
-                      created: datetime) -> list[TierChange]:
-        """Tier field changes from the changelog, starting with the tier at creation."""
-        name = (raw.get("names") or {}).get(self.tier_field)
+    def _changes(self, raw: Mapping[str, Any], field_id: str) -> list[tuple[datetime, dict]]:
+        """``(when, changelog item)`` of a field's changes, oldest first (Data Center's items
+        have no ``fieldId``: a custom field is named by its name, a system field by its id)."""
+        names = {field_id, (raw.get("names") or {}).get(field_id)} - {None}
         changes = []
         for history in (raw.get("changelog") or {}).get("histories") or ():
             for item in history.get("items") or ():
-                if item.get("fieldId") == self.tier_field or \
-                        (not item.get("fieldId") and name and item.get("field") == name):
+                if item.get("fieldId") == field_id or \
+                        (not item.get("fieldId") and item.get("field") in names):
                     changes.append((parse_time(history["created"]), item))
         changes.sort(key=lambda change: change[0])
+        return changes
+
+    def _tier_history(self, raw: Mapping[str, Any], tier: str,
+                      created: datetime) -> list[TierChange]:
+        """Tier field changes from the changelog, starting with the tier at creation."""
+        changes = self._changes(raw, self.tier_field)
         if not changes:
             return [TierChange(created, tier)]
         first = self.tier_of_value(changes[0][1].get("fromString"))
         return [TierChange(created, first),
                 *(TierChange(at, self.tier_of_value(item.get("toString")))
                   for at, item in changes)]
+
+    def _route_history(self, raw: Mapping[str, Any], route: str | None,
+                       created: datetime) -> tuple[tuple[datetime, str | None], ...]:
+        """``(from, team)``: the team field's changes, starting with the team at creation."""
+        changes = self._changes(raw, self.route_field) if self.route_field else []
+        if not changes:
+            return ((created, route),)
+
+        def team(text: str | None) -> str | None:
+            return self._route_of_value.get(text.casefold()) if text else None
+
+        return ((created, team(changes[0][1].get("fromString"))),
+                *((at, team(item.get("toString"))) for at, item in changes))
+
+    def _priority_history(self, raw: Mapping[str, Any], priority: Priority | None,
+                          created: datetime) -> tuple[tuple[datetime, Priority | None], ...]:
+        """``(from, priority)``: priority changes, starting with the priority at creation."""
+        changes = self._changes(raw, "priority")
+        if not changes:
+            return ((created, priority),)
+        return ((created, self._priority({"name": changes[0][1].get("fromString")})),
+                *((at, self._priority({"name": item.get("toString")})) for at, item in changes))
 
     def escalate(self, ticket: Ticket, write: TierWrite) -> WriteResult:
         """Leave the internal note, then set the tier field, labels and priority in one PUT,
@@ -338,11 +371,12 @@ class JiraConnector:
             sent.append(self._public_reply(ticket.ref, write.public_reply))
         return WriteResult(tuple(sent))
 
-    def recently_updated(self, since: datetime) -> Iterator[tuple[str, str]]:
-        """``(issue key, updated)`` of unresolved issues updated since ``since``, for the
-        reconciliation sweep."""
-        jql = f'updated >= "-{_minutes_back(since)}m" AND statusCategory != Done ' \
-            "ORDER BY updated ASC"
+    def recently_updated(self, since: datetime, *,
+                         open_only: bool = True) -> Iterator[tuple[str, str]]:
+        """``(issue key, updated)`` of issues updated since ``since``: unresolved ones for the
+        reconciliation sweep, resolved ones too with ``open_only=False`` (the backtest)."""
+        unresolved = " AND statusCategory != Done" if open_only else ""
+        jql = f'updated >= "-{_minutes_back(since)}m"{unresolved} ORDER BY updated ASC'
         for issue in self._search(jql, "updated", what="search for recently updated issues"):
             yield issue["key"], (issue.get("fields") or {}).get("updated", "")
 

@@ -141,6 +141,9 @@ class Ticket:
     followers: tuple[str, ...] = ()  # Zendesk followers (Jira watchers are not read)
     platform_deadlines: tuple[PlatformDeadline, ...] = ()  # with the "platform_sla" need
     locale: str | None = None  # the requester's language as the helpdesk knows it ("de", "pt-BR")
+    # (from, team) and (from, priority), starting at creation, with the history
+    route_history: tuple[tuple[datetime, str | None], ...] = ()
+    priority_history: tuple[tuple[datetime, Priority | None], ...] = ()
 
     @cached_property
     def customer_comments(self) -> tuple[Comment, ...]:

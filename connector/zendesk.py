@@ -91,9 +91,7 @@ class ZendeskConnector:
             comments, locale = self._comments(ticket)
             ticket = replace(ticket, comments=comments, locale=locale)
         if "history" in needs:
-            history, reopens, statuses = self._history(ticket)
-            ticket = replace(ticket, tier_history=tuple(history), reopens=reopens,
-                             status_history=tuple(statuses))
+            ticket = self._history(ticket)
         if "organization" in needs and ticket.organization_id:
             ticket = replace(ticket, organization=self._organization(ticket.organization_id))
         return ticket
@@ -160,11 +158,14 @@ class ZendeskConnector:
                 ))
         return tuple(comments), locale
 
-    def _history(self, ticket: Ticket) -> tuple[list[TierChange], int, list[tuple]]:
-        """From the audit trail: group changes, starting with the group the ticket was created
-        in; how often it was reopened (solved or closed, then open again); status changes."""
+    def _history(self, ticket: Ticket) -> Ticket:
+        """The ticket with what its audit trail says: group changes as tier changes and team
+        (route) changes, each starting with the group the ticket was created in; how often it
+        was reopened (solved or closed, then open again); status and priority changes."""
         changes: list[TierChange] = []
+        routes: list[tuple[datetime, str | None]] = []
         statuses: list[tuple] = []
+        priorities: list[tuple[datetime, Priority | None]] = []
         reopens = 0
         path = f"/api/v2/tickets/{ticket.ref}/audits.json"
         for page in self._pages(path, {}, what=f"audits of ticket {ticket.ref}"):
@@ -178,21 +179,38 @@ class ZendeskConnector:
                             event.get("previous_value") in DONE and \
                             event.get("value") not in DONE:
                         reopens += 1
+                    if field_name == "priority":
+                        if not priorities and at > ticket.created_at:
+                            priorities.append((ticket.created_at,
+                                               Priority.parse(event.get("previous_value"))))
+                        priorities.append((at, Priority.parse(event.get("value"))))
                     if field_name != "group_id":
                         continue
                     if not changes and at > ticket.created_at:
                         changes.append(TierChange(ticket.created_at, self.ladder.default))
+                        routes.append((ticket.created_at, self._route_of_group.get(
+                            str(event.get("previous_value")))))
                     changes.append(TierChange(at, self.tier_of_group(event.get("value"))))
-        return changes or [TierChange(ticket.created_at, ticket.tier)], reopens, statuses
+                    routes.append((at, self._route_of_group.get(str(event.get("value")))))
+        return replace(ticket, tier_history=tuple(changes or [TierChange(ticket.created_at,
+                                                                         ticket.tier)]),
+                       reopens=reopens, status_history=tuple(statuses),
+                       route_history=tuple(routes or [(ticket.created_at, ticket.route)]),
+                       priority_history=tuple(priorities
+                                              or [(ticket.created_at, ticket.priority)]))
 
-    def recently_updated(self, since: datetime) -> Iterator[tuple[str, str]]:
-        """``(ticket id, updated_at)`` of open tickets updated since ``since``, from the
-        incremental export (cursor paging), for the reconciliation sweep."""
+    def recently_updated(self, since: datetime, *,
+                         open_only: bool = True) -> Iterator[tuple[str, str]]:
+        """``(ticket id, updated_at)`` of tickets updated since ``since``, from the incremental
+        export (cursor paging): open ones for the reconciliation sweep, solved and closed ones
+        too with ``open_only=False`` (the backtest); never deleted ones."""
         params = {"start_time": int(since.timestamp())}
         what = "incremental ticket export"
         for page in self._pages("/api/v2/incremental/tickets/cursor.json", params, what=what):
             for raw in page.get("tickets") or ():
-                if raw.get("status") not in DONE and raw.get("updated_at"):
+                status = raw.get("status")
+                if status != "deleted" and not (open_only and status in DONE) and \
+                        raw.get("updated_at"):
                     yield str(raw["id"]), raw["updated_at"]
 
     def tickets_of(self, kind: str, ident: str, since: datetime) -> list[TicketSummary]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from bisect import bisect_left, bisect_right, insort
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -77,3 +78,75 @@ class NoHistory:
 
     def created_between(self, platform, start, end):
         return []
+
+
+RELATED_LIMIT = 500  # what ``related`` and ``recent`` answer at most (as the store does)
+CREATED_LIMIT = 1000  # what ``created_between`` answers at most
+
+
+class MemoryHistory:
+    """A history held in memory (the backtest's), seen as of a moment: ``until`` hides the
+    tickets created after it, as if they did not exist yet (``None``: nothing is hidden).
+    :meth:`put` adds a ticket or replaces it with its newer state (same platform and ref)."""
+
+    def __init__(self, tickets: Iterable[PastTicket] = (), *,
+                 until: datetime | None = None) -> None:
+        self.until = until
+        self._tickets: dict[tuple[str, str], PastTicket] = {}
+        # (platform,) / (platform, "requester", id) / (platform, "organization", id) ->
+        # sorted (created_at, ref): the tickets each query looks through
+        self._order: dict[tuple[str, ...], list[tuple[datetime, str]]] = {}
+        for ticket in tickets:
+            self.put(ticket)
+
+    def put(self, ticket: PastTicket) -> None:
+        key = (ticket.platform, ticket.ref)
+        before = self._tickets.get(key)
+        self._tickets[key] = ticket
+        if before is not None and (before.created_at, before.requester_id,
+                                   before.organization_id) == (
+                ticket.created_at, ticket.requester_id, ticket.organization_id):
+            return
+        if before is not None:
+            for index in self._indexes(before):
+                self._order[index].remove((before.created_at, before.ref))
+        for index in self._indexes(ticket):
+            insort(self._order.setdefault(index, []), (ticket.created_at, ticket.ref))
+
+    @staticmethod
+    def _indexes(ticket: PastTicket) -> list[tuple[str, ...]]:
+        indexes = [(ticket.platform,)]
+        if ticket.requester_id is not None:
+            indexes.append((ticket.platform, "requester", ticket.requester_id))
+        if ticket.organization_id is not None:
+            indexes.append((ticket.platform, "organization", ticket.organization_id))
+        return indexes
+
+    def _between(self, index: tuple[str, ...], start: datetime,
+                 end: datetime | None) -> list[tuple[datetime, str]]:
+        """The index's ``(created_at, ref)`` from ``start`` to ``end`` and ``until``, both
+        included, oldest first."""
+        order = self._order.get(index, [])
+        if self.until is not None and (end is None or self.until < end):
+            end = self.until
+        low = bisect_left(order, (start,))
+        high = len(order) if end is None else bisect_right(order, (end, "\U0010ffff"))
+        return order[low:high]
+
+    def related(self, platform: str, *, requester_id: str | None, organization_id: str | None,
+                since: datetime) -> list[PastTicket]:
+        found: dict[str, datetime] = {}
+        for kind, ident in (("requester", requester_id), ("organization", organization_id)):
+            if ident is not None:
+                found.update((ref, at) for at, ref in
+                             self._between((platform, kind, ident), since, None))
+        newest = sorted(found.items(), key=lambda item: item[1], reverse=True)
+        return [self._tickets[platform, ref] for ref, _ in newest[:RELATED_LIMIT]]
+
+    def recent(self, platform: str, *, since: datetime) -> list[PastTicket]:
+        newest = self._between((platform,), since, None)[::-1][:RELATED_LIMIT]
+        return [self._tickets[platform, ref] for _, ref in newest]
+
+    def created_between(self, platform: str, start: datetime, end: datetime) -> list[PastTicket]:
+        return [self._tickets[platform, ref]
+                for _, ref in self._between((platform,), start, end)[:CREATED_LIMIT]]
