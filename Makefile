@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench browser clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -13,9 +13,19 @@ $(VENV)/.installed: pyproject.toml
 demo: $(VENV)/.installed
 	$(VENV)/bin/tierlift demo
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed browser
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
+
+# The headless browser of the /admin test (tests/test_admin_browser.py): Debian's chromium,
+# installed once when missing (CI: a fresh Debian machine, as root). Without root or apt-get it
+# says so, and that test is skipped.
+browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    chromium fonts-dejavu-core >/dev/null; } || \
+	echo "make browser: chromium is not installed (needs root and apt-get); the browser test will be skipped"
 
 # Benchmarks (numbers; bench/decisions.py also fails on a safety count above 0).
 bench: $(VENV)/.installed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hmac
+from dataclasses import asdict
 from html.parser import HTMLParser
 
 import pytest
@@ -15,7 +16,7 @@ from test_review import Clock, evaluate, fill, proposal, seen
 from plugins.manager import ConfigError
 from webhook_app import create_app
 from webhook_app.cli import main
-from webhook_app.review import Review, review, seconds
+from webhook_app.review import review, seconds
 from webhook_app.settings import load_settings
 from webhook_app.store import Store
 
@@ -50,27 +51,27 @@ def shown(html: str) -> dict[str, str]:
     return parser.values
 
 
-def expected(r: Review) -> dict[str, str]:
-    """What the dashboard must show for review ``r``, metric by metric."""
-    values = {"tickets": r.tickets, "escalations": r.escalations, "moves": r.moves,
-              "overrides": len(r.overrides), "write_failures": len(r.write_failures),
-              "deadlines.median": seconds(r.lateness.median_seconds),
-              "deadlines.p95": seconds(r.lateness.p95_seconds),
-              "deadlines.max": seconds(r.lateness.max_seconds),
-              "deadlines.ran": r.lateness.ran, "deadlines.failed": r.lateness.failed,
-              "deadlines.pending": r.lateness.pending, "deadlines.overdue": r.lateness.overdue}
-    if r.shadow:
-        values["shadow"] = r.shadow
-    for share in r.tier_mix:
-        values[f"tier.{share.tier}.tickets"] = share.tickets
-        values[f"tier.{share.tier}.percent"] = f"{share.percent:.1f}"
-    for p in r.policies:
-        values |= {f"policy.{p.policy}.escalations": p.escalations,
-                   f"policy.{p.policy}.moves": p.moves,
-                   f"policy.{p.policy}.overridden": p.overridden,
-                   f"policy.{p.policy}.percent": f"{p.override_percent:.1f}"}
+def expected(r: dict) -> dict[str, str]:
+    """What the dashboard must show for a review (as ``asdict`` or ``report --json`` give it),
+    metric by metric."""
+    late = r["lateness"]
+    values = {"tickets": r["tickets"], "escalations": r["escalations"], "moves": r["moves"],
+              "overrides": len(r["overrides"]), "write_failures": len(r["write_failures"]),
+              "deadlines.median": seconds(late["median_seconds"]),
+              "deadlines.p95": seconds(late["p95_seconds"]),
+              "deadlines.max": seconds(late["max_seconds"]),
+              **{f"deadlines.{n}": late[n] for n in ("ran", "failed", "pending", "overdue")}}
+    if r["shadow"]:
+        values["shadow"] = r["shadow"]
+    for share in r["tier_mix"]:
+        values[f"tier.{share['tier']}.tickets"] = share["tickets"]
+        values[f"tier.{share['tier']}.percent"] = f"{share['percent']:.1f}"
+    for p in r["policies"]:
+        values |= {f"policy.{p['policy']}.{n}": p[n]
+                   for n in ("escalations", "moves", "overridden")}
+        values[f"policy.{p['policy']}.percent"] = f"{p['override_percent']:.1f}"
     for name in ("by_tier", "by_channel", "by_organization", "deliveries", "evaluations"):
-        values |= {f"{name}.{key}": n for key, n in getattr(r, name).items()}
+        values |= {f"{name}.{key}": n for key, n in r[name].items()}
     return {name: str(value) for name, value in values.items()}
 
 
@@ -124,7 +125,7 @@ def test_the_token_opens_the_dashboard_with_the_reviews_numbers(client, filled, 
     assert response.headers["Content-Security-Policy"].startswith("default-src 'none'")
     assert response.headers["Cache-Control"] == "no-store"
     html = response.get_data(as_text=True)
-    assert shown(html) == expected(review(filled, now=clock.now))
+    assert shown(html) == expected(asdict(review(filled, now=clock.now)))
     assert shown(html)["tier.L1.percent"] == "85.0"
     assert shown(html)["policy.customer_request.overridden"] == "1"
     assert "<svg" in html and "<script" not in html and "http" not in html.split("<body>")[1]
@@ -149,7 +150,7 @@ def test_the_window_and_override_days_come_from_the_query(client, filled, clock)
     auth = {"Authorization": f"Bearer {TOKEN}"}
     longer = client.get("/admin?override_days=10", headers=auth)
     assert shown(longer.get_data(as_text=True)) == \
-        expected(review(filled, now=clock.now, override_days=10))
+        expected(asdict(review(filled, now=clock.now, override_days=10)))
     assert shown(longer.get_data(as_text=True))["overrides"] == "3"
     recent = client.get("/admin?days=5", headers=auth)
     assert shown(recent.get_data(as_text=True))["tickets"] == "1"

@@ -417,3 +417,19 @@ def test_report_window_in_days(tmp_path):
     assert lines[-1].endswith("zendesk #2  no_change")
     everything = CliRunner().invoke(main, ["report", "--database-url", url, "--limit", "0"])
     assert everything.output.splitlines()[2] == "tickets: 2  escalations: 1 (1 moved)"
+
+
+def test_the_story_orders_evaluations_by_when_they_began(tmp_path, clock):
+    # tierlift's own write comes back as a webhook while the evaluation that wrote is running
+    store = Store(f"sqlite:///{tmp_path / 'order.db'}", clock=clock)
+    store.create_schema()
+    store.receive(Delivery("zendesk", "event:a", "5", "ticket.comment_added", "{}", "1"))
+    claim = store.claim("worker", 30)
+    clock.now += 1.5
+    store.receive(Delivery("zendesk", "event:echo", "5", "ticket.group_changed", "{}", "900"))
+    clock.now += 0.5
+    store.finish(claim, AuditRecord(outcome="escalated", from_tier="L1", to_tier="L2",
+                                    duration_ms=2000.0, detail={"rounds": [seen("L1")]}))
+    [story] = ticket_stories(store, "5")
+    assert [getattr(e, "key", getattr(e, "outcome", None)) for e in story.events] == [
+        "event:a", "escalated", "event:echo"]

@@ -357,6 +357,10 @@ class Received:
     processed_at: float | None
     audit_id: int | None
 
+    @property
+    def started(self) -> float:
+        return self.at
+
 
 @dataclass(frozen=True)
 class Proposed:
@@ -399,6 +403,10 @@ class Evaluated:
     error: str | None
     next_due: str | None
 
+    @property
+    def started(self) -> float:
+        return self.at - self.duration_ms / 1000
+
 
 @dataclass(frozen=True)
 class TicketStory:
@@ -424,8 +432,9 @@ def ticket_stories(store: Store, ref: str, platform: str | None = None) -> list[
                      r["status"], r["attempts"], r["processed_at"], r["audit_id"])
             for r in received if r["platform"] == name]
         events += [_evaluated(e) for e in audited if e["platform"] == name]
-        # a delivery comes before the evaluation that took it up, even within one timestamp
-        events.sort(key=lambda e: (e.at, isinstance(e, Evaluated)))
+        # in the order they began (an evaluation is audited when it ends); a delivery comes
+        # before the evaluation that took it up, even within one timestamp
+        events.sort(key=lambda e: (e.started, isinstance(e, Evaluated)))
         [indexed] = store.indexed(platform=name, ticket_ref=ref) or [None]
         tier = None
         for event in events:
@@ -475,9 +484,11 @@ def when(at: float) -> str:
 
 
 def seconds(value: float | None) -> str:
-    """A duration as people read it: 2.5 s, 90.0 min, 3.0 h, 9.0 d."""
+    """A duration as people read it: 40 ms, 2.5 s, 90.0 min, 3.0 h, 9.0 d."""
     if value is None:
         return "-"
+    if value < 1:
+        return f"{value * 1000:.0f} ms"
     for below, size, unit in ((120, 1, "s"), (7200, 60, "min"), (2 * DAY, 3600, "h")):
         if value < below:
             return f"{value / size:.1f} {unit}"
