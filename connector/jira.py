@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 PLATFORM = "jira"
 PAGE = 100
 MAX_PAGES = 50
+LISTING_PAGES = 2000  # the issues updated in a window (sweep, backtest): up to 200,000
 INTERNAL = {"key": "sd.public.comment", "value": {"internal": True}}
 REFUSED = (400, 422)  # Jira answers an invalid write with 400
 # Priority names of Jira's default schemes, old and new, for reading an issue's priority.
@@ -377,7 +378,8 @@ class JiraConnector:
         reconciliation sweep, resolved ones too with ``open_only=False`` (the backtest)."""
         unresolved = " AND statusCategory != Done" if open_only else ""
         jql = f'updated >= "-{_minutes_back(since)}m"{unresolved} ORDER BY updated ASC'
-        for issue in self._search(jql, "updated", what="search for recently updated issues"):
+        for issue in self._search(jql, "updated", what="search for recently updated issues",
+                                  pages=LISTING_PAGES):
             yield issue["key"], (issue.get("fields") or {}).get("updated", "")
 
     def tickets_of(self, kind: str, ident: str, since: datetime) -> list[TicketSummary]:
@@ -408,13 +410,14 @@ class JiraConnector:
             created_at=parse_time(fields["created"]),
             status=(fields.get("status") or {}).get("name", ""))
 
-    def _search(self, jql: str, fields: str, *, what: str) -> Iterator[dict]:
+    def _search(self, jql: str, fields: str, *, what: str,
+                pages: int = MAX_PAGES) -> Iterator[dict]:
         """The issues a JQL search finds, page after page (Cloud: ``/search/jql`` with
         ``nextPageToken``; Data Center: ``/search`` with ``startAt``), at most
-        ``MAX_PAGES`` pages."""
+        ``pages`` pages."""
         token: str | None = None
         start = 0
-        for _ in range(MAX_PAGES):
+        for _ in range(pages):
             if self.cloud:
                 params = {"jql": jql, "fields": fields, "maxResults": PAGE,
                           **({"nextPageToken": token} if token else {})}

@@ -362,8 +362,8 @@ def test_the_report_shows_policies_mix_agreement_and_notes(compared):
     text = render_text(summary)
     assert "customer_request" in text and "incident" in text and "team billing" in text
     assert "guide 80 / 15 / 5 %" in text
-    assert "agents moved 1 tickets; tierlift would also have moved 1 of them (100.0 %)" in text
-    assert "a median 30 min earlier than agents did (1 tickets both moved)" in text
+    assert "agents moved 1 ticket; tierlift would also have moved 1 of them (100.0 %)" in text
+    assert "a median 30 min earlier than agents did (1 ticket both moved)" in text
     assert "tierlift escalated this ticket from L1 to L2." in text
     assert summary.tiers_before["L3"] == 0 and summary.tiers_after["L3"] == 3
     page = render_html(summary)
@@ -547,3 +547,74 @@ def test_the_cache_keeps_a_ticket_per_version_and_needs(tmp_path):
     assert cache.ticket("https://other", "zendesk", "7", "v1", frozenset()) is None
     line = json.loads((tmp_path / "c.jsonl").read_text().splitlines()[0])
     assert line["kind"] == "ticket" and line["ticket"]["comments"][0]["body"].startswith("I want")
+
+
+# -- what the connectors read for the timeline ---------------------------------------------
+
+def test_zendesk_history_has_team_and_priority_changes():
+    from connector.http import ApiSession
+    from connector.ticket import TierWrite
+    from connector.zendesk import ZendeskConnector
+
+    zendesk, _ = helpdesks()
+    server = zendesk.serve()
+    try:
+        now = datetime.now(UTC).replace(microsecond=0)
+        zendesk.user(7, "Cy")
+        ticket = zendesk.create_ticket(subject="s", description="d", requester_id=7,
+                                       group_id=101, status="open",
+                                       at=now - timedelta(hours=3), notify=False)
+        zendesk.agent_moves(ticket, 501, 201, at=now - timedelta(hours=2), notify=False)
+        zendesk.agent_moves(ticket, 501, 102, at=now - timedelta(hours=1), notify=False)
+        connector = ZendeskConnector(
+            ApiSession(server.url, (f"{zendesk.email}/token", zendesk.api_token)),
+            {"L1": 101, "L2": 102, "L3": 103}, LADDER, {"billing": 201})
+        needs = frozenset({"comments", "history"})
+        connector.escalate(connector.fetch(str(ticket), needs=needs),
+                           TierWrite(None, (), "note", priority=Priority.HIGH))
+        read = connector.fetch(str(ticket), needs=needs)
+    finally:
+        zendesk.close()
+        server.stop()
+    created = read.created_at
+    assert [(at - created, route) for at, route in read.route_history] == [
+        (timedelta(0), None), (timedelta(hours=1), "billing"), (timedelta(hours=2), None)]
+    assert [c.tier for c in read.tier_history] == ["L1", "L1", "L2"]
+    assert read.priority_history[0] == (created, Priority.NORMAL)
+    assert read.priority_history[1][1] == Priority.HIGH and len(read.priority_history) == 2
+
+
+@pytest.mark.parametrize("cloud", [True, False], ids=["cloud", "data center"])
+def test_jira_history_has_team_and_priority_changes(cloud):
+    from connector.http import ApiSession, BearerAuth
+    from connector.jira import JiraConnector
+    from connector.ticket import TierWrite
+    from webhook_app.emulator.jira import JiraEmulator
+
+    jira = JiraEmulator(cloud=cloud)
+    server = jira.serve()
+    try:
+        now = datetime.now(UTC).replace(microsecond=0)
+        jira.user("qm:c", "Cy", customer=True)
+        jira.user("agent", "Ari")
+        key = jira.create_issue("s", "d", "qm:c", at=now - timedelta(hours=3), notify=False)
+        jira.agent_sets_team(key, "agent", "Billing", at=now - timedelta(hours=2),
+                             notify=False)
+        auth = (jira.email, jira.api_token) if cloud else BearerAuth(jira.pat)
+        connector = JiraConnector(
+            ApiSession(server.url, auth), cloud=cloud, tier_field=jira.tier_field,
+            tier_values={"L1": "Tier 1", "L2": "Tier 2", "L3": "Tier 3"}, ladder=LADDER,
+            priorities={"low": "Low", "normal": "Medium", "high": "High", "urgent": "Highest"},
+            route_field=jira.team_field, route_values={"billing": "Billing"})
+        needs = frozenset({"comments", "history"})
+        connector.escalate(connector.fetch(key, needs=needs),
+                           TierWrite(None, (), "note", priority=Priority.HIGH))
+        read = connector.fetch(key, needs=needs)
+    finally:
+        jira.close()
+        server.stop()
+    created = read.created_at
+    assert read.route_history == ((created, None), (created + timedelta(hours=1), "billing"))
+    assert read.priority_history[0] == (created, Priority.NORMAL)
+    assert read.priority_history[1][1] == Priority.HIGH and len(read.priority_history) == 2
+    assert read.route == "billing" and read.priority == Priority.HIGH

@@ -115,6 +115,10 @@ def _when(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _tickets(count: int) -> str:
+    return f"{count} ticket" if count == 1 else f"{count} tickets"
+
+
 def _pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f} %" if whole else "-"
 
@@ -123,11 +127,11 @@ def _lead_text(summary: Summary) -> str:
     lead = summary.median_lead
     if lead is None:
         return "no ticket that both agents and tierlift moved"
-    n = len(summary.leads)
+    both = f"{_tickets(len(summary.leads))} both moved"
     if abs(lead.total_seconds()) < 60:
-        return f"about when agents did (median over {n} tickets both moved)"
+        return f"about when agents did (median over {both})"
     side = "earlier" if lead > timedelta(0) else "later"
-    return f"a median {duration(lead)} {side} than agents did ({n} tickets both moved)"
+    return f"a median {duration(lead)} {side} than agents did ({both})"
 
 
 def _target_label(move: Move) -> str:
@@ -189,9 +193,9 @@ def render_text(summary: Summary) -> str:
         lines.append("  with a team: " + ", ".join(
             f"{t} {summary.teams_before[t]} -> {summary.teams_after[t]}" for t in teams))
     lines += ["", "Agreement with the agents' own moves (up a tier or to a team, in the window):",
-              f"  agents moved {summary.agents} tickets; tierlift would also have moved "
+              f"  agents moved {_tickets(summary.agents)}; tierlift would also have moved "
               f"{summary.both} of them ({_pct(summary.both, summary.agents)})",
-              f"  tierlift would move {summary.tierlift} tickets; agents moved "
+              f"  tierlift would move {_tickets(summary.tierlift)}; agents moved "
               f"{summary.both} of them ({_pct(summary.both, summary.tierlift)})",
               f"  only agents: {summary.agents - summary.both}; only tierlift: "
               f"{summary.tierlift - summary.both}",
@@ -296,7 +300,8 @@ def render_html(summary: Summary) -> str:
         _table(["policy", "tickets", "where"], policy_rows, {1}) if policy_rows
         else "<p>No policy would have moved a ticket.</p>",
         "<h2>Tier mix</h2>", _mix_chart(summary),
-        _table(["tier", "now", "", "with tierlift", "", "guide"], mix_rows, {1, 2, 3, 4, 5}),
+        _table(["tier", "now", "share", "with tierlift", "share", "guide"], mix_rows,
+               {1, 2, 3, 4, 5}),
         _table(["team", "now", "with tierlift"], team_rows, {1, 2}) if team_rows else "",
         "<h2>Agreement with the agents' own moves</h2>",
         _table(["", "tickets", "also moved by the other", "share"], [
