@@ -37,7 +37,7 @@ def test_a_furious_comment_proposes_one_tier_up_with_score_terms_and_quote():
     [evidence] = proposal.evidence
     assert evidence.key == "comment:3"
     assert evidence.summary == ("customer is very upset (score 9.5 \u2265 6): unacceptable "
-                                "\u00d71.5, cancel my subscription, CAPS, !!!")
+                                "\u00d71.5, i will cancel, CAPS, !!!")
     assert evidence.quote == ("This is ABSOLUTELY UNACCEPTABLE!!! I have been waiting since "
                               "Monday. I will cancel my subscription.")
     assert evidence.at == T0 + timedelta(minutes=40)
@@ -46,7 +46,7 @@ def test_a_furious_comment_proposes_one_tier_up_with_score_terms_and_quote():
 
 
 @pytest.mark.parametrize("text, total, terms", [
-    (FURIOUS, 9.5, "unacceptable \u00d71.5, cancel my subscription, CAPS, !!!"),
+    (FURIOUS, 9.5, "unacceptable \u00d71.5, i will cancel, CAPS, !!!"),
     ("Third time I'm writing. It's ridiculous and a waste of time.", 7.0,
      "ridiculous, waste of time, third time"),
     ("I'm not angry, I'm furious.", 3.0, "furious"),  # the negation stays in its clause
@@ -231,16 +231,17 @@ def test_only_the_first_5000_characters_of_a_comment_are_read():
 
 @pytest.mark.parametrize("body, summary", [
     ("We will cancel. This is unacceptable and frankly pathetic, my lawyer will be in touch.",
-     "score 13 \u2265 6): lawyer, we will cancel, unacceptable, pathetic"),
+     "score 15 \u2265 6): lawyer will be in touch, we will cancel, unacceptable, pathetic"),
     ("Das ist eine absolute FRECHHEIT!!! Seit drei Wochen keine L\u00f6sung. Wenn das bis "
      "Freitag nicht behoben ist, k\u00fcndigen wir und schalten unseren Anwalt ein.",
-     "score 13 \u2265 6): frechheit \u00d71.5, anwalt, k\u00fcndigen wir, !!!, CAPS"),
+     "score 20 \u2265 6): anwalt (ultimatum \u00d72), k\u00fcndigen wir (ultimatum \u00d72), "
+     "frechheit \u00d71.5, !!!, CAPS"),
     ("Ich bin W\u00dcTEND. Das ist eine Unversch\u00e4mtheit, wir k\u00fcndigen!",
      "score 9.5 \u2265 6): w\u00fctend, unversch\u00e4mtheit, wir k\u00fcndigen, CAPS"),
     ("C'est INADMISSIBLE !!! Trois semaines sans r\u00e9ponse. On va r\u00e9silier et je vais "
      "porter plainte aupr\u00e8s de la DGCCRF.",
-     "score 15.5 \u2265 6): porter plainte, dgccrf, inadmissible, on va r\u00e9silier, !!!, "
-     "\u2026"),
+     "score 17.5 \u2265 6): je vais porter plainte, dgccrf, inadmissible, on va r\u00e9silier, "
+     "!!!, \u2026"),
     ("\u00a1Esto es INACEPTABLE! Es la tercera vez que escribo. Vamos a cancelar el contrato y "
      "hablar\u00e9 con mi abogado.",
      "score 12.5 \u2265 6): mi abogado, inaceptable, vamos a cancelar, tercera vez, CAPS"),
@@ -346,3 +347,111 @@ def test_which_comments_are_read():
 def test_invalid_language_options_say_why(options, message):
     with pytest.raises(ValidationError, match=message):
         sentiment.Options(**options)
+
+
+@pytest.mark.parametrize("body, terms", [
+    # a legal or regulator threat in its own words: extreme anger on its own (written policy)
+    ("You can expect to hear from our lawyers.", "hear from our lawyers"),
+    ("I am reporting you to the ICO.", "reporting you to"),
+    ("See you in court.", "see you in court"),
+    ("Wir sehen uns vor Gericht.", "sehen uns vor gericht"),
+    ("Unser Anwalt wird sich bei Ihnen melden.", "anwalt wird sich bei ihnen melden"),
+    ("Je vais porter plainte.", "je vais porter plainte"),
+    ("Vous aurez des nouvelles de mon avocat.", "des nouvelles de mon avocat"),
+    ("Nos vemos en los tribunales.", "nos vemos en los tribunales"),
+    ("Os vamos a denunciar.", "os vamos a denunciar"),
+    ("Nos vemos na justi\u00e7a.", "nos vemos na justi\u00e7a"),
+    ("We stappen naar de rechter.", "stappen naar de rechter"),
+    # a churn or legal threat made an ultimatum counts double
+    ("If this isn't fixed by Friday we're cancelling.", "we're cancelling (ultimatum \u00d72)"),
+    ("Put it back or we are gone at renewal.", "we are gone (ultimatum \u00d72)"),
+    ("Unless this is fixed by Friday, we are switching to a competitor.",
+     "switching to a competitor (ultimatum \u00d72)"),
+    ("If nothing changes, we will not renew.", "will not renew (ultimatum \u00d72)"),
+    ("Fix the sync or I'll take our business elsewhere.",
+     "take our business elsewhere (ultimatum \u00d72)"),
+    ("Wenn das bis Freitag nicht l\u00e4uft, k\u00fcndigen wir.",
+     "k\u00fcndigen wir (ultimatum \u00d72)"),
+    ("Wenn das so weitergeht, sind wir weg.", "sind wir weg (ultimatum \u00d72)"),
+    ("Si c'est pas r\u00e9gl\u00e9 demain, on passe chez un concurrent.",
+     "chez un concurrent (ultimatum \u00d72)"),
+    ("Si ma\u00f1ana no est\u00e1 resuelto cancelamos el contrato.",
+     "cancelamos el contrato (ultimatum \u00d72)"),
+    ("Se n\u00e3o resolverem at\u00e9 amanh\u00e3, vamos cancelar.",
+     "vamos cancelar (ultimatum \u00d72)"),
+    ("Als dit morgen weer gebeurt zeggen we per direct op.",
+     "zeggen we per direct op (ultimatum \u00d72)"),
+])
+def test_a_genuine_threat_is_enough_on_its_own(body, terms):
+    [proposal] = evaluate(ticket(comment(3, body, minutes=5)))
+    [evidence] = proposal.evidence
+    assert evidence.summary == f"customer is very upset (score 6 \u2265 6): {terms}"
+    assert evidence.quote == body
+    assert evidence.at == T0 + timedelta(minutes=5)
+
+
+@pytest.mark.parametrize("body, summary", [
+    ("I've had it. If this isn't fixed by Friday we're cancelling and taking the whole company "
+     "to Freshdesk. I'm not bluffing.",
+     "score 11 \u2265 6): we're cancelling (ultimatum \u00d72), i've had it, not bluffing"),
+    ("I'm done being patient. Our solicitors have been instructed to review the SLA in our "
+     "contract. Consider this formal notice.",
+     "score 12.5 \u2265 6): solicitors have been instructed, formal notice, i'm done"),
+    # "are you kidding me" is no joke
+    ("ARE YOU KIDDING ME. Six hours and not one update. This is a complete disgrace.",
+     "score 6 \u2265 6): disgrace, are you kidding, CAPS"),
+    ("@LoopwiseHelp 4 DAYS without working reports. WE ARE DONE. moving the whole team to "
+     "another tool next month. pathetic",
+     "score 9.5 \u2265 6): moving the whole team to another, pathetic, we are done, CAPS"),
+    # Dutch
+    ("Dit is echt ONACCEPTABEL en werkelijk waardeloos. Ik ben er klaar mee.",
+     "score 11 \u2265 6): onacceptabel \u00d71.5, waardeloos, klaar mee, CAPS"),
+    ("Voor de derde keer staan de routes niet klaar. Schandalig, ik ben het zat.",
+     "score 8 \u2265 6): schandalig, ben het zat, derde keer"),
+    ("ESTO ES UNA VERG\u00dcENZA. Si ma\u00f1ana no est\u00e1 resuelto cancelamos el contrato y "
+     "os denunciamos.",
+     "score 18 \u2265 6): denunciamos (ultimatum \u00d72), cancelamos el contrato (ultimatum "
+     "\u00d72), una verg\u00fcenza, CAPS"),
+])
+def test_rants_and_threats_as_customers_write_them(body, summary):
+    [proposal] = evaluate(ticket(comment(1, body)))
+    assert proposal.evidence[0].summary == f"customer is very upset ({summary}"
+
+
+@pytest.mark.parametrize("body", [
+    # leaving, asked about or announced calmly: no ultimatum
+    "If we cancel our subscription, do we keep our data?",
+    "If this isn't fixed, can we cancel our subscription?",  # a question
+    "We will cancel our subscription at the end of the term, please confirm.",
+    "If you don't mind, please cancel our account at the end of the month.",  # a request
+    "We're downsizing and won't need Loopwise after this quarter, so we will not renew.",
+    "Wenn wir k\u00fcndigen, bekommen wir dann eine Rechnung?",
+    "Si cancelamos el contrato, \u00bfqu\u00e9 pasa con los datos?",
+    "Als we opzeggen, wat gebeurt er met onze gegevens?",
+    "Hoe zeg ik ons abonnement op?",
+    "Wat zeggen jullie op ons voorstel?",
+    "We are moving the team to another office next week, please update the address.",
+    "We are done with the migration, thanks for the help!",
+    # lawyers named, not threatened with
+    "Our legal team will be in touch about the DPA.",
+    "Our solicitors instructed us to ask for the signed DPA.",
+    "My accountant or my lawyer will review the invoice.",
+    "Office Manager | Ashby & Rowe Solicitors",
+    "I'm not going to sue you, I just want it fixed.",
+    "Can you report this to the product team? We'd love the feature.",
+    # surprise, not anger
+    "Are you kidding? That's amazing news, thank you so much!",
+])
+def test_threat_near_misses(body):
+    assert evaluate(ticket(comment(1, body))) == []
+
+
+def test_terms_may_be_a_few_words_apart():
+    lex = sentiment.lexicon((("schedule ... moved", 6.0),))
+    assert sentiment.score("They schedule got moved again", lex).terms() == (
+        "schedule got moved")
+    assert sentiment.score("schedule it. Then it moved", lex).total == 0  # not across sentences
+    [proposal] = evaluate(ticket(comment(1, "Wir k\u00fcndigen hiermit fristgerecht.")),
+                          extra_words={"wir k\u00fcndigen ... fristgerecht": 6})
+    assert proposal.evidence[0].summary == ("customer is very upset (score 6 \u2265 6): "
+                                            "wir k\u00fcndigen hiermit fristgerecht")
