@@ -15,12 +15,11 @@ import heapq
 import json
 import os
 import re
-import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
@@ -37,10 +36,10 @@ from connector.ticket import (
     TicketSummary,
     TierChange,
     TierLadder,
+    TierWrite,
 )
 from plugins.calendars import BusinessCalendar
 from plugins.decision import (
-    ESCALATED_TAG,
     Decision,
     DecisionRules,
     Resolved,
@@ -256,35 +255,44 @@ def pull(sources: Mapping[str, Source], since: datetime, needs: frozenset[str],
     try:
         pending = {pool.submit(source.fetch, ref, needs=needs): (source, version)
                    for source, ref, version in todo}
-        while pending:
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-            failed: BaseException | None = None
-            for future in finished:  # keep every ticket read before giving up on a failure
-                source, version = pending.pop(future)
-                error = future.exception()
-                if isinstance(error, NotFound):  # deleted since it was listed
-                    result.gone += 1
-                elif error is not None:
-                    failed = failed or error
-                else:
-                    ticket = future.result()
-                    cache.put_ticket(_site(source), ticket, version, needs)
-                    result.tickets.append(ticket)
-                    result.fetched += 1
+        for (source, version), ticket in _each_done(pending):
+            if ticket is None:  # deleted since it was listed
+                result.gone += 1
+            else:
+                cache.put_ticket(_site(source), ticket, version, needs)
+                result.tickets.append(ticket)
+                result.fetched += 1
             progress(result.cached + result.fetched + result.gone, total, result.cached)
-            if failed is not None:
-                raise failed
+        progress(result.cached + result.fetched + result.gone, total, result.cached,
+                 final=True)
+        if "related" in needs:
+            result.earlier = _earlier(sources, result.tickets, cache, pool)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-    progress(result.cached + result.fetched + result.gone, total, result.cached, final=True)
-    if "related" in needs:
-        result.earlier = _earlier(sources, result.tickets, cache)
     result.seconds = time.monotonic() - started
     return result
 
 
-def _earlier(sources: Mapping[str, Source], tickets: Iterable[Ticket],
-             cache: TicketCache) -> list[TicketSummary]:
+def _each_done(pending: dict[Future, object]) -> Iterator[tuple[object, object]]:
+    """``(context, result)`` of each call as it completes (``None``: the helpdesk has no such
+    ticket). Another failure is raised once the calls completed with it are handed over, so
+    that what was read before is kept."""
+    while pending:
+        finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+        failed: BaseException | None = None
+        for future in finished:
+            context = pending.pop(future)
+            error = future.exception()
+            if error is None or isinstance(error, NotFound):
+                yield context, None if error else future.result()
+            else:
+                failed = failed or error
+        if failed is not None:
+            raise failed
+
+
+def _earlier(sources: Mapping[str, Source], tickets: Iterable[Ticket], cache: TicketCache,
+             pool: ThreadPoolExecutor) -> list[TicketSummary]:
     """The helpdesk's tickets of each requester and organization from ``RELATED_WINDOW`` before
     their first pulled ticket on, as the worker's backfill reads them (one search each)."""
     first: dict[tuple[str, str, str], datetime] = {}
@@ -295,6 +303,7 @@ def _earlier(sources: Mapping[str, Source], tickets: Iterable[Ticket],
                 key = (ticket.platform, who, ident)
                 first[key] = min(first.get(key, ticket.created_at), ticket.created_at)
     found: dict[tuple[str, str], TicketSummary] = {}
+    pending = {}
     for (platform, who, ident), created in sorted(first.items()):
         source = sources.get(platform)
         if source is None:
@@ -302,9 +311,13 @@ def _earlier(sources: Mapping[str, Source], tickets: Iterable[Ticket],
         since = created - RELATED_WINDOW
         summaries = cache.search(_site(source), platform, who, ident, since)
         if summaries is None:
-            summaries = source.tickets_of(who, ident, since)
-            cache.put_search(_site(source), platform, who, ident, since, summaries)
-        found.update(((s.platform, s.ref), s) for s in summaries)
+            pending[pool.submit(source.tickets_of, who, ident, since)] = (source, who, ident,
+                                                                          since)
+        else:
+            found.update(((s.platform, s.ref), s) for s in summaries)
+    for (source, who, ident, since), summaries in _each_done(pending):
+        cache.put_search(_site(source), source.platform, who, ident, since, summaries or [])
+        found.update(((s.platform, s.ref), s) for s in summaries or ())
     return list(found.values())
 
 
@@ -447,24 +460,21 @@ class _Story:
             updated_at=max(t, base.created_at),
         )
 
-    def apply(self, decision: Decision, t: datetime) -> None:
+    def apply(self, write: TierWrite, t: datetime) -> None:
         """The ticket after tierlift's write at ``t``, as the helpdesk would then show it."""
         one_group = self.base.platform in ONE_GROUP
-        if decision.route is not None:
-            self.my_routes.append((t, decision.route))
+        if write.route is not None:
+            self.my_routes.append((t, write.route))
             if one_group:
                 self.my_tiers.append(TierChange(t, self.ladder.default))
-        elif decision.to_tier is not None:
-            self.my_tiers.append(TierChange(t, decision.to_tier))
+        elif write.tier is not None:
+            self.my_tiers.append(TierChange(t, write.tier))
             if one_group:
                 self.my_routes.append((t, None))
-        if decision.priority is not None:
-            self.my_priorities.append((t, decision.priority))
-        policies = sorted({r.proposal.policy for r in decision.fired})
-        for tag in (ESCALATED_TAG, *(f"tierlift_{p}" for p in policies), *decision.add_tags):
-            if tag not in self.my_tags:
-                self.my_tags.append(tag)
-        self.my_followers += [f for f in decision.add_followers if f not in self.my_followers]
+        if write.priority is not None:
+            self.my_priorities.append((t, write.priority))
+        self.my_tags += [tag for tag in dict.fromkeys(write.add_tags) if tag not in self.my_tags]
+        self.my_followers += [f for f in write.add_followers if f not in self.my_followers]
         self.last_escalation = t
 
     def past(self, t: datetime) -> PastTicket:
@@ -593,7 +603,7 @@ class Replay:
             priority=decision.priority,
             targets={r.proposal.policy: _target(r, decision) for r in decision.fired if r.acts},
             note=write.internal_note))
-        story.apply(decision, t)
+        story.apply(write, t)
         history.put(story.past(t))
         return decision.also_evaluate
 
@@ -632,9 +642,9 @@ def _summary_past(summary: TicketSummary) -> PastTicket:
 def backtest(settings, *, since: str, cache_path: str | None = DEFAULT_CACHE,
              concurrency: int = 4, now: datetime | None = None,
              sources: Mapping[str, Source] | None = None,
-             progress: IO[str] | None = sys.stderr) -> Result:
+             progress: IO[str] | None = None) -> Result:
     """Pull and replay with ``settings`` (its store is never opened): the whole of
-    ``tierlift backtest`` but the report."""
+    ``tierlift backtest`` but the report; the pull's progress on ``progress`` (stderr)."""
     from webhook_app.service import build_connectors, enabled_policies
 
     now = now or datetime.now(UTC)

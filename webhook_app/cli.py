@@ -290,7 +290,7 @@ def backtest(config_path, since, html_path, cache_path, samples, concurrency) ->
     cache_path = cache_path or DEFAULT_CACHE
     try:
         result = run_backtest(settings, since=since, cache_path=cache_path,
-                              concurrency=concurrency, now=now)
+                              concurrency=concurrency, now=now, progress=sys.stderr)
     except ConfigError as exc:
         _config_failure(exc)
     except HelpdeskError as exc:
