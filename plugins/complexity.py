@@ -8,7 +8,7 @@ from typing import ClassVar, NamedTuple
 from pydantic import Field, ValidationInfo, field_validator
 
 from plugins import hookimpl
-from plugins.keywords import CONNECTOR_FAILURES, SPAN, WeightedPackOptions
+from plugins.keywords import SPAN, SYNC_FAILURES, THIRD_PARTY_FAILURES, WeightedPackOptions
 from plugins.options import OptionalName
 from plugins.packs import LanguageOptions, Pack, check_scope, comment_scope, pack_matcher
 from plugins.text import Matcher, as_text, field_values, normalise_term, per_options, ticket_text
@@ -16,12 +16,17 @@ from plugins.text import Matcher, as_text, field_values, normalise_term, per_opt
 EVIDENCE_KEY = "score"  # one per ticket: complexity escalates a ticket at most once
 
 # The built-in signals and their weights: each failure the written policy names is enough on its
-# own at the default threshold 5; an error line or a 500 needs a second signal.
-SSO, API, DATA, CONNECTOR, CONFIG, TRACE, ERROR_LINE, SERVER_ERROR = (
+# own at the default threshold 5; an error line, a 500 or a sync failing without saying whose
+# ("our nightly sync started failing": a connector's, or the customer's own script hitting a
+# rate limit) needs a second signal.
+SSO, API, DATA, CONNECTOR, CONFIG, TRACE, ERROR_LINE, SERVER_ERROR, SYNC = (
     "SSO/SAML failure", "API/SDK/webhook error", "data loss/corruption", "broken connector",
-    "routing/SLA setup tier 1 could not fix", "stack trace", "error line", "server error")
+    "routing/SLA setup tier 1 could not fix", "stack trace", "error line", "server error",
+    "sync failing")
 SIGNALS: dict[str, float] = {SSO: 5, API: 5, DATA: 5, CONNECTOR: 5, CONFIG: 5, TRACE: 5,
-                             ERROR_LINE: 3, SERVER_ERROR: 3}
+                             ERROR_LINE: 3, SERVER_ERROR: 3, SYNC: 3}
+# A sync failing is the named connector's failure when there is one: it does not add to it.
+COVERED = {SYNC: CONNECTOR}
 
 _STATUS = r"(?:40[0-59]|41[05]|422|500)"  # client errors and the 500; not 429, not 502-504
 _CONFIGURED = r"(?:routing|routes?|slas?|triggers?|automations?|workflows?|assignment rules?)"
@@ -352,7 +357,7 @@ _COMMON_EXCLUDE = (_EXPLAINED, *_OUTAGE)
 # Per language: each signal's terms, those written alike in every language included.
 _SIGNAL_TERMS: dict[str, list[tuple[str, tuple[str, ...]]]] = {
     code: [*terms.items(), (SSO, _REJECTED[code]), (DATA, _RECORDS[code]),
-           (CONNECTOR, CONNECTOR_FAILURES[code]), *_ANY.items()]
+           (CONNECTOR, THIRD_PARTY_FAILURES[code]), (SYNC, SYNC_FAILURES[code]), *_ANY.items()]
     for code, terms in _TERMS.items()
 }
 PACKS: dict[str, Pack] = {
@@ -523,6 +528,9 @@ def tierlift_evaluate(ticket, ctx):
         source = text.source(match.start())  # 0: the subject, from the ticket's creation
         at = text.comments[source - 1].created_at if source else ticket.created_at
         found[label] = _Signal(label, weight, at, match.span())
+    for signal, covered_by in COVERED.items():
+        if covered_by in found:  # the same failure told twice
+            found.pop(signal, None)
     signals = [*found.values(), *_ticket_signals(ticket, options)]
     score = round(sum(s.weight for s in signals), 6)
     if score < options.threshold:

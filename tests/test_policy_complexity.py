@@ -244,6 +244,20 @@ def test_endpoint_near_misses(body):
     assert evaluate(ticket(comment(1, body))) is None
 
 
+@pytest.mark.parametrize("body, summary", [
+    # a sync failing without saying whose: the customer's own script as often as a connector
+    ("Our nightly product sync started failing last night with 429 Too Many Requests.", None),
+    ("Die Synchronisation schlägt seit gestern fehl.", None),
+    ("Our nightly sync started failing: POST /v2/products returns 500 for every batch.",
+     "complexity score 8 ≥ 5: API/SDK/webhook error (5), sync failing (3)"),
+    # a named connector's sync: the connector's failure, told once
+    ("Our HubSpot sync stopped syncing on Friday.", "complexity score 5 ≥ 5: broken connector (5)"),
+])
+def test_a_sync_failing_needs_a_second_signal_unless_a_connector_is_named(body, summary):
+    proposal = evaluate(ticket(comment(1, body)))
+    assert (proposal and proposal.evidence[0].summary) == summary
+
+
 @pytest.mark.parametrize("note, summary", [
     ("Auth logs show the SAML assertion rejected for these users: InResponseTo does not match "
      "any outstanding request. Beyond me.", "SSO/SAML failure (5)"),
