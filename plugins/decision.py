@@ -55,6 +55,13 @@ class DecisionRules:
             checks.append(ticket.agent_replies_since(since) >= self.min_agent_replies)
         return not checks or any(checks)
 
+    def effort_clears_at(self, ticket: Ticket) -> datetime | None:
+        """When the minimum age is reached (replies cannot be foreseen); ``None`` if none."""
+        if not self.min_age_minutes:
+            return None
+        since = ticket.created_at if self.effort_since == "creation" else ticket.tier_entered_at
+        return since + timedelta(minutes=self.min_age_minutes)
+
     def closed(self, ticket: Ticket) -> bool:
         return ticket.status.lower() in self.closed_statuses.get(ticket.platform, ())
 
@@ -105,6 +112,7 @@ class Decision:
     superseded: str | None = None
     also_evaluate: tuple[str, ...] = field(default=())
     add_followers: tuple[str, ...] = ()
+    wake_at: datetime | None = None  # when a guardrail holding a proposal back lets go
 
     @property
     def writes(self) -> bool:
@@ -146,6 +154,7 @@ def decide(
     held: list[tuple[Proposal, str]] = []
     candidates: list[Proposal] = []
     acted_on: list[Resolved] = []  # by a move into the current tier: used up, as if satisfied
+    wakes: list[datetime | None] = []  # when what holds a proposal back lets go
     for proposal in proposals:
         if all((proposal.policy, e.key) in used for e in proposal.evidence):
             stale.append(proposal)
@@ -157,6 +166,7 @@ def decide(
         elif cooling:
             held.append((proposal, f"cooldown: escalated less than {rules.cooldown_minutes:g} "
                                    "min ago"))
+            wakes.append(last_escalation + timedelta(minutes=rules.cooldown_minutes))
         else:
             candidates.append(proposal)
     bypassed = any(p.policy in rules.bypass for p in candidates)
@@ -170,6 +180,7 @@ def decide(
                 held.append((proposal, "too early: minimum effort not met yet"
                              if rules.effort_since == "creation"
                              else "minimum effort in the current tier not met yet"))
+                wakes.append(rules.effort_clears_at(ticket))
                 continue
         target = _target(ticket, proposal, ladder, rules.top_tier)
         fresh.append(Resolved(
@@ -195,6 +206,9 @@ def decide(
         else:
             superseded = f"the {route} team was not involved: tiers come first here"
             route = None
+    elif to_tier and ticket.route and rules.route_over_tier:  # a team has it: it keeps it
+        superseded = f"the {ticket.route} team has the ticket: no move to {to_tier}"
+        to_tier = None
     priorities = [r.proposal.priority for r in fired if r.raises_priority]
     return Decision(
         from_tier=ticket.tier,
@@ -213,6 +227,7 @@ def decide(
                                           if ref != ticket.ref)),
         add_followers=tuple(dict.fromkeys(f for r in fired for f in r.proposal.add_followers
                                           if f not in ticket.followers)),
+        wake_at=min((w for w in wakes if w is not None and w > now), default=None),
     )
 
 

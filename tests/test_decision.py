@@ -280,3 +280,27 @@ def test_a_young_ticket_is_measured_from_creation_not_from_its_last_move():
     assert decide(t, [fresh], LADDER, rules=creation, now=now).to_tier == "L3"
     in_tier = DecisionRules(min_age_minutes=30)
     assert decide(t, [fresh], LADDER, rules=in_tier, now=now).held
+
+
+def test_a_proposal_held_as_too_early_asks_to_be_looked_at_again_when_the_hold_ends():
+    """Nothing else may happen to a young ticket: it is evaluated again when it stops being
+    young, not left with its evidence held for ever."""
+    rules = DecisionRules(min_age_minutes=30, min_agent_replies=1, effort_since="creation")
+    t = replace(ticket(), updated_at=T0 + timedelta(minutes=5))
+    angry = proposal("sentiment")
+    decision = decide(t, [angry], LADDER, rules=rules, now=T0 + timedelta(minutes=5))
+    assert decision.held and decision.wake_at == T0 + timedelta(minutes=30)
+    cooling = decide(t, [proposal()], LADDER, rules=DecisionRules(cooldown_minutes=60),
+                     now=T0 + timedelta(minutes=5), last_escalation=T0)
+    assert cooling.wake_at == T0 + timedelta(hours=1)
+    assert decide(t, [proposal()], LADDER).wake_at is None  # nothing held
+
+
+def test_a_ticket_a_team_has_is_not_pulled_out_by_a_tier_bump():
+    t = replace(ticket(), route="billing")
+    decision = decide(t, [proposal("complexity", priority=Priority.HIGH)], LADDER)
+    assert (decision.to_tier, decision.route, decision.priority) == (None, None, Priority.HIGH)
+    assert decision.superseded == "the billing team has the ticket: no move to L2"
+    tiers_first = decide(t, [proposal("complexity")], LADDER,
+                         rules=DecisionRules(route_over_tier=False))
+    assert tiers_first.to_tier == "L2"

@@ -306,3 +306,24 @@ def test_a_raising_policy_is_audited_and_the_others_still_escalate(store, settin
     assert entry["outcome"] == "escalated"
     assert entry["detail"]["policy_errors"] == [
         {"policy": "raising", "error": "ValueError: bad regex in plugin"}]
+
+
+def test_a_held_proposal_books_an_evaluation_for_when_the_hold_ends(store, settings, sleeps,
+                                                                    host, zd):
+    """Created at 09:00, evaluated at 12:00, held until it is four hours old: the scheduler
+    is told to look again at 13:00, since no webhook may come."""
+    from plugins.decision import DecisionRules
+
+    serve_ticket(zd)
+    api = ApiSession(ZENDESK_URL, ("bot@acme.example/token", "token"), sleep=sleeps.append)
+    escalator = Escalator(store, {"zendesk": ZendeskConnector(api, TIER_GROUPS, settings.ladder)},
+                          host.configure({"customer_request": {"enabled": True}}),
+                          settings.ladder, now=lambda: NOW,
+                          rules=DecisionRules(min_age_minutes=240, effort_since="creation",
+                                              gated=frozenset({"customer_request"})))
+    deliver(store, "event:a")
+    assert Worker(store, escalator, settings.worker).run_once() is True
+    assert puts(zd) == []
+    [entry] = store.audit_log()
+    assert entry["outcome"] == "no_change"
+    assert entry["detail"]["next_due"] == "2026-11-20T13:00:00+00:00"

@@ -196,7 +196,7 @@ class Escalator:
                 self._count_decisions(seen, escalated=False)
                 return _Applied(ticket.version, [*decision.evidence_to_record(), *seen.used],
                                 seen.decision.also_evaluate if seen.decision else (),
-                                evaluation.wake_at,
+                                _earliest(evaluation.wake_at, decision.wake_at),
                                 tuple(decision_events(ticket, decision, None, at=now)))
             write = self._write(decision, ticket, now)
             try:
@@ -219,7 +219,8 @@ class Escalator:
             record.priority = decision.priority.name.lower() if decision.priority else None
             self._count_decisions(seen, escalated=True)
             return _Applied(ticket.version, [*decision.evidence_to_record(), *seen.used],
-                            decision.also_evaluate, evaluation.wake_at,
+                            decision.also_evaluate,
+                            _earliest(evaluation.wake_at, decision.wake_at),
                             tuple(decision_events(ticket, decision, write, at=now)))
         raise _StillConflicting(f"ticket kept changing under us for {MAX_ROUNDS} rounds")
 
@@ -321,6 +322,10 @@ class _Applied:
 
 class _StillConflicting(HelpdeskError):
     transient = True
+
+
+def _earliest(*moments: datetime | None) -> datetime | None:
+    return min((m for m in moments if m is not None), default=None)
 
 
 def _describe(ticket: Ticket, evaluation: Evaluation, decision: Decision,
