@@ -15,6 +15,27 @@ from pathlib import Path
 
 import pytest
 
+from webhook_app.emulator.labels import (
+    Expect,
+    LabelError,
+    Labelled,
+    LabelSet,
+    State,
+    load_tickets,
+    parse_labels,
+    parse_offset,
+)
+from webhook_app.emulator.scenes import (
+    Outcome,
+    announcement_order,
+    audited_policies,
+    build_scene,
+    connection_env,
+    downward_moves,
+    helpdesks,
+    repeated_evidence,
+    state_of,
+)
 from webhook_app.emulator.zendesk import BOT_ID
 from webhook_app.settings import load_settings
 
@@ -25,28 +46,11 @@ if str(BENCH) not in sys.path:  # the benchmarks import their shared loopback mo
 from decisions import (  # noqa: E402
     TIERLIFT,
     Counts,
-    Expect,
-    LabelError,
-    Labelled,
-    LabelSet,
-    Outcome,
-    State,
-    announcement_order,
-    audited_policies,
-    build_scene,
-    connection_env,
-    downward_moves,
-    helpdesks,
-    load_tickets,
     order_differences,
     outcome_label,
-    parse_labels,
-    parse_offset,
-    repeated_evidence,
     report,
     run,
     score,
-    state_of,
 )
 
 # -- the small labelled set, end to end ----------------------------------------------------
