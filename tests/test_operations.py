@@ -2,28 +2,72 @@
 
 from __future__ import annotations
 
-import io
 import json
+import re
 import subprocess
 import textwrap
+import time
+import tomllib
 
 from click.testing import CliRunner
 from conftest import FIXTURES, SECRET
 from emulated import MAYA, TIERLIFT, manager_ticket, wait_for, write_config
 
 from webhook_app.cli import main
-from webhook_app.demo import run_demo
+from webhook_app.demo import demo_tickets
+from webhook_app.emulator.labels import CRITERIA
+from webhook_app.presets import render
 from webhook_app.store import AuditRecord, Delivery, Store
 
 
-def test_the_demo_plays_every_scenario_as_expected():
-    out = io.StringIO()
-    assert run_demo(tickets=2, out=out) == 0
-    text = out.getvalue()
-    assert "all scenarios behaved as expected" in text
-    assert "re-sent the first delivery unchanged: HTTP 200" in text
-    assert "now L3, 1 write(s)" in text  # the tier-2 ticket went to tier 3
-    assert '"safe_update": true' in text
+def test_the_demo_tours_the_whole_standard_preset_on_both_helpdesks_in_under_a_minute():
+    started = time.monotonic()
+    done = subprocess.run([TIERLIFT, "demo", "--no-wait"], capture_output=True, text=True,
+                          timeout=180, check=False)
+    seconds = time.monotonic() - started
+    text = done.stdout
+    assert done.returncode == 0, text + done.stderr
+    assert seconds < 60, f"the tour took {seconds:.1f} s"
+    # every policy the preset enables acted at least once, on realistic tickets
+    preset = tomllib.loads(render("standard"))
+    enabled = sorted(n for n, o in preset["policies"].items() if o.get("enabled"))
+    assert len(enabled) == 10
+    [line] = [x for x in text.splitlines() if x.startswith("Policies of the preset that acted")]
+    acted = {name: int(n) for name, n in re.findall(r"(\w+) (\d+)", line.split(":", 1)[1])}
+    assert sorted(acted) == enabled and min(acted.values()) >= 1, line
+    assert "every one of the 10 policies acted at least once" in text
+    assert "NOT AS LABELLED" not in text and "DID NOT ACT" not in text
+    # both helpdesks, in the summary table with languages and moves
+    rows = [x for x in text.splitlines() if re.match(r"(zendesk #\d+|jira #SUP-\d+) +[a-z]{2}  ", x)]
+    assert len(rows) == len([t for t in demo_tickets().tickets if not t.earlier])
+    assert any(r.startswith("jira #SUP-") and " -> L2/-/" in r for r in rows)
+    assert any(r.startswith("zendesk #") and "-> L3/-/urgent" in r for r in rows)
+    assert sum("(stays)" in r for r in rows) >= 5  # the near misses stay put
+    assert "safety: 0 moves down, 0 loops, 0 writes to solved or closed tickets" in text
+    # handoff notes as tier 2 reads them: text, not JSON
+    assert text.count("the internal note tierlift left for the next tier:") == 3
+    assert "\n    Why:\n" in text and "\n    Suggested next steps:\n" in text
+    assert '"comment"' not in text and "\\n" not in text
+    # the helpdesks' hiccups, and an agent undoing a move
+    assert "re-sent its first delivery unchanged: HTTP 200" in text
+    assert "429 Too Many Requests" in text and "refused a write with 409" in text
+    assert "tierlift left it there" in text
+    # the tier mix against the guide, the backtest (read-only), the dashboard
+    assert re.search(r"\n  L1 +\d+ +[\d.]+ %  \(guide ~80 %\)", text)
+    assert "$ tierlift backtest --since 30d" in text and "all GET: nothing written" in text
+    assert "Would write to" in text and "Per policy (tickets):" in text
+    assert re.search(r"\ndashboard: http://127\.0\.0\.1:\d+/admin\n", text)
+
+
+def test_the_demo_tickets_are_labelled_for_every_criterion_in_several_languages():
+    labels = demo_tickets()
+    live = [t for t in labels.tickets if not t.earlier]
+    assert 25 <= len(labels.tickets) <= 35
+    assert {c for t in live for c in t.expect.criteria} == set(CRITERIA)
+    assert {t.platform for t in live} == {"zendesk", "jira"}
+    assert len({t.language for t in live}) >= 6
+    near_misses = [t for t in live if not t.expect.criteria]
+    assert len(near_misses) >= 5 and all(t.expect.why for t in near_misses)
 
 
 def test_a_separate_worker_process_processes_what_a_receiver_stored(tmp_path, zendesk):

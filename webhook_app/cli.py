@@ -306,9 +306,13 @@ def backtest(config_path, since, html_path, cache_path, samples, concurrency) ->
 
 
 @main.command()
-@click.option("--tickets", default=8, show_default=True, help="Tickets in the stream.")
-def demo(tickets) -> None:
-    """An emulated Zendesk on loopback, the receiver and worker, a stream of tickets, a report."""
+@click.option("--no-wait", is_flag=True,
+              help="Exit after the tour instead of keeping the dashboard open (scripts, tests).")
+@click.option("--port", default=0, show_default=True, type=int,
+              help="tierlift's port on 127.0.0.1 (0: a free one).")
+def demo(no_wait, port) -> None:
+    """The tour: emulated Zendesk and Jira on loopback, the standard preset, a stream of
+    realistic tickets, what each policy did, a backtest, and the dashboard until Ctrl-C."""
     from webhook_app.demo import run_demo
 
-    sys.exit(run_demo(tickets=tickets))
+    sys.exit(run_demo(wait=not no_wait, port=port))
