@@ -13,7 +13,7 @@ from plugins.options import OptionalName
 from plugins.packs import LanguageOptions, Pack, check_scope, comment_scope, pack_matcher
 from plugins.text import Matcher, as_text, field_values, normalise_term, per_options, ticket_text
 
-EVIDENCE_KEY = "score"  # one per ticket: complexity escalates a ticket at most once
+EVIDENCE_KEY = "score"  # one per ticket and tier stint: "score", then "score:<moved in at>"
 
 # The built-in signals and their weights: each failure the written policy names is enough on its
 # own at the default threshold 5; an error line, a 500 or a sync failing without saying whose
@@ -516,22 +516,31 @@ def tierlift_evaluate(ticket, ctx):
                          f"tiers ({', '.join(ctx.tiers.names)})")
     text = ticket_text(ticket, options.comments)
     terms = per_options(options, _terms)
+    entered = ticket.tier_entered_at
+    moved = entered > ticket.created_at
     found: dict[str, _Signal] = {}  # label -> its first occurrence
-    for term, match in terms.matcher.first_matches(text).items():
+    since_move: dict[str, _Signal] = {}  # label -> its first occurrence in the current tier
+    for term, match in terms.matcher.occurrences(text):
         if term in terms.admin:
             label, weight = term, terms.admin[term]
         else:
             label = SIGNAL_OF[normalise_term(term)]
             weight = SIGNALS[label]
-        if label in found and found[label].span[0] <= match.start():
-            continue
         source = text.source(match.start())  # 0: the subject, from the ticket's creation
         at = text.comments[source - 1].created_at if source else ticket.created_at
-        found[label] = _Signal(label, weight, at, match.span())
-    for signal, covered_by in COVERED.items():
-        if covered_by in found:  # the same failure told twice
-            found.pop(signal, None)
-    signals = [*found.values(), *_ticket_signals(ticket, options)]
+        signal = _Signal(label, weight, at, match.span())
+        for seen in (found, *([since_move] if moved and at >= entered else [])):
+            if label not in seen or (seen[label].at, seen[label].span) > (at, match.span()):
+                seen[label] = signal
+    tagged = _ticket_signals(ticket, options)
+    # Evidence rule: signals written since the ticket entered its current tier that reach the
+    # threshold by themselves are new evidence, even if the ticket was escalated (or moved back
+    # down) on earlier ones: "a new stack trace after the move down".
+    key = EVIDENCE_KEY
+    signals = _scored(found, tagged)
+    fresh = _scored(since_move, [])
+    if round(sum(s.weight for s in fresh), 6) >= options.threshold:
+        key, signals = f"{EVIDENCE_KEY}:{entered:%Y-%m-%dT%H:%M:%SZ}", fresh
     score = round(sum(s.weight for s in signals), 6)
     if score < options.threshold:
         return None
@@ -539,7 +548,7 @@ def tierlift_evaluate(ticket, ctx):
     listed = ", ".join(f"{s.label} ({s.weight:g})" for s in ranked)
     quoted = next((s for s in ranked if s.span is not None), None)
     evidence = ctx.evidence(
-        EVIDENCE_KEY,
+        key,
         f"complexity score {score:g} ≥ {options.threshold:g}: {listed}",
         quote=text.quote(*quoted.span) if quoted else None,
         at=_reached_at(signals, options.threshold),
@@ -552,6 +561,15 @@ def tierlift_evaluate(ticket, ctx):
         suggestion=f"Needs deep product knowledge ({top}): reproduce with the customer's "
         "setup, take ownership, and involve engineering early if it looks like a defect.",
     )
+
+
+def _scored(found: dict[str, _Signal], tagged: list[_Signal]) -> list[_Signal]:
+    """The signals that count: one per failure (the same failure told twice counts once)."""
+    found = dict(found)
+    for signal, covered_by in COVERED.items():
+        if covered_by in found:
+            found.pop(signal, None)
+    return [*found.values(), *tagged]
 
 
 def _ticket_signals(ticket, options: Options) -> list[_Signal]:

@@ -398,21 +398,28 @@ def test_steps_up_on_a_five_tier_ladder():
     assert decide(t, [proposal], FIVE).to_tier == "L3"
 
 
-def test_it_fires_once_per_ticket_and_does_not_bounce_back_after_a_move_down():
+def test_a_move_down_is_respected_until_new_failures_reach_the_threshold_again():
     first = ticket(comment(1, "SSO broke and we have data loss", minutes=5))
     decision = decide(first, [evaluate(first)], LADDER)
     assert decision.to_tier == "L2"
     used = {(p, key) for p, key, _ in decision.evidence_to_record()}
     assert used == {("complexity", "score")}
-    # Tier 2 hands it back down; later the customer adds even more signals: same evidence key.
+    # Tier 2 hands it back down; the customer only asks for news: the move down stands.
     history = (TierChange(T0, "L1"), TierChange(T0 + timedelta(minutes=20), "L2"),
                TierChange(T0 + timedelta(minutes=40), "L1"))
-    later = ticket(comment(1, "SSO broke and we have data loss", minutes=5),
-                   comment(2, "Now the SCIM migration and encryption fail too", minutes=50),
-                   tier="L1", history=history)
-    decision = decide(later, [evaluate(later)], LADDER, used)
+    nudged = ticket(comment(1, "SSO broke and we have data loss", minutes=5),
+                    comment(2, "Any news on this?", minutes=50), tier="L1", history=history)
+    decision = decide(nudged, [evaluate(nudged)], LADDER, used)
     assert decision.to_tier is None and not decision.writes
     assert [p.policy for p in decision.stale] == ["complexity"]
+    # A new failure after the move down is new evidence (the written policy's evidence rule).
+    later = ticket(comment(1, "SSO broke and we have data loss", minutes=5),
+                   comment(2, "Now the SCIM sync fails too, with an error", minutes=50),
+                   tier="L1", history=history)
+    [proposal] = [evaluate(later)]
+    assert proposal.evidence[0].key == "score:2026-11-20T09:40:00Z"
+    assert proposal.evidence[0].at == T0 + timedelta(minutes=50)
+    assert decide(later, [proposal], LADDER, used).to_tier == "L2"
 
 
 def test_the_target_counts_from_the_tier_when_the_score_was_reached():
