@@ -22,6 +22,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import textwrap
 import threading
 import time
 from collections import Counter
@@ -63,6 +64,7 @@ HANDOFFS = ("zd-de-vorgesetzten-nach-antwort", "jr-de-dsgvo-auskunft",
 HANDED_BACK = "zd-de-vorgesetzten-nach-antwort"
 STREAM_PAUSE = 0.12  # seconds between two new tickets of the stream
 BACKTEST_SINCE = "30d"
+WIDTH = 100  # the introduction's lines
 
 
 def demo_tickets() -> LabelSet:
@@ -103,15 +105,14 @@ class Progress:
             return
         store = self.service.store
         counts = store.inbox_counts()
-        entries = store.audit_log(limit=None)
-        fired, _ = audited_policies(entries)
+        fired, _ = audited_policies(store.audit_log(limit=None))
         written = len(self.scene.zendesk.writes()) + len(self.scene.jira.writes())
-        line = (f"tickets {self.announced}/{self.total} · webhooks received "
-                f"{sum(counts.values())}, pending {counts.get('pending', 0)} · evaluations "
-                f"{len(entries)} · escalations written {written} · policies acted "
+        line = (f"tickets {self.announced}/{self.total} · webhooks {sum(counts.values())} "
+                f"({counts.get('pending', 0)} pending) · writes {written} · policies acted "
                 f"{len(fired)}/{self.policies}")
         if line != self._shown:
-            self.out.write(f"\r{line}   " if self.live else line)
+            width = shutil.get_terminal_size().columns - 1  # a wrapped line is not rewritten
+            self.out.write(f"\r{line[:width]:<{len(self._shown)}}" if self.live else line)
             self.out.flush()
             self._shown = line
 
@@ -349,14 +350,16 @@ def run_demo(*, wait: bool = True, port: int = 0, out: IO[str] = sys.stdout) -> 
         jira.send_webhooks_to(f"{receiver}/webhooks/jira", secret=jira_secret)
         enabled = list(service.escalator.policies.names)
         languages = sorted({t.language for t in labels.tickets})
-        print(f"tierlift demo: emulated Zendesk at {servers[0].url} and Jira Cloud at "
-              f"{servers[1].url} (loopback), tierlift at {receiver} with the standard preset "
-              f"(tierlift init --preset standard: {', '.join(enabled)}), connection details "
-              f"from TIERLIFT_* variables.", file=out)
-        print(f"{len(labels.tickets)} tickets from {len(labels.people)} customers in "
-              f"{len(languages)} languages ({', '.join(languages)}), backdated up to "
-              f"{-min(t.created for t in labels.tickets).days} days; the helpdesk sends one "
-              "webhook per ticket.\n", file=out)
+        print(textwrap.fill(
+            f"tierlift demo: emulated Zendesk at {servers[0].url} and Jira Cloud at "
+            f"{servers[1].url} (loopback), tierlift at {receiver} with the standard preset "
+            f"(tierlift init --preset standard: {', '.join(enabled)}), connection details "
+            f"from TIERLIFT_* variables.", WIDTH), file=out)
+        print(textwrap.fill(
+            f"{len(labels.tickets)} tickets from {len(labels.people)} customers in "
+            f"{len(languages)} languages ({', '.join(languages)}), backdated up to "
+            f"{-min(t.created for t in labels.tickets).days} days; the helpdesk sends one "
+            "webhook per ticket.", WIDTH) + "\n", file=out)
 
         # the helpdesks misbehave once each way, as they do
         zendesk.fail_next("GET", r"/api/v2/tickets/\d+\.json", 429,
