@@ -517,7 +517,7 @@ def tierlift_evaluate(ticket, ctx):
     text = ticket_text(ticket, options.comments)
     terms = per_options(options, _terms)
     entered = ticket.tier_entered_at
-    moved = entered > ticket.created_at
+    moved = entered > ticket.created_at and _moved_down(ticket, ctx.tiers)
     found: dict[str, _Signal] = {}  # label -> its first occurrence
     since_move: dict[str, _Signal] = {}  # label -> its first occurrence in the current tier
     for term, match in terms.matcher.occurrences(text):
@@ -533,9 +533,9 @@ def tierlift_evaluate(ticket, ctx):
             if label not in seen or (seen[label].at, seen[label].span) > (at, match.span()):
                 seen[label] = signal
     tagged = _ticket_signals(ticket, options)
-    # Evidence rule: signals written since the ticket entered its current tier that reach the
-    # threshold by themselves are new evidence, even if the ticket was escalated (or moved back
-    # down) on earlier ones: "a new stack trace after the move down".
+    # Evidence rule: after an agent moved the ticket back down, failures reported since then that
+    # reach the threshold by themselves are new evidence ("a new stack trace after the move
+    # down"). After a move up, the same failure told again ("still the same error") is not.
     key = EVIDENCE_KEY
     signals = _scored(found, tagged)
     fresh = _scored(since_move, [])
@@ -561,6 +561,15 @@ def tierlift_evaluate(ticket, ctx):
         suggestion=f"Needs deep product knowledge ({top}): reproduce with the customer's "
         "setup, take ownership, and involve engineering early if it looks like a defect.",
     )
+
+
+def _moved_down(ticket, tiers) -> bool:
+    """The ticket came into its current tier from a higher one."""
+    before = None
+    for change in ticket.tier_history:
+        if change.tier != ticket.tier:
+            before = change.tier
+    return before is not None and tiers.rank(before) > tiers.rank(ticket.tier)
 
 
 def _scored(found: dict[str, _Signal], tagged: list[_Signal]) -> list[_Signal]:

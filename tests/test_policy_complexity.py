@@ -560,3 +560,13 @@ def test_pack_options_are_checked():
         complexity.Options(comments="agents")
     options = complexity.Options(languages=[], packs={"sv": {"terms": {" Fel ": 5}}})
     assert options.packs["sv"].terms == {"fel": 5}
+
+
+def test_the_same_failure_told_again_after_a_move_up_is_not_new_evidence():
+    history = (TierChange(T0, "L1"), TierChange(T0 + timedelta(minutes=20), "L2"))
+    t = ticket(comment(1, "SSO broke and we have data loss", minutes=5),
+               comment(2, "Still the same SSO error, and more data loss this morning",
+                       minutes=60), tier="L2", history=history)
+    [proposal] = [evaluate(t)]
+    assert proposal.evidence[0].key == "score"
+    assert decide(t, [proposal], LADDER, {("complexity", "score")}).to_tier is None
