@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -327,3 +328,39 @@ def test_a_held_proposal_books_an_evaluation_for_when_the_hold_ends(store, setti
     [entry] = store.audit_log()
     assert entry["outcome"] == "no_change"
     assert entry["detail"]["next_due"] == "2026-11-20T13:00:00+00:00"
+
+
+def test_an_idle_worker_survives_a_store_outage_and_goes_on(store, worker, zd, monkeypatch):
+    """The store fails while the worker is idle (asking for the next deadline): one logged
+    error, and the loop carries on; work that arrives afterwards is done."""
+    import threading
+
+    calls = {"n": 0}
+    next_due = store.next_due
+
+    def flaky():
+        calls["n"] += 1
+        if calls["n"] <= 2:
+            raise RuntimeError("connection refused")
+        return next_due()
+
+    monkeypatch.setattr(store, "next_due", flaky)
+    worker.settings = worker.settings.model_copy(update={"poll_seconds": 0.02})
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+    thread.start()
+    serve_ticket(zd)
+    zd.put(TICKET, json=zendesk_ticket(group_id=102))
+    deadline = time.monotonic() + 10
+    while calls["n"] <= 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    deliver(store, "event:after-the-outage")
+    worker.wake.set()
+    while not store.audit_log() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    stop.set()
+    worker.wake.set()
+    thread.join(5)
+    assert thread.is_alive() is False
+    assert [e["outcome"] for e in store.audit_log()] == ["escalated"]
+    assert puts(zd) == [expected_put()]

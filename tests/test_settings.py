@@ -529,3 +529,13 @@ def test_plugins_reports_bad_policy_options_like_check(tmp_path):
     result = invoke("plugins", "--config", str(write(tmp_path, text)))
     assert result.exit_code == 2
     assert result.stderr.startswith("config error: policies.customer_request.phrases: ")
+
+
+def test_an_absurd_poll_interval_is_refused_before_it_can_stop_the_worker(tmp_path):
+    """worker.poll_seconds = 1e308 used to pass check and end the worker thread at its first
+    idle wait (an OverflowError in Event.wait)."""
+    path = write(tmp_path, GOOD + "\n[worker]\npoll_seconds = 1e308\n")
+    result = invoke("check", "--config", str(path))
+    assert result.exit_code == 2
+    assert result.stderr == ("config error: worker.poll_seconds: Input should be less than or "
+                             "equal to 3600 (got 1e+308)\n")

@@ -203,8 +203,8 @@ class WorkerSettings(_Section):
                                  "claimed by a worker that stopped answering.")
     coalesce_seconds: float = Field(0.5, ge=0, description="Wait this long after a delivery so "
                                     "that a burst for one ticket is evaluated once.")
-    poll_seconds: float = Field(1.0, gt=0, description="How often an idle worker looks for work "
-                                "written by another process.")
+    poll_seconds: float = Field(1.0, gt=0, le=3600, description="How often an idle worker "
+                                "looks for work written by another process.")
     max_attempts: int = Field(10, ge=1, description="Transient failures before a delivery is "
                               "marked failed (it stays in the inbox for inspection).")
     sweep_minutes: float = Field(10, ge=0, description="Every this often (and at start), look "

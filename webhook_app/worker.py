@@ -55,12 +55,14 @@ class Worker:
         log.info("worker %s started", self.id)
         self.escalator.warm_up()
         while not stop.is_set():
+            timeout = self.settings.poll_seconds
             try:
                 if self.run_once():
                     continue
+                timeout = self._idle_timeout()
             except Exception:  # the store itself failed: keep the loop alive and try again
                 log.exception("worker %s: store error", self.id)
-            self.wake.wait(self._idle_timeout())
+            self.wake.wait(timeout)
             self.wake.clear()
         log.info("worker %s stopped", self.id)
 
