@@ -202,10 +202,13 @@ def _without(data: dict, key: str) -> dict:
     (encode({**TRIGGER, "ticket_id": None}), "is not a number"),
     (encode({"updated_at": "2026-11-22T10:00:00Z", "actor": "555"}), "neither"),
     (encode(_without(TRIGGER, "updated_at")), 'no "updated_at"'),
+    (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+    (b'{"id": ' + b"9" * 5000 + b"}", "number too long"),
 ], ids=["not-json", "not-utf8", "json-array", "event-without-id", "event-empty-id",
         "event-without-detail", "event-ticket-not-numeric", "event-ticket-negative",
         "type-not-zendesk", "trigger-ticket-not-numeric", "trigger-ticket-null",
-        "neither-type-nor-ticket-id", "trigger-without-updated-at-or-invocation"])
+        "neither-type-nor-ticket-id", "trigger-without-updated-at-or-invocation",
+        "nested-100000-deep", "integer-of-5000-digits"])
 def test_body_that_is_not_the_json_expected_is_refused_with_400(client, helpdesk, store, wake,
                                                                 body, error):
     response = post(client, helpdesk, body, sign(body))

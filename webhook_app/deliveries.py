@@ -29,6 +29,10 @@ def _json_object(body: bytes) -> dict:
         raise Malformed("body is not UTF-8") from None
     except json.JSONDecodeError as exc:
         raise Malformed(f"body is not JSON: {exc}") from None
+    except RecursionError:
+        raise Malformed("body is nested too deeply") from None
+    except ValueError:  # an integer too long to convert (Python's 4,300-digit limit)
+        raise Malformed("body holds a number too long to read") from None
     if not isinstance(data, dict):
         raise Malformed("body is JSON but not an object")
     return data
