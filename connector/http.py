@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import math
 import random
 import re
 import time
@@ -53,9 +54,11 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:  # "inf" and "nan" are floats too, and no wait at all
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -285,6 +285,23 @@ def test_an_unavailable_helpdesk_keeps_the_delivery_and_retries_later(store, wor
     assert store.inbox_counts() == {"failed": 1}
 
 
+@pytest.mark.parametrize("retry_after", ["86400", "Fri, 01 Jan 2099 00:00:00 GMT", "inf"])
+def test_a_retry_after_of_days_parks_nothing_every_wait_counts_and_it_fails_in_the_end(
+        store, worker, zd, clock, retry_after):
+    """Retry-After is capped (15 min by default); each wait is an attempt, so after
+    max_attempts (3 here) the delivery is failed instead of parked for ever."""
+    zd.get(TICKET, status=503, headers={"Retry-After": retry_after})
+    deliver(store, "event:a")
+    for _ in range(3):
+        assert worker.run_once() is True
+        clock.now += 901
+    entries = store.audit_log()
+    assert [e["outcome"] for e in entries] == ["retry", "retry", "failed"]
+    waits = [e["detail"]["retry_in_seconds"] for e in entries]
+    assert all(0 < w <= 900 for w in waits)
+    assert store.inbox_counts() == {"failed": 1}
+
+
 class Raising:
     @hookimpl
     def tierlift_evaluate(self, ticket, ctx):

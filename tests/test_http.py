@@ -34,6 +34,11 @@ def test_retry_after_delta_seconds(value, expected):
     assert parse_retry_after(value, now=NOW) == expected
 
 
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "Infinity"])
+def test_a_retry_after_that_is_no_number_of_seconds_is_ignored(value):
+    assert parse_retry_after(value, now=NOW) is None
+
+
 def test_retry_after_http_date_is_relative_to_now():
     assert parse_retry_after("Mon, 01 Jan 2024 12:00:30 GMT", now=NOW) == 30.0
     # Another zone: 13:00:45 +0100 is 12:00:45 UTC.

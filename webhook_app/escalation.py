@@ -55,6 +55,7 @@ class Escalator:
         calendars: Mapping[str, BusinessCalendar] | None = None,
         public_reply: str | None = None,
         max_attempts: int = 10,
+        max_retry_after: float = 900.0,
         shadow: bool = False,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         rng: random.Random | None = None,
@@ -71,6 +72,7 @@ class Escalator:
         self.public_reply = public_reply
         self.history = StoreHistory(store)
         self.max_attempts = max_attempts
+        self.max_retry_after = max_retry_after
         self.shadow = shadow  # mode = "shadow": decide and audit, never write
         self.now = now
         self.rng = rng or random.Random()
@@ -285,6 +287,7 @@ class Escalator:
         delay = getattr(exc, "retry_after", None)
         if delay is None:
             delay = self.rng.uniform(0.5, 1.0) * min(MAX_BACKOFF, 2.0 ** attempts)
+        delay = min(delay, self.max_retry_after)  # a helpdesk asking for days parks nothing
         record.outcome = "failed" if attempts >= self.max_attempts else "retry"
         record.detail["retry_in_seconds"] = round(delay, 2)
         record.duration_ms = (time.monotonic() - started) * 1000

@@ -135,6 +135,7 @@ class Service:
                               rules=settings.rules, calendars=settings.business_calendars(),
                               public_reply=reply.template if reply.enabled else None,
                               max_attempts=settings.worker.max_attempts,
+                              max_retry_after=settings.worker.max_retry_after_seconds,
                               shadow=settings.mode == "shadow")
         return cls(settings, store, escalator, workers)
 

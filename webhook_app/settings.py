@@ -205,6 +205,9 @@ class WorkerSettings(_Section):
                                     "that a burst for one ticket is evaluated once.")
     poll_seconds: float = Field(1.0, gt=0, le=3600, description="How often an idle worker "
                                 "looks for work written by another process.")
+    max_retry_after_seconds: float = Field(900, gt=0, le=86400, description="The longest wait "
+                                           "a helpdesk's Retry-After may impose before the next "
+                                           "attempt (each wait counts as an attempt).")
     max_attempts: int = Field(10, ge=1, description="Transient failures before a delivery is "
                               "marked failed (it stays in the inbox for inspection).")
     sweep_minutes: float = Field(10, ge=0, description="Every this often (and at start), look "
