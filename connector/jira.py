@@ -4,6 +4,7 @@ write a tier move back as one field update plus one internal comment."""
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -30,6 +31,9 @@ from connector.ticket import (
 )
 
 log = logging.getLogger(__name__)
+
+# An issue key (PROJECT-123) or a numeric issue id, the only refs a URL is built from.
+ISSUE_REF = re.compile(r"[A-Z][A-Z0-9_]*-[0-9]+|[0-9]+")
 
 PLATFORM = "jira"
 PAGE = 100
@@ -132,6 +136,8 @@ class JiraConnector:
         Comments are always read: they also show whether our own note is already there. With
         the ``organization`` need, a JSM issue's first organization is read too.
         """
+        if not ISSUE_REF.fullmatch(ref):  # a URL is built from it: nothing but a key or an id
+            raise Rejected(f"issue {ref!r} is neither an issue key nor an issue id")
         expand = "changelog,names" if "history" in needs else "names"
         org_field = self._organizations_field() if "organization" in needs else None
         extra = (self.tier_field, *((self.route_field,) if self.route_field else ()),

@@ -1166,3 +1166,13 @@ def test_without_the_organization_need_no_organization_is_read(cloud, rsps):
     assert (ticket.organization_id, ticket.organization) == (None, None)
     assert [path_of(c) for c in rsps.calls] == [f"/rest/api/3/issue/{CLOUD_KEY}",
                                                "/rest/api/3/myself"]
+
+
+@pytest.mark.parametrize("ref", ["SEC/../../../../secret/PATH-1", "../10021", "KAN-22?x=1",
+                                 "kan-22", ""])
+def test_no_url_is_built_from_a_ref_that_is_neither_a_key_nor_an_id(cloud, rsps, ref):
+    """A signed delivery once made the worker GET /rest/secret/PATH-1 with the bot's
+    credentials; now nothing is sent (rsps fails on any request)."""
+    with pytest.raises(Rejected, match="neither an issue key nor an issue id"):
+        cloud.fetch(ref)
+    assert len(rsps.calls) == 0

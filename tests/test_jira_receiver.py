@@ -557,9 +557,13 @@ def _with_issue(issue: object) -> dict:
     (encode(_without(comment_event(), "issue")), 'has no "issue" object'),
     (encode(_with_issue({"self": "https://x.example/rest/api/2/10021"})), "unusable"),
     (encode(_with_issue({"id": "abc", "key": "not a key"})), "unusable"),
+    (encode(_with_issue({"id": "10021", "key": "SEC/../../../../secret/PATH-1"})), "unusable"),
+    (encode(_with_issue({"id": "../10021", "key": "KAN-22"})), "unusable"),
+    (encode(_with_issue({"key": "kan-22"})), "unusable"),
 ], ids=["not-json", "not-utf8", "json-array", "no-webhook-event", "empty-webhook-event",
         "numeric-webhook-event", "no-issue", "issue-not-an-object", "comment-without-issue",
-        "issue-without-id-or-key", "issue-id-and-key-unusable"])
+        "issue-without-id-or-key", "issue-id-and-key-unusable", "key-with-a-path",
+        "id-with-a-path", "key-in-lower-case"])
 def test_body_that_is_not_the_json_expected_is_refused_with_400(client, helpdesk, store, wake,
                                                                 body, error):
     response = post(client, helpdesk, body, signed(body))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 
 from webhook_app.store import Delivery
@@ -121,7 +122,8 @@ def parse_jira(headers: Mapping[str, str], body: bytes) -> Delivery:
         raise Malformed(f'{kind} has no "issue" object')
     issue_id = str(issue.get("id") or "").strip()
     key = str(issue.get("key") or "").strip()
-    if not _ascii_digits(issue_id) and not _jira_key(key):
+    if (key and not _jira_key(key)) or (issue_id and not _ascii_digits(issue_id)) or \
+            not (key or issue_id):
         raise Malformed(f"issue id {issue.get('id')!r} / key {issue.get('key')!r} unusable")
     identifier = headers.get(JIRA_IDENTIFIER)
     if identifier:
@@ -140,9 +142,12 @@ def parse_jira(headers: Mapping[str, str], body: bytes) -> Delivery:
     )
 
 
+JIRA_KEY = re.compile(r"[A-Z][A-Z0-9_]*-[0-9]+")
+
+
 def _jira_key(key: str) -> bool:
-    project, _, number = key.rpartition("-")
-    return bool(project) and project.isascii() and _ascii_digits(number)
+    """A Jira issue key: a project key (capital letters, digits, "_") and a number."""
+    return JIRA_KEY.fullmatch(key) is not None
 
 
 def _jira_actor(data: dict) -> str | None:
