@@ -107,3 +107,28 @@ def test_a_failing_helpdesk_is_retried_next_time_from_the_same_point(store):
                       on_found=threading.Event())
     assert sweeper.run_once() == 0
     assert store.last_sweep("zendesk") is None
+
+
+def test_the_sweep_loop_survives_a_store_outage(store, monkeypatch):
+    """The store fails when the sweep asks where it stopped: one logged error, and the next
+    round sweeps as usual (the loop used to end for good)."""
+    helpdesk = Helpdesk([("2", "v7")])
+    found = threading.Event()
+    sweeper = Sweeper(store, {"zendesk": helpdesk}, every_seconds=0.01, lookback_seconds=60,
+                      on_found=found)
+    last_sweep, calls = store.last_sweep, []
+
+    def flaky(platform):
+        calls.append(platform)
+        if len(calls) == 1:
+            raise RuntimeError("connection refused")
+        return last_sweep(platform)
+
+    monkeypatch.setattr(store, "last_sweep", flaky)
+    stop = threading.Event()
+    thread = threading.Thread(target=sweeper.run, args=(stop,), daemon=True)
+    thread.start()
+    assert found.wait(5)
+    stop.set()
+    thread.join(5)
+    assert len(calls) >= 2 and not thread.is_alive()

@@ -60,5 +60,8 @@ class Sweeper:
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
-            self.run_once()
+            try:
+                self.run_once()
+            except Exception:  # the store failed: keep the loop alive, sweep again next time
+                log.exception("sweep: store error")
             stop.wait(self.every_seconds)
