@@ -560,10 +560,11 @@ def _with_issue(issue: object) -> dict:
     (encode(_with_issue({"id": "10021", "key": "SEC/../../../../secret/PATH-1"})), "unusable"),
     (encode(_with_issue({"id": "../10021", "key": "KAN-22"})), "unusable"),
     (encode(_with_issue({"key": "kan-22"})), "unusable"),
+    (encode(_with_issue({"key": "K" * 70 + "-1"})), "ticket ref longer than 64"),
 ], ids=["not-json", "not-utf8", "json-array", "no-webhook-event", "empty-webhook-event",
         "numeric-webhook-event", "no-issue", "issue-not-an-object", "comment-without-issue",
         "issue-without-id-or-key", "issue-id-and-key-unusable", "key-with-a-path",
-        "id-with-a-path", "key-in-lower-case"])
+        "id-with-a-path", "key-in-lower-case", "key-of-72-characters"])
 def test_body_that_is_not_the_json_expected_is_refused_with_400(client, helpdesk, store, wake,
                                                                 body, error):
     response = post(client, helpdesk, body, signed(body))

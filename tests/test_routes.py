@@ -204,11 +204,14 @@ def _without(data: dict, key: str) -> dict:
     (encode(_without(TRIGGER, "updated_at")), 'no "updated_at"'),
     (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
     (b'{"id": ' + b"9" * 5000 + b"}", "number too long"),
+    (encode({**ticket_event(), "id": "e" * 300}), "dedupe key longer than 255"),
+    (encode(ticket_event(ticket="9" * 100)), "ticket ref longer than 64"),
 ], ids=["not-json", "not-utf8", "json-array", "event-without-id", "event-empty-id",
         "event-without-detail", "event-ticket-not-numeric", "event-ticket-negative",
         "type-not-zendesk", "trigger-ticket-not-numeric", "trigger-ticket-null",
         "neither-type-nor-ticket-id", "trigger-without-updated-at-or-invocation",
-        "nested-100000-deep", "integer-of-5000-digits"])
+        "nested-100000-deep", "integer-of-5000-digits", "event-id-of-300-characters",
+        "ticket-id-of-100-digits"])
 def test_body_that_is_not_the_json_expected_is_refused_with_400(client, helpdesk, store, wake,
                                                                 body, error):
     response = post(client, helpdesk, body, sign(body))

@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Mapping
 
-from webhook_app.store import Delivery
+from webhook_app.store import Delivery, inbox
 
 ZENDESK_TICKET_EVENT = "zen:event-type:ticket."
 ZENDESK_INVOCATION = "X-Zendesk-Webhook-Invocation-Id"
@@ -17,6 +17,16 @@ JIRA_IDENTIFIER = "X-Atlassian-Webhook-Identifier"
 
 class Malformed(Exception):
     """The body is not the JSON we expect: answer 400."""
+
+
+def _stored_as(**fields: str | None) -> Delivery:
+    """The delivery, if each of its values fits its inbox column: an over-long id is bad input
+    (400), never a database error that the sender would retry for ever."""
+    for name, value in fields.items():
+        limit = getattr(inbox.c[name].type, "length", None)
+        if value is not None and limit is not None and len(value) > limit:
+            raise Malformed(f"{name.replace('_', ' ')} longer than {limit} characters")
+    return Delivery(**fields)
 
 
 class Ignored(Exception):
@@ -64,7 +74,7 @@ def _zendesk_event(data: dict, body: bytes) -> Delivery:
     if not isinstance(detail, dict):
         raise Malformed("event has no \"detail\" object")
     ticket_id = detail.get("id") or str(data.get("subject", "")).removeprefix("zen:ticket:")
-    return Delivery(
+    return _stored_as(
         platform="zendesk",
         dedupe_key=f"event:{event_id}",
         ticket_ref=_ticket_ref(ticket_id),
@@ -83,7 +93,7 @@ def _zendesk_trigger(data: dict, body: bytes, invocation: str | None) -> Deliver
     else:
         raise Malformed("trigger body has no \"updated_at\" and no invocation id header to "
                         "deduplicate on; use the template from the README")
-    return Delivery(
+    return _stored_as(
         platform="zendesk",
         dedupe_key=key,
         ticket_ref=ref,
@@ -132,7 +142,7 @@ def parse_jira(headers: Mapping[str, str], body: bytes) -> Delivery:
         dedupe = f"issue:{issue_id or key}:{data['timestamp']}"
     else:
         raise Malformed(f"no {JIRA_IDENTIFIER} header and no \"timestamp\" to deduplicate on")
-    return Delivery(
+    return _stored_as(
         platform="jira",
         dedupe_key=dedupe,
         ticket_ref=key if _jira_key(key) else issue_id,
