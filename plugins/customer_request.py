@@ -9,7 +9,14 @@ from pydantic import Field, field_validator
 
 from plugins import hookimpl
 from plugins.options import PriorityName
-from plugins.packs import LanguageOptions, Pack, check_scope, comment_scope, pack_matcher
+from plugins.packs import (
+    LanguageOptions,
+    Pack,
+    check_scope,
+    clean_terms,
+    comment_scope,
+    pack_matcher,
+)
 from plugins.text import per_options, ticket_text
 
 _ASK_EN = ("speak", "talk", "chat", "get through", "put me through", "connect me", "transfer me",
@@ -154,15 +161,12 @@ class Options(LanguageOptions):
     def _non_empty(cls, phrases: list[str] | None) -> list[str] | None:
         if phrases is None:
             return None
-        cleaned = [p.strip() for p in phrases if p.strip()]
+        cleaned = clean_terms(phrases)
         if not cleaned:
             raise ValueError("give at least one phrase, or leave it out to use the packs")
         return cleaned
 
-    @field_validator("add_phrases")
-    @classmethod
-    def _no_blanks(cls, phrases: list[str]) -> list[str]:
-        return [p.strip() for p in phrases if p.strip()]
+    _add_phrases = field_validator("add_phrases")(clean_terms)
 
     _scope = field_validator("comments")(check_scope)
 

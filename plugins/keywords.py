@@ -1,10 +1,12 @@
 """What the keyword policies share beyond :mod:`plugins.packs`: terms several of them use (a
-failing third-party connector, a billing error), an admin's pack of weighted terms (complexity,
-sentiment), and the comments a policy reads without tierlift's own notes."""
+failing third-party connector, a billing error), and an admin's pack of weighted terms (complexity,
+sentiment)."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from plugins.packs import clean_terms
 
 # Third-party products whose connectors break, and the rest of a sentence, a few words.
 APPS = (r"(?:salesforce|hubspot|shopify|slack|zapier|jira|ms teams|microsoft teams|"
@@ -103,7 +105,4 @@ class WeightedPackOptions(BaseModel):
     terms: dict[str, float] = Field(default_factory=dict)
     exclude: list[str] = Field(default_factory=list)
 
-    @field_validator("exclude")
-    @classmethod
-    def _no_blanks(cls, values: list[str]) -> list[str]:
-        return [v.strip() for v in values if v.strip()]
+    _exclusions = field_validator("exclude")(clean_terms)

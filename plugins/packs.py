@@ -20,6 +20,11 @@ class Pack:
     exclude: tuple[str, ...] = ()
 
 
+def clean_terms(values: list[str]) -> list[str]:
+    """Terms as written, without surrounding blanks, blank ones left out."""
+    return [v.strip() for v in values if v.strip()]
+
+
 class PackOptions(BaseModel):
     """An admin's pack for one language: more terms and more exclusions."""
 
@@ -28,14 +33,7 @@ class PackOptions(BaseModel):
     terms: list[str] = Field(default_factory=list)
     exclude: list[str] = Field(default_factory=list)
 
-    @field_validator("terms", "exclude")
-    @classmethod
-    def _no_blanks(cls, values: list[str]) -> list[str]:
-        return [v.strip() for v in values if v.strip()]
-
-
-def _clean(values: list[str]) -> list[str]:
-    return [v.strip() for v in values if v.strip()]
+    _terms = field_validator("terms", "exclude")(clean_terms)
 
 
 class LanguageOptions(BaseModel):
@@ -65,10 +63,7 @@ class LanguageOptions(BaseModel):
     def _codes(cls, codes: list[str]) -> list[str]:
         return [c.strip().lower() for c in codes if c.strip()]
 
-    @field_validator("exclude")
-    @classmethod
-    def _exclusions(cls, values: list[str]) -> list[str]:
-        return _clean(values)
+    _exclusions = field_validator("exclude")(clean_terms)
 
     @model_validator(mode="after")
     def _known_languages(self) -> LanguageOptions:
