@@ -57,9 +57,21 @@ class Language:
         return f"{self.name} ({self.source})"
 
 
+_last: tuple[Ticket, Language | None] | None = None
+
+
 def ticket_language(ticket: Ticket) -> Language | None:
     """The helpdesk's language signal for ``ticket``, else a guess from what the customer wrote;
-    ``None`` when neither says."""
+    ``None`` when neither says. Worked out once per ticket snapshot (the audit and the note of
+    one evaluation both ask; the last ticket's answer is kept, by identity)."""
+    global _last
+    last = _last
+    if last is None or last[0] is not ticket:
+        last = _last = (ticket, _language(ticket))
+    return last[1]
+
+
+def _language(ticket: Ticket) -> Language | None:
     if ticket.locale:
         return Language(ticket.locale.split("-")[0].split("_")[0].lower(), "requester locale")
     for tag in ticket.tags:
