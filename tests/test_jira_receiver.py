@@ -9,6 +9,8 @@ import hmac
 import json
 import textwrap
 import threading
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -207,6 +209,39 @@ def wake() -> threading.Event:
     return threading.Event()
 
 
+class ArrivalClock:
+    """The receiver's clock: a recorded delivery arrives a second after its body's timestamp
+    (the recordings are years old; the freshness check would refuse them at today's time)."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def arrive(self, body: bytes) -> None:
+        try:
+            timestamp = json.loads(body)["timestamp"]
+        except (ValueError, TypeError, KeyError):
+            return
+        if isinstance(timestamp, int):
+            self.now = timestamp / 1000 + 1
+
+
+@pytest.fixture
+def clock() -> ArrivalClock:
+    return ArrivalClock()
+
+
+@pytest.fixture
+def store(settings, clock):
+    """Overrides conftest's: the receiver's time follows the deliveries (see ArrivalClock)."""
+    store = Store(settings.database_url, clock=clock)
+    store.create_schema()
+    yield store
+    store.close()
+
+
 @pytest.fixture
 def client(settings, store, wake):
     return create_app(settings, store=store, wake=wake).test_client()
@@ -220,6 +255,9 @@ def helpdesk():
 
 
 def post(client, helpdesk, body: bytes, headers: dict[str, str], *, query: str = ""):
+    clock = client.application.extensions["tierlift"].store.clock
+    if isinstance(clock, ArrivalClock):
+        clock.arrive(body)
     response = client.post(f"/webhooks/jira{query}", data=body, headers=headers)
     assert len(helpdesk.calls) == 0, "the receiver must not call the helpdesk inside a request"
     return response
@@ -344,13 +382,69 @@ def test_redelivery_with_the_same_identifier_is_a_duplicate(client, helpdesk, st
     assert not wake.is_set()
 
 
-def test_another_identifier_for_the_same_issue_is_a_new_delivery(client, helpdesk, store):
+def test_another_event_of_the_same_issue_is_a_new_delivery(client, helpdesk, store):
     body = fixture_body("cloud-issue-created.json")
     assert post(client, helpdesk, body, signed(body)).status_code == 202
+    later = encode({**fixture_json("cloud-issue-created.json"), "timestamp": 1735441890000})
     other = "9c0d7e4a-1b2f-4a6e-8d3c-5e7f9a1b2c3d"
-    assert post(client, helpdesk, body, signed(body, identifier=other)).status_code == 202
+    assert post(client, helpdesk, later, signed(later, identifier=other)).status_code == 202
     assert [row["dedupe_key"] for row in inbox_rows(store)] == [
         f"webhook:{IDENTIFIER}", f"webhook:{other}"]
+
+
+def test_the_same_body_under_a_new_identifier_is_a_replay(client, helpdesk, store, wake):
+    """The identifier header is not signed: a captured delivery sent again under a new one is
+    recognised by its signed body."""
+    body = fixture_body("cloud-issue-created.json")
+    assert post(client, helpdesk, body, signed(body)).status_code == 202
+    wake.clear()
+    forged = "9c0d7e4a-1b2f-4a6e-8d3c-5e7f9a1b2c3d"
+    response = post(client, helpdesk, body, signed(body, identifier=forged))
+    assert (response.status_code, response.json) == (
+        200, {"status": "duplicate", "delivery": f"webhook:{forged}"})
+    assert [row["dedupe_key"] for row in inbox_rows(store)] == [f"webhook:{IDENTIFIER}"]
+    assert inbox_rows(store)[0]["body_hash"] == hashlib.sha256(body).hexdigest()
+    assert not wake.is_set()
+
+
+@pytest.mark.parametrize(("age", "retry", "status"), [
+    (299, None, 202), (301, None, 401), (-301, None, 401),
+    (35 * 60 - 1, "1", 202), (35 * 60 + 1, "3", 401),
+], ids=["fresh", "stale", "from-the-future", "late-retry", "too-late-retry"])
+def test_a_delivery_older_than_the_freshness_window_is_refused(client, helpdesk, store, clock,
+                                                               age, retry, status):
+    body = fixture_body("cloud-issue-created.json")
+    extra = {"X-Atlassian-Webhook-Retry": retry} if retry else {}
+    clock.arrive(body)
+    clock.now += age - 1  # arrive() puts the clock 1 s after the body's timestamp
+    sent_at = clock.now - age
+    response = client.post("/webhooks/jira", data=body, headers=signed(body, **extra))
+    assert response.status_code == status
+    if status == 401:
+        window = "0:35:00" if retry else "0:05:00"
+        sent = datetime.fromtimestamp(sent_at, UTC).isoformat(timespec="seconds")
+        assert response.json["error"].startswith(f"delivery timestamp ({sent}) is ")
+        assert response.json["error"].endswith(f"; more than {window} is refused as a replay")
+        assert inbox_rows(store) == []
+    else:
+        assert stored_row(store)["dedupe_key"] == f"webhook:{IDENTIFIER}"
+
+
+def test_the_freshness_window_is_configurable(tmp_path, helpdesk):
+    settings = make_settings(tmp_path, zendesk=None, jira=cloud_jira(freshness_minutes=60))
+    clock = ArrivalClock()
+    store = Store(settings.database_url, clock=clock)
+    store.create_schema()
+    client = create_app(settings, store=store, wake=threading.Event()).test_client()
+    body = fixture_body("cloud-issue-created.json")
+    clock.arrive(body)
+    clock.now += 59 * 60
+    assert client.post("/webhooks/jira", data=body, headers=signed(body)).status_code == 202
+    clock.now += 2 * 60
+    other = encode({**fixture_json("cloud-issue-created.json"), "webhookEvent":
+                    "jira:issue_updated"})
+    assert client.post("/webhooks/jira", data=other, headers=signed(other)).status_code == 401
+    store.close()
 
 
 def test_redelivery_without_identifier_is_a_duplicate_by_issue_and_timestamp(client, helpdesk,
@@ -574,24 +668,21 @@ def test_body_that_is_not_the_json_expected_is_refused_with_400(client, helpdesk
     assert not wake.is_set()
 
 
-@pytest.mark.parametrize("timestamp", [None, "1735441883659", 1735441883659.5],
-                         ids=["absent", "string", "float"])
-def test_no_identifier_and_no_integer_timestamp_is_refused_with_400(client, helpdesk, store,
-                                                                    timestamp):
+@pytest.mark.parametrize("timestamp", [None, "1735441883659", 1735441883659.5, True],
+                         ids=["absent", "string", "float", "boolean"])
+@pytest.mark.parametrize("identifier", [None, IDENTIFIER], ids=["no-identifier", "identifier"])
+def test_a_delivery_without_an_integer_timestamp_is_refused_with_400(client, helpdesk, store,
+                                                                     timestamp, identifier):
+    """Every Jira webhook carries its timestamp; without one its age (replay) is unknowable."""
     data = _without(CREATED, "timestamp")
     if timestamp is not None:
         data["timestamp"] = timestamp
     body = encode(data)
-    response = post(client, helpdesk, body, signed(body, identifier=None))
-    assert response.status_code == 400
-    assert "X-Atlassian-Webhook-Identifier" in response.json["error"]
+    response = post(client, helpdesk, body, signed(body, identifier=identifier))
+    assert (response.status_code, response.json) == (400, {
+        "error": 'no "timestamp" (milliseconds): cannot tell a fresh delivery from a replayed '
+                 "one"})
     assert inbox_rows(store) == []
-
-
-def test_without_timestamp_the_identifier_is_enough(client, helpdesk, store):
-    body = encode(_without(CREATED, "timestamp"))
-    assert post(client, helpdesk, body, signed(body)).status_code == 202
-    assert stored_row(store)["dedupe_key"] == f"webhook:{IDENTIFIER}"
 
 
 def test_issue_with_only_a_numeric_id_is_stored_under_the_id(client, helpdesk, store):

@@ -81,6 +81,18 @@ def test_same_key_on_another_platform_is_another_delivery(db):
     assert len(rows(db, inbox)) == 2
 
 
+def test_a_body_hash_seen_before_is_a_duplicate_under_any_dedupe_key(db):
+    def jira(key: str, body_hash: str | None) -> Delivery:
+        return Delivery("jira", key, "SUP-1", "jira:issue_updated", "{}", body_hash=body_hash)
+
+    assert db.receive(jira("webhook:a", "f" * 64)) is True
+    assert db.receive(jira("webhook:b", "f" * 64)) is False  # a replay under a new identifier
+    assert db.receive(jira("webhook:c", None)) is True  # no hash: the key alone decides
+    assert db.receive(jira("webhook:d", None)) is True
+    assert [(r["dedupe_key"], r["body_hash"]) for r in rows(db, inbox)] == [
+        ("webhook:a", "f" * 64), ("webhook:c", None), ("webhook:d", None)]
+
+
 def test_receive_with_delay_sets_available_at(db):
     db.receive(delivery("event:a"), delay=2.5)
     [row] = rows(db, inbox)
@@ -362,7 +374,7 @@ def test_the_index_keeps_the_first_customer_message_and_short_field_values(db):
     assert again.first_message == "Dashboard is blank"
 
 
-def test_create_schema_adds_the_index_columns_a_database_of_the_previous_version_lacks(
+def test_create_schema_adds_the_columns_a_database_of_the_previous_version_lacks(
         tmp_path, clock):
     url = f"sqlite:///{tmp_path / 'old.db'}"
     old = sa.create_engine(url)
@@ -374,11 +386,21 @@ def test_create_schema_adds_the_index_columns_a_database_of_the_previous_version
             "NULL, status VARCHAR(64) NOT NULL, PRIMARY KEY (platform, ticket_ref))")
         conn.exec_driver_sql("INSERT INTO ticket_index VALUES ('zendesk', '7', 'Old', '[]', "
                              f"NULL, '1', NULL, {TICKET_T0.timestamp()}, 'open')")
+        conn.exec_driver_sql(
+            "CREATE TABLE inbox (id INTEGER PRIMARY KEY, platform VARCHAR(16) NOT NULL, "
+            "dedupe_key VARCHAR(255) NOT NULL, ticket_ref VARCHAR(64) NOT NULL, kind "
+            "VARCHAR(128) NOT NULL, actor VARCHAR(255), payload TEXT NOT NULL, received_at "
+            "FLOAT NOT NULL, available_at FLOAT NOT NULL, status VARCHAR(16) NOT NULL, "
+            "attempts INTEGER NOT NULL, processed_at FLOAT, audit_id INTEGER, "
+            "CONSTRAINT uq_inbox_dedupe UNIQUE (platform, dedupe_key))")
     old.dispose()
     store = Store(url, clock=clock)
     try:
         store.create_schema()
         store.create_schema()  # and again: nothing left to add
+        replay = Delivery("jira", "webhook:b", "SUP-1", "x", "{}", body_hash="e" * 64)
+        assert store.receive(replace(replay, dedupe_key="webhook:a")) is True
+        assert store.receive(replay) is False
         store.index(opened("8", 1, comment(1, "New")))
         found = StoreHistory(store).created_between("zendesk", TICKET_T0,
                                                     TICKET_T0 + timedelta(minutes=1))

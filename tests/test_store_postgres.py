@@ -70,6 +70,17 @@ def test_dedupe_lease_ledger_and_deadlines_on_postgresql(pg):
     assert store.last_sweep("zendesk") == clock.now + 1
 
 
+def test_a_replayed_body_is_a_duplicate_on_postgresql(pg):
+    store, _ = pg
+    first = Delivery("jira", "webhook:a", "SUP-1", "jira:issue_updated", "{}", body_hash="ab" * 32)
+    assert store.receive(first)
+    assert not store.receive(Delivery("jira", "webhook:b", "SUP-1", "jira:issue_updated", "{}",
+                                      body_hash="ab" * 32))
+    assert store.receive(Delivery("jira", "webhook:c", "SUP-1", "jira:issue_updated", "{}"))
+    assert store.receive(Delivery("jira", "webhook:d", "SUP-1", "jira:issue_updated", "{}"))
+    assert store.inbox_counts() == {"pending": 3}
+
+
 def test_concurrent_workers_never_claim_the_same_ticket_on_postgresql(pg):
     store, _ = pg
     for n in range(20):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -19,12 +20,13 @@ class Malformed(Exception):
     """The body is not the JSON we expect: answer 400."""
 
 
-def _stored_as(**fields: str | None) -> Delivery:
+def _stored_as(**fields: str | float | None) -> Delivery:
     """The delivery, if each of its values fits its inbox column: an over-long id is bad input
     (400), never a database error that the sender would retry for ever."""
     for name, value in fields.items():
-        limit = getattr(inbox.c[name].type, "length", None)
-        if value is not None and limit is not None and len(value) > limit:
+        column = inbox.c.get(name)
+        limit = getattr(column.type, "length", None) if column is not None else None
+        if isinstance(value, str) and limit is not None and len(value) > limit:
             raise Malformed(f"{name.replace('_', ' ')} longer than {limit} characters")
     return Delivery(**fields)
 
@@ -135,20 +137,22 @@ def parse_jira(headers: Mapping[str, str], body: bytes) -> Delivery:
     if (key and not _jira_key(key)) or (issue_id and not _ascii_digits(issue_id)) or \
             not (key or issue_id):
         raise Malformed(f"issue id {issue.get('id')!r} / key {issue.get('key')!r} unusable")
+    timestamp = data.get("timestamp")
+    if not isinstance(timestamp, int) or isinstance(timestamp, bool):
+        raise Malformed('no "timestamp" (milliseconds): cannot tell a fresh delivery from a '
+                        "replayed one")
     identifier = headers.get(JIRA_IDENTIFIER)
-    if identifier:
-        dedupe = f"webhook:{identifier}"
-    elif isinstance(data.get("timestamp"), int):
-        dedupe = f"issue:{issue_id or key}:{data['timestamp']}"
-    else:
-        raise Malformed(f"no {JIRA_IDENTIFIER} header and no \"timestamp\" to deduplicate on")
     return _stored_as(
         platform="jira",
-        dedupe_key=dedupe,
+        dedupe_key=f"webhook:{identifier}" if identifier else
+        f"issue:{issue_id or key}:{timestamp}",
         ticket_ref=key if _jira_key(key) else issue_id,
         kind=kind,
         payload=body.decode(),
         actor=_jira_actor(data),
+        # The identifier header is not signed: the signed body identifies the delivery too.
+        body_hash=hashlib.sha256(body).hexdigest(),
+        sent_at=timestamp / 1000,
     )
 
 

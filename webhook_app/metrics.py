@@ -38,7 +38,8 @@ class Metrics:
         registry = self.registry
         self.deliveries = Counter(
             "tierlift_deliveries_received", "Webhook deliveries by platform and outcome: "
-            "accepted, duplicate, ignored, malformed, refused_signature, too_large, "
+            "accepted, duplicate, ignored, malformed, refused_signature, refused_stale (a Jira "
+            "delivery older than jira.freshness_minutes), too_large, "
             "store_unavailable.",
             ["platform", "outcome"], registry=registry)
         self.evaluations = Histogram(

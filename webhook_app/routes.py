@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
@@ -11,7 +12,12 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from webhook_app.deliveries import Ignored, Malformed, parse_jira, parse_zendesk
 from webhook_app.logs import add_log_context, log_context
-from webhook_app.signatures import SignatureError, verify_jira, verify_zendesk
+from webhook_app.signatures import (
+    SignatureError,
+    verify_jira,
+    verify_jira_freshness,
+    verify_zendesk,
+)
 from webhook_app.store import Delivery
 
 log = logging.getLogger(__name__)
@@ -37,21 +43,29 @@ def zendesk():
 
 @webhooks.post("/webhooks/jira")
 def jira():
-    settings = current_app.extensions["tierlift"].settings.jira
+    ctx = current_app.extensions["tierlift"]
+    settings = ctx.settings.jira
     if settings is None:
         return _answer(404, error="Jira is not configured on this tierlift")
     secret, token = (s.get_secret_value() if s else None
                      for s in (settings.webhook_secret, settings.webhook_token))
+    max_age = timedelta(minutes=settings.freshness_minutes)
+
+    def fresh(delivery: Delivery) -> None:
+        verify_jira_freshness(request.headers, delivery.sent_at, now=ctx.store.clock(),
+                              max_age=max_age)
+
     with log_context(platform="jira"):
         return _receive("jira", lambda body: verify_jira(
             request.headers, body, secret=secret, token=token,
-            query_token=request.args.get("token")), parse_jira)
+            query_token=request.args.get("token")), parse_jira, fresh)
 
 
 def _receive(platform: str, verify: Callable[[bytes], None],
-             parse: Callable[[Mapping[str, str], bytes], Delivery]):
-    """Verify the raw body, parse it, store it durably, then answer; nothing else (but count
-    the outcome for /metrics)."""
+             parse: Callable[[Mapping[str, str], bytes], Delivery],
+             fresh: Callable[[Delivery], None] | None = None):
+    """Verify the raw body, parse it, check its age (``fresh``), store it durably, then answer;
+    nothing else (but count the outcome for /metrics)."""
     ctx = current_app.extensions["tierlift"]
     counted = ctx.metrics.received
     try:
@@ -73,6 +87,13 @@ def _receive(platform: str, verify: Callable[[bytes], None],
     except Ignored as exc:
         counted(platform, "ignored")
         return _answer(200, status="ignored", reason=str(exc))
+    if fresh is not None:
+        try:
+            fresh(delivery)
+        except SignatureError as exc:
+            log.warning("%s delivery refused: %s", request.path, exc)
+            counted(platform, "refused_stale")
+            return _answer(401, error=str(exc))
     add_log_context(delivery=delivery.dedupe_key, ticket=delivery.ticket_ref)
     try:
         new = ctx.store.receive(delivery, delay=ctx.settings.worker.coalesce_seconds)

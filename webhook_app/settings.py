@@ -97,6 +97,9 @@ class JiraSettings(_Section):
     organizations_field: str | None = Field(None, description="The Service Management "
                                             "Organizations field, e.g. customfield_10002; "
                                             "not set: found by its type.")
+    freshness_minutes: float = Field(5, gt=0, le=1440, description="A delivery whose body "
+                                     "timestamp is further than this from now is refused as a "
+                                     "replay (a retry: 30 minutes more, Jira's retry lateness).")
 
     @model_validator(mode="after")
     def _complete(self) -> JiraSettings:

@@ -51,6 +51,28 @@ JIRA_TOKEN_HEADER = "X-Tierlift-Token"
 JIRA_METHODS = {"sha256": hashlib.sha256, "sha384": hashlib.sha384, "sha512": hashlib.sha512}
 
 
+JIRA_RETRY_HEADER = "X-Atlassian-Webhook-Retry"
+# Jira Cloud retries a failed delivery "up to 30 minutes late" (its retry policy): a retry may
+# be that much older than a first attempt.
+JIRA_RETRY_LATENESS = timedelta(minutes=30)
+
+
+def verify_jira_freshness(headers: Mapping[str, str], sent_at: float, *, now: float,
+                          max_age: timedelta) -> None:
+    """Raise :class:`SignatureError` unless the body's ``timestamp`` (``sent_at``, seconds) is
+    within ``max_age`` of ``now`` (plus Jira's retry lateness for a retry). Jira's identifier
+    header is not signed, so this window, with the body-hash deduplication, is what keeps a
+    captured delivery from being accepted again later."""
+    window = max_age + (JIRA_RETRY_LATENESS if headers.get(JIRA_RETRY_HEADER) else timedelta())
+    skew = timedelta(seconds=now - sent_at)
+    if abs(skew) > window:
+        sent = datetime.fromtimestamp(sent_at, UTC).isoformat(timespec="seconds") \
+            if abs(sent_at) < 1e11 else "out of range"
+        raise SignatureError(f"delivery timestamp ({sent}) is {abs(skew)} "
+                             f"{'old' if skew > timedelta() else 'ahead'}; more than {window} "
+                             "is refused as a replay")
+
+
 def jira_signature(secret: str, body: bytes, method: str = "sha256") -> str:
     """``method=<hex HMAC of the raw body>``, as Jira signs webhooks that have a secret."""
     return f"{method}={hmac.new(secret.encode(), body, JIRA_METHODS[method]).hexdigest()}"

@@ -38,7 +38,11 @@ inbox = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("processed_at", sa.Float),
     sa.Column("audit_id", sa.Integer),
+    # A second identity of a delivery whose identifier header is not signed (Jira): the hash of
+    # its signed body, so a captured delivery replayed under a new identifier is a duplicate.
+    sa.Column("body_hash", sa.String(64)),
     sa.UniqueConstraint("platform", "dedupe_key", name="uq_inbox_dedupe"),
+    sa.UniqueConstraint("platform", "body_hash", name="uq_inbox_body"),
     sa.Index("ix_inbox_pending", "status", "available_at"),
     sa.Index("ix_inbox_ticket", "platform", "ticket_ref", "status"),
 )
@@ -156,6 +160,8 @@ class Delivery:
     kind: str
     payload: str
     actor: str | None = None
+    body_hash: str | None = None  # sha256 of the signed body, when it identifies the delivery
+    sent_at: float | None = None  # when the helpdesk says it sent it (not stored)
 
 
 @dataclass(frozen=True)
@@ -228,13 +234,19 @@ class Store:
 
     def create_schema(self) -> None:
         metadata.create_all(self.engine)
-        # A database created by an earlier version lacks ticket_index's later columns: add them
-        # (a stopgap until schema migrations are managed with Alembic).
-        present = {c["name"] for c in sa.inspect(self.engine).get_columns("ticket_index")}
+        # A database created by an earlier version lacks later columns: add them (a stopgap
+        # until schema migrations are managed with Alembic).
+        inspector = sa.inspect(self.engine)
+        present = {c["name"] for c in inspector.get_columns("ticket_index")}
+        in_inbox = {c["name"] for c in inspector.get_columns("inbox")}
         with self._writing() as conn:
             for column in ("first_message", "custom_fields"):
                 if column not in present:
                     conn.exec_driver_sql(f"ALTER TABLE ticket_index ADD COLUMN {column} TEXT")
+            if "body_hash" not in in_inbox:
+                conn.exec_driver_sql("ALTER TABLE inbox ADD COLUMN body_hash VARCHAR(64)")
+                conn.exec_driver_sql("CREATE UNIQUE INDEX uq_inbox_body ON inbox "
+                                     "(platform, body_hash)")
 
     def ping(self) -> None:
         with self.engine.connect() as conn:
@@ -263,6 +275,7 @@ class Store:
                 kind=delivery.kind,
                 actor=delivery.actor,
                 payload=delivery.payload,
+                body_hash=delivery.body_hash,
                 received_at=now,
                 available_at=now + delay,
                 status="pending",

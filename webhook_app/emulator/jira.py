@@ -379,7 +379,7 @@ class JiraEmulator(BaseEmulator):
         issue.updated = max(issue.updated, now)
         if notify:  # the issue in comment events carries a few fields only
             brief = {"summary", "issuetype", "project", "assignee", "priority", "status"}
-            self._send({"timestamp": _millis(now), "webhookEvent": "comment_created",
+            self._send({"timestamp": None, "webhookEvent": "comment_created",
                         "user": self._user_json(author, "2"),
                         "comment": self._comment_json(issue, comment, "2"),
                         "issue": self._hook_issue(issue, brief)})
@@ -441,7 +441,7 @@ class JiraEmulator(BaseEmulator):
 
     def _issue_event(self, issue: Issue, event: str, event_type: str, actor: str,
                      at: datetime, changelog: dict | None) -> None:
-        payload = {"timestamp": _millis(at), "webhookEvent": event,
+        payload = {"timestamp": None, "webhookEvent": event,
                    "issue_event_type_name": event_type, "user": self._user_json(actor, "2"),
                    "issue": self._hook_issue(issue)}
         if self.cloud:  # Cloud leaves comments out of the issue in webhooks; DC includes them
@@ -457,6 +457,9 @@ class JiraEmulator(BaseEmulator):
         return body
 
     def _send(self, payload: dict) -> None:
+        # Jira stamps a webhook when the event fires, which is when it sends it: a change
+        # written in the past (a backdated scene) is announced now.
+        payload["timestamp"] = _millis(datetime.now(UTC))
         if self.sender is not None:
             identifier = str(uuid.uuid4())  # one per delivery, the same on retries
             self.sender.send(json.dumps(payload).encode(), partial(self._sign, identifier))
