@@ -29,6 +29,15 @@ class Rejected(HelpdeskError):
         self.details = details
 
 
+class Misdirected(Rejected):
+    """The helpdesk's answer is not about what was asked (another ticket than the one requested),
+    or names what no URL is built from (a next-page link off the listing asked for on the
+    configured helpdesk, an id that is not an id). Nothing is read or written on it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, status=None)
+
+
 class AuthError(HelpdeskError):
     """Our credentials were refused. Retried later: an admin can fix the token without loss."""
 

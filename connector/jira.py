@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from connector import adf
-from connector.errors import HelpdeskError, Rejected, raise_for_status
+from connector.errors import HelpdeskError, Misdirected, Rejected, raise_for_status
 from connector.http import ApiSession
 from connector.ticket import (
     AuthorRole,
@@ -108,7 +108,7 @@ class JiraConnector:
         self.route_values = dict(route_values or {})
         self._route_of_value = {v.casefold(): k for k, v in self.route_values.items()}
         self._me: str | None = None
-        self._service_desk: dict[str, bool] = {}  # project key -> is a JSM project
+        self._service_desk: dict[str, bool] = {}  # project key (or issue id) -> a JSM project
         # The Organizations field: configured, or looked up (None: not found, asked at most
         # every ORGANIZATION_TTL seconds); the organizations read, per id, cached like Zendesk's.
         self._org_field = organizations_field
@@ -134,7 +134,10 @@ class JiraConnector:
         """The issue as it is now, with comments and tier history (one request, usually).
 
         Comments are always read: they also show whether our own note is already there. With
-        the ``organization`` need, a JSM issue's first organization is read too.
+        the ``organization`` need, a JSM issue's first organization is read too. An answer
+        about another issue (neither the key nor the id asked) raises :class:`Misdirected`: a
+        moved issue answering for its old key under a new one is refused too, as nothing known
+        beforehand ties the two. Every later URL is built from ``ref``, never from the answer.
         """
         if not ISSUE_REF.fullmatch(ref):  # a URL is built from it: nothing but a key or an id
             raise Rejected(f"issue {ref!r} is neither an issue key nor an issue id")
@@ -146,28 +149,32 @@ class JiraConnector:
                                 fields=",".join((*ISSUE_FIELDS, *extra)), expand=expand)
         raise_for_status(response, f"issue {ref}")
         raw = response.json()
+        answered = str(raw.get("id") if ref.isdigit() else raw.get("key"))
+        if answered != ref:
+            raise Misdirected(f"issue {ref}: the helpdesk answered for issue {raw.get('key')} "
+                              f"(id {raw.get('id')}) when {ref} was asked; nothing written")
         fields = raw.get("fields") or {}
         project = fields.get("project") or {}
         with self._lock:
-            self._service_desk[project.get("key", "")] = \
+            self._service_desk[_project(ref)] = \
                 project.get("projectTypeKey") == "service_desk"
         reporter = user_id(fields.get("reporter"))
         created = parse_time(fields["created"])
         tier = self.tier_of_value(fields.get(self.tier_field))
         comments = [*self._description(fields, reporter, created),
-                    *self._comments(raw["key"], fields, reporter)]
+                    *self._comments(ref, fields, reporter)]
         history = self._tier_history(raw, tier, created) if "history" in needs else ()
         route = _option(fields.get(self.route_field)) if self.route_field else None
         route = self._route_of_value.get(route.casefold()) if route else None
         priority = self._priority(fields.get("priority"))
         service_desk = project.get("projectTypeKey") == "service_desk"
-        deadlines = tuple(self._slas(raw["key"])) if "platform_sla" in needs and service_desk \
+        deadlines = tuple(self._slas(ref)) if "platform_sla" in needs and service_desk \
             else ()
         organization = self._organization(fields.get(org_field)) \
             if org_field and service_desk else None
         return Ticket(
             platform=PLATFORM,
-            ref=raw["key"],
+            ref=ref,
             subject=fields.get("summary") or "",
             status=(fields.get("status") or {}).get("name", ""),
             priority=priority,
@@ -226,7 +233,7 @@ class JiraConnector:
             cached = self._organizations.get(org_id)
         if cached is not None and time.monotonic() - cached[0] < ORGANIZATION_TTL:
             return cached[1]
-        response = self.api.get(f"/rest/servicedeskapi/organization/{quote(org_id)}")
+        response = self.api.get(f"/rest/servicedeskapi/organization/{quote(org_id, safe='')}")
         if response.status_code == 404:
             log.warning("JSM organization %s not found; using the issue's name for it", org_id)
             raw = first
@@ -488,7 +495,7 @@ class JiraConnector:
         """JSM projects: a service-desk comment (``public: false`` when internal). Other
         projects: a Jira comment, with the ``sd.public.comment`` property set to internal."""
         with self._lock:
-            service_desk = self._service_desk.get(key.rpartition("-")[0], False)
+            service_desk = self._service_desk.get(_project(key), False)
         if service_desk:
             path = f"/rest/servicedeskapi/request/{quote(key)}/comment"
             body: dict[str, Any] = {"body": text, "public": not internal}
@@ -518,6 +525,12 @@ class JiraConnector:
         raise_for_status(response, f"transition {self.transition!r} of issue {key}",
                          rejected=REFUSED)
         return sent
+
+
+def _project(ref: str) -> str:
+    """What the service-desk cache knows an issue's project by: the project key of an issue
+    key; an issue asked for by id, by that id (its own answer said which kind it is)."""
+    return ref if ref.isdigit() else ref.rpartition("-")[0]
 
 
 def _minutes_back(since: datetime) -> int:

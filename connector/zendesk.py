@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
@@ -12,7 +13,7 @@ from itertools import islice
 from typing import Any
 from urllib.parse import urlsplit
 
-from connector.errors import HelpdeskError, Rejected, raise_for_status
+from connector.errors import HelpdeskError, Misdirected, Rejected, raise_for_status
 from connector.http import ApiSession
 from connector.ticket import (
     AuthorRole,
@@ -40,6 +41,7 @@ NEEDS = frozenset({"comments", "history"})  # what fetch() can add to the ticket
 # https://developer.zendesk.com/api-reference/ticketing/ticket-management/search/
 SEARCH_PAGES = 10
 SEARCH_KEYS = {"requester": "requester_id", "organization": "organization_id"}
+ID = re.compile(r"[0-9]+")  # Zendesk ids, the only refs a URL is built from
 
 
 def parse_time(value: str) -> datetime:
@@ -79,11 +81,19 @@ class ZendeskConnector:
         return self._me
 
     def fetch(self, ref: str, *, needs: frozenset[str] = NEEDS) -> Ticket:
-        """The ticket as it is now; ``needs`` says which extra reads policies asked for."""
+        """The ticket as it is now; ``needs`` says which extra reads policies asked for.
+
+        Raises :class:`Misdirected` when the answer is about another ticket than ``ref``.
+        """
+        if not ID.fullmatch(ref):
+            raise Misdirected(f"ticket {ref!r} is not a Zendesk ticket id")
         params = {"include": "slas"} if "platform_sla" in needs else {}
         response = self.api.get(f"/api/v2/tickets/{ref}.json", **params)
         raise_for_status(response, f"ticket {ref}")
         raw = response.json()["ticket"]
+        if str(raw.get("id")) != ref:
+            raise Misdirected(f"ticket {ref}: the helpdesk answered for ticket "
+                              f"{raw.get('id')} when ticket {ref} was asked; nothing written")
         ticket = self.parse_ticket(raw)
         if "platform_sla" in needs:
             ticket = replace(ticket, platform_deadlines=tuple(_slas(raw)))
@@ -101,6 +111,8 @@ class ZendeskConnector:
         cached = self._organizations.get(org_id)
         if cached is not None and time.monotonic() - cached[0] < ORGANIZATION_TTL:
             return cached[1]
+        if not ID.fullmatch(org_id):
+            raise Misdirected(f"organization {org_id!r} is not a Zendesk organization id")
         response = self.api.get(f"/api/v2/organizations/{org_id}.json")
         raise_for_status(response, f"organization {org_id}")
         raw = response.json()["organization"]
@@ -233,8 +245,9 @@ class ZendeskConnector:
     def _pages(self, path: str, params: dict, *, what: str) -> Iterator[dict]:
         """Follow cursor (``meta.has_more`` + ``links.next``) or offset (``next_page``) paging.
 
-        Next-page links are followed on our own base URL only, so credentials never go to a
-        host named in a response body.
+        A next-page link is followed only when it is the same listing on the configured
+        helpdesk; any other raises :class:`Misdirected` (credentials never go to a host named
+        in a response body, nor to another path on ours).
         """
         url: str | None = path
         for _ in range(MAX_PAGES):
@@ -243,9 +256,7 @@ class ZendeskConnector:
             if url == path:
                 response = self.api.get(path, **params)
             else:
-                parts = urlsplit(url)
-                response = self.api.get(f"{parts.path}?{parts.query}" if parts.query
-                                        else parts.path)
+                response = self.api.get(self._next_page(url, path, what))
             raise_for_status(response, what)
             page = response.json()
             yield page
@@ -257,6 +268,15 @@ class ZendeskConnector:
             else:
                 url = page.get("next_page")
         raise HelpdeskError(f"{what}: more than {MAX_PAGES} pages")
+
+    def _next_page(self, url: str, path: str, what: str) -> str:
+        """``url`` (a next-page link) as a path on our base URL, if it is a page of ``path``."""
+        base, parts = urlsplit(self.api.base_url), urlsplit(url)
+        if (parts.scheme, parts.netloc.lower(), parts.path) != \
+                (base.scheme, base.netloc.lower(), base.path + path):
+            raise Misdirected(f"{what}: next page {url!r} is not on {self.api.base_url}{path}; "
+                              "not followed")
+        return f"{path}?{parts.query}" if parts.query else path
 
     def escalate(self, ticket: Ticket, write: TierWrite) -> WriteResult:
         """Move the ticket to ``write.tier`` in one safe-update PUT, with an internal note.

@@ -222,6 +222,51 @@ def test_an_ambiguous_write_is_never_repeated_blindly(store, worker, zd):
     assert [e["outcome"] for e in store.audit_log()] == ["no_change"]
 
 
+def audited(entry: dict) -> dict:
+    """An audit entry without its id and timings."""
+    return {k: v for k, v in entry.items() if k not in ("id", "at", "duration_ms")}
+
+
+def misdirected_count(worker, platform: str = "zendesk") -> float | None:
+    return worker.escalator.metrics.registry.get_sample_value(
+        "tierlift_misdirected_answers_total", {"platform": platform})
+
+
+def test_an_answer_about_another_ticket_is_refused_audited_and_counted(store, worker, zd):
+    zd.get(TICKET, json=zendesk_ticket(43))  # a PUT (to 42 or 43) would be unmatched: refused
+    deliver(store, "event:a")
+    worker.run_once()
+    assert [(c.request.method, c.request.url.split("?")[0]) for c in zd.calls] == [
+        ("GET", ME), ("GET", TICKET)]
+    [entry] = store.audit_log()
+    assert audited(entry) == {
+        "platform": "zendesk", "ticket_ref": "42", "outcome": "rejected", "from_tier": None,
+        "to_tier": None, "route": None, "priority": None,
+        "detail": {"deliveries": ["event:a"], "rounds": [], "error": (
+            "ticket 42: the helpdesk answered for ticket 43 when ticket 42 was asked; "
+            "nothing written")}}
+    assert store.inbox_counts() == {"done": 1}
+    assert misdirected_count(worker) == 1
+
+
+def test_a_comments_page_link_to_another_host_is_refused_and_nothing_written(store, worker, zd):
+    page = zendesk_comments(ASK)
+    page["meta"]["has_more"] = True
+    page["links"]["next"] = "https://collector.example/api/v2/tickets/42/comments.json?p=2"
+    zd.get(TICKET, json=zendesk_ticket())
+    zd.get(COMMENTS, json=page)
+    deliver(store, "event:a")
+    worker.run_once()
+    assert [(c.request.method, c.request.url.split("?")[0]) for c in zd.calls] == [
+        ("GET", ME), ("GET", TICKET), ("GET", COMMENTS)]
+    [entry] = store.audit_log()
+    assert (entry["outcome"], entry["detail"]["error"]) == ("rejected", (
+        "comments of ticket 42: next page "
+        "'https://collector.example/api/v2/tickets/42/comments.json?p=2' is not on "
+        f"{COMMENTS}; not followed"))
+    assert misdirected_count(worker) == 1
+
+
 def test_429_on_a_read_waits_for_retry_after(store, worker, zd, sleeps):
     zd.get(TICKET, status=429, headers={"Retry-After": "2"}, json={"error": "TooManyRequests"})
     serve_ticket(zd)

@@ -242,3 +242,20 @@ def test_a_minimal_delivery_makes_the_worker_fetch_the_issue(store, settings, wo
             c.request.url] == [minimal]
     [entry] = store.audit_log()
     assert (entry["ticket_ref"], entry["outcome"]) == ("JIRATEST1-14", "not_found")
+
+
+def test_an_answer_about_another_issue_is_refused_audited_and_counted(store, worker, jira):
+    jira.get(ISSUE, json={**issue(), "key": "SUP-8", "id": "10008"})
+    deliver(store, "webhook:a")
+    worker.run_once()
+    assert [(c.request.method, c.request.url.split("?")[0]) for c in jira.calls] == [
+        ("GET", MYSELF), ("GET", ISSUE)]
+    [entry] = store.audit_log()
+    assert {k: v for k, v in entry.items() if k not in ("id", "at", "duration_ms")} == {
+        "platform": "jira", "ticket_ref": "SUP-7", "outcome": "rejected", "from_tier": None,
+        "to_tier": None, "route": None, "priority": None,
+        "detail": {"deliveries": ["webhook:a"], "rounds": [], "error": (
+            "issue SUP-7: the helpdesk answered for issue SUP-8 (id 10008) when SUP-7 was "
+            "asked; nothing written")}}
+    assert worker.escalator.metrics.registry.get_sample_value(
+        "tierlift_misdirected_answers_total", {"platform": "jira"}) == 1

@@ -18,7 +18,7 @@ from conftest import FIXTURES
 
 from connector import adf
 from connector import jira as jira_connector
-from connector.errors import AmbiguousWrite, HelpdeskError, NotFound, Rejected
+from connector.errors import AmbiguousWrite, HelpdeskError, Misdirected, NotFound, Rejected
 from connector.http import ApiSession, BearerAuth
 from connector.jira import JiraConnector
 from connector.ticket import (
@@ -1176,3 +1176,62 @@ def test_no_url_is_built_from_a_ref_that_is_neither_a_key_nor_an_id(cloud, rsps,
     with pytest.raises(Rejected, match="neither an issue key nor an issue id"):
         cloud.fetch(ref)
     assert len(rsps.calls) == 0
+
+
+# ------------------------------------------------------------------------------------------
+# an answer about another issue than the one asked for
+
+
+@pytest.mark.parametrize(("key", "issue_id"), [("KAN-23", "10022"), ("NEW-5", "10021")])
+def test_an_answer_for_another_issue_key_is_refused(cloud, rsps, key, issue_id):
+    """Another issue, or this one moved to a new key: nothing asked for ties them (a moved
+    issue is refused too; its new key's deliveries are evaluated)."""
+    serve(rsps, responses.GET, ISSUE_URL, {**cloud_issue(), "key": key, "id": issue_id})
+    with pytest.raises(Misdirected) as caught:
+        cloud.fetch(CLOUD_KEY)
+    assert str(caught.value) == (f"issue {CLOUD_KEY}: the helpdesk answered for issue {key} "
+                                 f"(id {issue_id}) when {CLOUD_KEY} was asked; nothing written")
+    assert isinstance(caught.value, Rejected) and caught.value.status is None
+    assert [(c.request.method, path_of(c)) for c in rsps.calls] == [
+        ("GET", f"/rest/api/3/issue/{CLOUD_KEY}")]
+
+
+def test_an_answer_for_another_issue_id_is_refused(cloud, rsps):
+    serve(rsps, responses.GET, f"{URL}/rest/api/3/issue/10021",
+          {**cloud_issue(), "key": CLOUD_KEY, "id": "10099"})
+    with pytest.raises(Misdirected, match="answered for issue KAN-22 \\(id 10099\\) when 10021"):
+        cloud.fetch("10021")
+    assert [path_of(c) for c in rsps.calls] == ["/rest/api/3/issue/10021"]
+
+
+def test_an_issue_asked_for_by_id_is_read_and_written_by_that_id(cloud, rsps):
+    """Its key comes from the answer: every later request names the id asked for."""
+    by_id = f"{URL}/rest/api/3/issue/10021"
+    issue = cloud_issue(tier="Tier 1", project_type="service_desk", total=2,
+                        comments=[cloud_comment("10100", AGENT, doc(paragraph(text("hi"))))])
+    serve(rsps, responses.GET, by_id, {**issue, "key": "OTHER-9", "id": "10021"})
+    serve(rsps, responses.GET, MYSELF_URL, MYSELF)
+    serve(rsps, responses.GET, f"{by_id}/comment", comment_page([]))
+    serve(rsps, responses.GET, f"{by_id}/editmeta", EDITMETA)
+    serve(rsps, responses.POST, f"{URL}/rest/servicedeskapi/request/10021/comment", SD_REPLY,
+          status=201)
+    serve(rsps, responses.PUT, by_id, status=204)
+    ticket = cloud.fetch("10021")
+    assert ticket.ref == "10021"
+    cloud.escalate(ticket, WRITE)
+    assert [(c.request.method, path_of(c)) for c in rsps.calls] == [
+        ("GET", "/rest/api/3/issue/10021"), ("GET", "/rest/api/3/myself"),
+        ("GET", "/rest/api/3/issue/10021/comment"), ("GET", "/rest/api/3/issue/10021/editmeta"),
+        ("POST", "/rest/servicedeskapi/request/10021/comment"),
+        ("PUT", "/rest/api/3/issue/10021")]
+
+
+def test_an_organization_id_is_one_path_segment_whatever_it_holds(cloud, rsps):
+    serve(rsps, responses.GET, f"{URL}/rest/api/3/field", field_list())
+    serve_cloud(rsps, jsm_issue(org_json("1/../../api/3/myself", "Odd")))
+    serve(rsps, responses.GET,
+          f"{URL}/rest/servicedeskapi/organization/1%2F..%2F..%2Fapi%2F3%2Fmyself",
+          status=404)
+    cloud.fetch(CLOUD_KEY, needs=ORGANIZATION_NEED)
+    assert rsps.calls[-1].request.url == \
+        f"{URL}/rest/servicedeskapi/organization/1%2F..%2F..%2Fapi%2F3%2Fmyself"

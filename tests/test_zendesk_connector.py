@@ -12,7 +12,7 @@ import responses
 from conftest import TIER_GROUPS, ZENDESK_URL, recorded
 from responses import matchers
 
-from connector.errors import Conflict, NotFound, Rejected
+from connector.errors import Conflict, Misdirected, NotFound, Rejected
 from connector.http import ApiSession
 from connector.ticket import (
     AuthorRole,
@@ -187,6 +187,34 @@ def test_fetch_of_a_missing_ticket_raises_not_found(connector, rsps):
     assert len(rsps.calls) == 1
 
 
+def test_an_answer_about_another_ticket_is_refused_before_any_other_request(connector, rsps):
+    body = show_body()
+    body["ticket"]["id"] = 2
+    serve(rsps, responses.GET, TICKET_URL, "ticket-show", body=body)
+    with pytest.raises(Misdirected) as caught:
+        connector.fetch("1")
+    assert str(caught.value) == ("ticket 1: the helpdesk answered for ticket 2 when ticket 1 "
+                                 "was asked; nothing written")
+    assert isinstance(caught.value, Rejected) and caught.value.status is None
+    assert [c.request.url for c in rsps.calls] == [TICKET_URL]
+
+
+@pytest.mark.parametrize("ref", ["1/../../users/me", "1.json?x=", "", "\u00b2"])
+def test_a_ref_that_is_not_a_ticket_id_is_refused_without_a_request(connector, rsps, ref):
+    with pytest.raises(Misdirected, match="is not a Zendesk ticket id"):
+        connector.fetch(ref)
+    assert len(rsps.calls) == 0
+
+
+def test_an_organization_id_that_is_not_an_id_is_never_put_in_a_url(connector, rsps):
+    body = show_body()
+    body["ticket"]["organization_id"] = "1/../../users/me"
+    serve(rsps, responses.GET, TICKET_URL, "ticket-show", body=body)
+    with pytest.raises(Misdirected, match="is not a Zendesk organization id"):
+        connector.fetch("1", needs=frozenset({"organization"}))
+    assert [c.request.url for c in rsps.calls] == [TICKET_URL]
+
+
 # --------------------------------------------------------------------------------------------
 # fetch: comments
 
@@ -302,20 +330,38 @@ def test_comments_follow_cursor_pagination_in_order(connector, rsps):
     assert calls_to(rsps, COMMENTS_URL)[1].request.url == next_url
 
 
-def test_a_next_link_to_another_host_is_followed_on_our_own_host(connector, rsps):
+@pytest.mark.parametrize("next_url", [
+    "https://elsewhere.example/api/v2/tickets/1/comments.json?page%5Bafter%5D=CURSOR1",
+    f"{ZENDESK_URL}/api/v2/tickets/2/comments.json?page%5Bafter%5D=CURSOR1",
+    f"{ZENDESK_URL}/api/v2/users.json?page%5Bafter%5D=CURSOR1",
+    "http://acme.zendesk.com/api/v2/tickets/1/comments.json?page%5Bafter%5D=CURSOR1",
+    "/api/v2/tickets/1/comments.json?page%5Bafter%5D=CURSOR1",
+])
+def test_a_next_link_off_the_listing_on_our_helpdesk_is_refused(connector, rsps, next_url):
     first = _comments_by(REQUESTER_ID, 501)
     first["meta"]["has_more"] = True
-    first["links"]["next"] = ("https://elsewhere.example/api/v2/tickets/1/comments.json"
-                              "?page%5Bafter%5D=CURSOR1")
-    second = _comments_by(501, REQUESTER_ID)
+    first["links"]["next"] = next_url
     serve(rsps, responses.GET, TICKET_URL, "ticket-show")
     serve_me(rsps)
     serve(rsps, responses.GET, COMMENTS_URL, "ticket-comments", body=first,
           match=[matchers.query_param_matcher(FIRST_PAGE_QUERY)])
-    serve(rsps, responses.GET, COMMENTS_URL, "ticket-comments", body=second,
-          match=[matchers.query_param_matcher({"page[after]": "CURSOR1"})])
-    connector.fetch("1", needs=frozenset({"comments"}))
-    assert calls_to(rsps, COMMENTS_URL)[1].request.url == f"{COMMENTS_URL}?page%5Bafter%5D=CURSOR1"
+    with pytest.raises(Misdirected) as caught:
+        connector.fetch("1", needs=frozenset({"comments"}))
+    assert str(caught.value) == (f"comments of ticket 1: next page {next_url!r} is not on "
+                                 f"{COMMENTS_URL}; not followed")
+    assert [c.request.url.split("?")[0] for c in rsps.calls] == [TICKET_URL, ME_URL,
+                                                                 COMMENTS_URL]
+
+
+def test_an_audits_next_page_of_another_ticket_is_refused(connector, rsps):
+    first = {"audits": [create_audit("101")], "next_page":
+             f"{ZENDESK_URL}/api/v2/tickets/2/audits.json?page=2", "previous_page": None,
+             "count": 2}
+    serve(rsps, responses.GET, TICKET_URL, "ticket-show")
+    serve(rsps, responses.GET, AUDITS_URL, "ticket-audits", body=first)
+    with pytest.raises(Misdirected, match="audits of ticket 1: next page"):
+        connector.fetch("1", needs=frozenset({"history"}))
+    assert [c.request.url for c in rsps.calls] == [TICKET_URL, AUDITS_URL]
 
 
 # --------------------------------------------------------------------------------------------

@@ -10,7 +10,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from connector.errors import AmbiguousWrite, Conflict, HelpdeskError, NotFound, Rejected
+from connector.errors import (
+    AmbiguousWrite,
+    Conflict,
+    HelpdeskError,
+    Misdirected,
+    NotFound,
+    Rejected,
+)
 from connector.ticket import Ticket, TicketSummary, TierLadder, TierWrite, WriteResult
 from plugins.calendars import BusinessCalendar
 from plugins.decision import Decision, DecisionRules, decide, tier_write
@@ -106,6 +113,8 @@ class Escalator:
             record.outcome, record.detail["error"] = "not_found", str(exc)
         except Rejected as exc:
             record.outcome, record.detail["error"] = "rejected", str(exc)
+            if isinstance(exc, Misdirected):
+                self.metrics.misdirected(claim.platform)
         except Exception as exc:
             transient = getattr(exc, "transient", False) or not isinstance(exc, HelpdeskError)
             record.detail["error"] = f"{type(exc).__name__}: {exc}"

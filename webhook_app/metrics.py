@@ -57,6 +57,10 @@ class Metrics:
             "tierlift_decisions", "Decisions by outcome (escalated, no_change) and mode: live, "
             "or shadow (what shadow mode or a shadow policy would have done).",
             ["outcome", "mode"], registry=registry)
+        self.misdirected_answers = Counter(
+            "tierlift_misdirected_answers", "Helpdesk answers refused as not about what was "
+            "asked (another ticket, a next-page link elsewhere): nothing was written on them.",
+            ["platform"], registry=registry)
         self.notifications = Counter(
             "tierlift_notifications", "Notifications by notifier, event kind and result (sent, "
             "failed).", ["notifier", "kind", "result"], registry=registry)
@@ -76,6 +80,9 @@ class Metrics:
 
     def decided(self, outcome: str, mode: str) -> None:
         self.decisions.labels(outcome, mode).inc()
+
+    def misdirected(self, platform: str) -> None:
+        self.misdirected_answers.labels(platform).inc()
 
     def deadline_late(self, platform: str, seconds: float) -> None:
         self.lateness.labels(platform).observe(max(0.0, seconds))
