@@ -320,8 +320,9 @@ def test_oauth_token_alone_is_enough(tmp_path):
 
 def test_wrong_type_in_tier_groups(tmp_path):
     [line] = problems(tmp_path, GOOD.replace("L2 = 102", 'L2 = "second line"'))
-    assert line.startswith("zendesk.tier_groups.L2: ")
-    assert "integer" in line and "'second line'" in line
+    assert line == ("zendesk.tier_groups.L2: Input should be a valid integer, unable to parse "
+                    "string as an integer")  # no value of [zendesk] is quoted: it may be a
+    # secret written under the wrong table
 
 
 def test_unknown_top_level_key(tmp_path):

@@ -40,6 +40,9 @@ CONFIG_ENV = "TIERLIFT_CONFIG"
 # Keys whose values never appear in an error message, even when they have the wrong type.
 SECRET_KEYS = frozenset({"api_token", "oauth_token", "pat", "webhook_secret", "webhook_token",
                          "token", "database_url", "webhook_url", "password"})
+# Top-level keys holding secrets: no value in them is quoted, whatever its key or shape (a
+# section given as a string or a list may be a whole table of secrets written wrongly).
+SECRET_SECTIONS = frozenset({"zendesk", "jira", "notify", "admin", "database_url"})
 JIRA_PRIORITIES = {"low": "Low", "normal": "Medium", "high": "High", "urgent": "Highest"}
 
 
@@ -63,7 +66,7 @@ class ZendeskSettings(_Section):
         if not self.base_url and not self.subdomain:
             raise ValueError("set base_url (https://acme.zendesk.com) or subdomain (acme)")
         if self.base_url and urlparse(self.base_url).scheme not in ("http", "https"):
-            raise ValueError(f"base_url must start with https:// (got {self.base_url!r})")
+            raise ValueError("base_url must start with https://")  # may hold user:password@
         if self.oauth_token is None and (self.email is None or self.api_token is None):
             raise ValueError("set oauth_token, or email together with api_token")
         if not self.webhook_secret.get_secret_value():
@@ -104,7 +107,7 @@ class JiraSettings(_Section):
     @model_validator(mode="after")
     def _complete(self) -> JiraSettings:
         if urlparse(self.base_url).scheme not in ("http", "https"):
-            raise ValueError(f"base_url must start with https:// (got {self.base_url!r})")
+            raise ValueError("base_url must start with https://")
         cloud = self.email is not None or self.api_token is not None
         if cloud and self.pat is not None:
             raise ValueError("set email + api_token (Cloud) or pat (Data Center), not both")
@@ -485,10 +488,16 @@ def _lines(exc: ValidationError) -> list[str]:
         elif error["type"] == "missing":
             message = "required"
         elif "input" in error and not isinstance(error["input"], dict | SecretStr) \
-                and not SECRET_KEYS.intersection(map(str, error["loc"])):
+                and not _secret(error["loc"]):
             message += f" (got {error['input']!r})"
         lines.append(f"{key}: {message}")
     return lines
+
+
+def _secret(loc: tuple) -> bool:
+    """Whether the value at ``loc`` may hold a secret (so no message quotes it)."""
+    keys = [str(part) for part in loc]
+    return bool(SECRET_SECTIONS.intersection(keys[:1]) or SECRET_KEYS.intersection(keys))
 
 
 def _cross_check(settings: Settings) -> list[str]:
