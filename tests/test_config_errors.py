@@ -84,3 +84,31 @@ def test_a_wrongly_shaped_secret_section_in_the_file_is_never_echoed(tmp_path, t
     assert result.exit_code == 2
     assert result.stderr == f"config error: {line}\n"
     assert SECRET not in result.output
+
+
+# -- 2. the file's encoding --------------------------------------------------------------------
+
+
+def test_a_config_file_that_is_not_utf8_is_one_line(tmp_path):
+    path = tmp_path / "tierlift.toml"
+    path.write_bytes(GOOD.replace("L2 = 102", "# Zweite Ebene (Unterstützung)\nL2 = 102")
+                     .encode("latin-1"))
+    result = CliRunner().invoke(main, ["check", "--config", str(path)])
+    assert result.exit_code == 2
+    assert result.stderr == (f"config error: config file {path}: not UTF-8 text (byte 0xfc on "
+                             "line 11, column 24); save it as UTF-8\n")
+
+
+def test_a_utf8_config_file_may_start_with_a_byte_order_mark(tmp_path):
+    path = tmp_path / "tierlift.toml"
+    path.write_bytes(GOOD.encode("utf-8-sig"))
+    result = CliRunner().invoke(main, ["check", "--config", str(path)])
+    assert result.exit_code == 0, result.output
+
+
+def test_a_config_file_that_cannot_be_read_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("TIERLIFT_CONFIG", str(tmp_path))
+    result = CliRunner().invoke(main, ["check"])
+    assert result.exit_code == 2
+    assert result.stderr == (f"config error: config file {tmp_path}: cannot read it (Is a "
+                             "directory)\n")

@@ -471,9 +471,20 @@ def _read_toml(path: str | os.PathLike | None) -> dict[str, Any]:
         return {}
     file = Path(path)
     try:
-        return tomllib.loads(file.read_text(encoding="utf-8"))
+        raw = file.read_bytes()
     except FileNotFoundError:
         raise ConfigError([f"config file {file}: not found"]) from None
+    except OSError as exc:
+        raise ConfigError([f"config file {file}: cannot read it ({exc.strerror})"]) from None
+    try:
+        text = raw.decode("utf-8-sig")  # a byte order mark (Windows editors) is no problem
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ConfigError([f"config file {file}: not UTF-8 text (byte 0x{raw[exc.start]:02x} "
+                           f"on line {line}, column {column}); save it as UTF-8"]) from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"config file {file}: not valid TOML: {exc}"]) from None
 
