@@ -318,6 +318,21 @@ def test_store_failure_on_receive_answers_503_with_retry_after(client, helpdesk,
     assert not wake.is_set()
 
 
+def test_a_delivery_the_store_refuses_is_logged_in_one_line(client, helpdesk, store, caplog,
+                                                            monkeypatch):
+    def broken_receive(delivery, *, delay=0.0):
+        raise _store_error()
+
+    monkeypatch.setattr(store, "receive", broken_receive)
+    body = encode(ticket_event())
+    assert post(client, helpdesk, body, sign(body)).status_code == 503
+    [record] = [r for r in caplog.records if r.name == "webhook_app.routes"]
+    assert record.getMessage() == (
+        f"could not store zendesk delivery event:{EVENT_ID}: OperationalError: "
+        "(sqlite3.OperationalError) disk I/O error")
+    assert record.exc_info is None
+
+
 def test_real_store_failure_on_receive_answers_503(client, helpdesk, store):
     with store.engine.begin() as conn:
         conn.exec_driver_sql("DROP TABLE inbox")

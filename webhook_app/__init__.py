@@ -4,6 +4,7 @@ metrics."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flask import Flask, jsonify
@@ -24,14 +25,16 @@ class AppContext:
     store: Store
     wake: threading.Event = field(default_factory=threading.Event)
     metrics: Metrics = field(default_factory=Metrics)
+    loops: Callable[[], list[str]] | None = None  # the background loops not running now
 
 
 def create_app(settings: Settings, *, store: Store | None = None,
                wake: threading.Event | None = None, metrics: Metrics | None = None,
-               host: str | None = None) -> Flask:
+               host: str | None = None, loops: Callable[[], list[str]] | None = None) -> Flask:
     """Build the receiver. ``wake`` is set after each stored delivery (the in-process worker
     waits on it); ``store`` defaults to one on ``settings.database_url``; ``metrics`` (served at
-    ``/metrics``) to this app's own, with the store's inbox gauges."""
+    ``/metrics``) to this app's own, with the store's inbox gauges; ``loops`` names the
+    in-process background loops that are not running (``/readyz``)."""
     from webhook_app.admin import OPEN, admin, check_access
     from webhook_app.metrics import metrics_routes
     from webhook_app.routes import health, webhooks
@@ -47,7 +50,8 @@ def create_app(settings: Settings, *, store: Store | None = None,
         store.create_schema()
     if metrics is None:
         metrics = Metrics(store, platforms=settings.platforms)
-    app.extensions["tierlift"] = AppContext(settings, store, wake or threading.Event(), metrics)
+    app.extensions["tierlift"] = AppContext(settings, store, wake or threading.Event(), metrics,
+                                            loops)
     app.register_blueprint(webhooks)
     app.register_blueprint(health)
     app.register_blueprint(admin)

@@ -19,6 +19,7 @@ from webhook_app.signatures import (
     verify_zendesk,
 )
 from webhook_app.store import Delivery
+from webhook_app.supervisor import one_line
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +98,9 @@ def _receive(platform: str, verify: Callable[[bytes], None],
     add_log_context(delivery=delivery.dedupe_key, ticket=delivery.ticket_ref)
     try:
         new = ctx.store.receive(delivery, delay=ctx.settings.worker.coalesce_seconds)
-    except SQLAlchemyError:
-        log.exception("could not store %s delivery %s", delivery.platform, delivery.dedupe_key)
+    except SQLAlchemyError as exc:  # one line: an outage would print a traceback per request
+        log.error("could not store %s delivery %s: %s", delivery.platform, delivery.dedupe_key,
+                  one_line(exc))
         counted(platform, "store_unavailable")
         response = _answer(503, error="the store is unavailable; retry")
         response[0].headers["Retry-After"] = "10"
@@ -119,8 +121,28 @@ def healthz():
 
 @health.get("/readyz")
 def readyz():
+    """200 when deliveries are stored and worked on: the store answers and takes writes, no
+    background loop of this process has stopped, and nothing due waits longer than
+    ``worker.stall_seconds`` (workers elsewhere dead or stuck)."""
+    ctx = current_app.extensions["tierlift"]
     try:
-        current_app.extensions["tierlift"].store.ping()
+        ctx.store.ping()
     except SQLAlchemyError as exc:
         return _answer(503, status="store unavailable", error=type(exc).__name__)
+    try:
+        ctx.store.probe_write()
+    except SQLAlchemyError as exc:
+        return _answer(503, status="store refuses writes", error=type(exc).__name__)
+    stopped = ctx.loops() if ctx.loops is not None else []
+    if stopped:
+        return _answer(503, status="background loop stopped", loops=stopped)
+    bound = ctx.settings.worker.stall_seconds
+    if bound:
+        try:
+            waiting = ctx.store.longest_wait()
+        except SQLAlchemyError as exc:
+            return _answer(503, status="store unavailable", error=type(exc).__name__)
+        if waiting > bound:
+            return _answer(503, status="stalled", waiting_seconds=round(waiting),
+                           bound_seconds=bound)
     return _answer(200, status="ready")

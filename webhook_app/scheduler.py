@@ -13,6 +13,7 @@ import logging
 import threading
 
 from webhook_app.store import Store
+from webhook_app.supervisor import Backoff, one_line
 
 log = logging.getLogger(__name__)
 
@@ -32,15 +33,18 @@ class Scheduler:
         return fired
 
     def run(self, stop: threading.Event) -> None:
+        backoff = Backoff(cap=max(60.0, self.poll_seconds))
         while not stop.is_set():
             try:
                 self.run_once()
                 deadline = self.store.next_deadline()
-            except Exception:  # the store failed: keep the loop alive and try again
-                log.exception("scheduler: store error")
-                deadline = None
-            wait = self.poll_seconds
-            if deadline is not None:
-                wait = min(wait, max(0.0, deadline - self.store.clock()))
+                wait = self.poll_seconds
+                if deadline is not None:
+                    wait = min(wait, max(0.0, deadline - self.store.clock()))
+                backoff.succeeded()
+            except Exception as exc:  # the store failed: keep the loop alive, back off
+                wait = backoff.failed()
+                log.warning("scheduler: store error (%s); trying again in %.0f s",
+                            one_line(exc), wait)
             self.changed.wait(wait)
             self.changed.clear()

@@ -21,6 +21,7 @@ from webhook_app.notify import build_notifier
 from webhook_app.scheduler import Scheduler
 from webhook_app.settings import Settings
 from webhook_app.store import Store
+from webhook_app.supervisor import Supervisor
 from webhook_app.sweep import Sweeper
 from webhook_app.worker import Worker
 
@@ -117,8 +118,10 @@ class Service:
     workers: int = 1
     wake: threading.Event = field(default_factory=threading.Event)
     stop: threading.Event = field(default_factory=threading.Event)
-    _threads: list[threading.Thread] = field(default_factory=list)
     _scheduler: Scheduler | None = None
+
+    def __post_init__(self) -> None:
+        self.supervisor = Supervisor(self.stop)
 
     @classmethod
     def build(cls, settings: Settings, *, host: PolicyHost | None = None,
@@ -140,32 +143,24 @@ class Service:
         return cls(settings, store, escalator, workers)
 
     def start_workers(self) -> None:
-        """Worker threads, and the deadline scheduler (safe to run in every process)."""
+        """Worker threads, and the deadline scheduler (safe to run in every process), each
+        restarted by the supervisor should it end."""
         self.escalator.on_deadline = self.scheduler.changed.set
-        scheduler = threading.Thread(target=self.scheduler.run, args=(self.stop,), daemon=True,
-                                     name="scheduler")
-        scheduler.start()
-        self._threads.append(scheduler)
+        self.supervisor.start("scheduler", self.scheduler.run)
         if self.settings.worker.sweep_minutes:
             sweeper = Sweeper(self.store, self.escalator.connectors,
                               every_seconds=self.settings.worker.sweep_minutes * 60,
                               lookback_seconds=self.settings.worker.sweep_lookback_hours * 3600,
                               on_found=self.wake)
-            thread = threading.Thread(target=sweeper.run, args=(self.stop,), daemon=True,
-                                      name="sweeper")
-            thread.start()
-            self._threads.append(thread)
+            self.supervisor.start("sweeper", sweeper.run)
         for n in range(self.workers):
             worker = Worker(self.store, self.escalator, self.settings.worker, wake=self.wake)
-            thread = threading.Thread(target=worker.run, args=(self.stop,), daemon=True,
-                                      name=f"worker-{n}")
-            thread.start()
-            self._threads.append(thread)
+            self.supervisor.start(f"worker-{n}", worker.run)
 
     def serve(self, host: str, port: int, *, ready: threading.Event | None = None) -> None:
         """Run the receiver on waitress until :meth:`shutdown`; workers run alongside."""
         app = create_app(self.settings, host=host, store=self.store, wake=self.wake,
-                         metrics=self.escalator.metrics)
+                         metrics=self.escalator.metrics, loops=self.supervisor.stopped)
         self.server = create_server(app, host=host, port=port, threads=8)
         self.start_workers()
         log.info("tierlift listening on http://%s:%s", host, self.server.effective_port)
@@ -194,5 +189,4 @@ class Service:
         server = getattr(self, "server", None)
         if server is not None:
             server.close()
-        for thread in self._threads:
-            thread.join(timeout=10)
+        self.supervisor.join(timeout=10)

@@ -44,6 +44,7 @@ SECRET_KEYS = frozenset({"api_token", "oauth_token", "pat", "webhook_secret", "w
 # section given as a string or a list may be a whole table of secrets written wrongly).
 SECRET_SECTIONS = frozenset({"zendesk", "jira", "notify", "admin", "database_url"})
 JIRA_PRIORITIES = {"low": "Low", "normal": "Medium", "high": "High", "urgent": "Highest"}
+YEAR_MINUTES = 365 * 24 * 60  # the longest wait a guardrail may set
 
 
 class _Section(BaseModel):
@@ -149,8 +150,9 @@ class PublicReplySettings(_Section):
 class EscalationSettings(_Section):
     """Guardrails and merge rules that apply to every policy."""
 
-    min_age_minutes: float = Field(0, ge=0, description="Minimum time in the current tier "
-                                   "before a gated policy may move a ticket (0: none).")
+    min_age_minutes: float = Field(0, ge=0, le=YEAR_MINUTES, description="Minimum time in "
+                                   "the current tier before a gated policy may move a ticket "
+                                   "(0: none).")
     min_agent_replies: int = Field(0, ge=0, description="...or minimum agent replies in the "
                                    "current tier (either one suffices; 0: none).")
     gated: list[str] = Field(default_factory=lambda: ["complexity", "effort", "sentiment"],
@@ -167,8 +169,9 @@ class EscalationSettings(_Section):
     closed_statuses: dict[str, list[str]] = Field(
         default_factory=lambda: {p: sorted(s) for p, s in CLOSED_STATUSES.items()},
         description="Per platform, statuses of tickets that are never escalated (any case).")
-    cooldown_minutes: float = Field(0, ge=0, description="After tierlift escalated a ticket, "
-                                    "hold further escalations for this long.")
+    cooldown_minutes: float = Field(0, ge=0, le=YEAR_MINUTES, description="After tierlift "
+                                    "escalated a ticket, hold further escalations for this "
+                                    "long.")
     top_tier: str | None = Field(None, description="Nothing goes above this tier "
                                  "(default: the last tier).")
     route_over_tier: bool = Field(True, description="When a specialist route and a tier "
@@ -205,22 +208,26 @@ class AdminSettings(_Section):
 
 
 class WorkerSettings(_Section):
-    lease_seconds: float = Field(30.0, gt=0, description="How long a claimed ticket stays "
-                                 "claimed by a worker that stopped answering.")
-    coalesce_seconds: float = Field(0.5, ge=0, description="Wait this long after a delivery so "
-                                    "that a burst for one ticket is evaluated once.")
+    lease_seconds: float = Field(30.0, gt=0, le=3600, description="How long a claimed ticket "
+                                 "stays claimed by a worker that stopped answering.")
+    coalesce_seconds: float = Field(0.5, ge=0, le=300, description="Wait this long after a "
+                                    "delivery so that a burst for one ticket is evaluated "
+                                    "once.")
     poll_seconds: float = Field(1.0, gt=0, le=3600, description="How often an idle worker "
                                 "looks for work written by another process.")
     max_retry_after_seconds: float = Field(900, gt=0, le=86400, description="The longest wait "
                                            "a helpdesk's Retry-After may impose before the next "
                                            "attempt (each wait counts as an attempt).")
+    stall_seconds: float = Field(900, ge=0, le=86400, description="/readyz answers 503 when "
+                                 "a due delivery or deadline has waited longer than this (the "
+                                 "workers are dead or stuck); 0: never.")
     max_attempts: int = Field(10, ge=1, description="Transient failures before a delivery is "
                               "marked failed (it stays in the inbox for inspection).")
-    sweep_minutes: float = Field(10, ge=0, description="Every this often (and at start), look "
-                                 "for tickets updated without a webhook reaching tierlift; "
-                                 "0: never.")
-    sweep_lookback_hours: float = Field(24, gt=0, description="How far back the first sweep "
-                                        "looks.")
+    sweep_minutes: float = Field(10, ge=0, le=1440, description="Every this often (and at "
+                                 "start), look for tickets updated without a webhook reaching "
+                                 "tierlift; 0: never.")
+    sweep_lookback_hours: float = Field(24, gt=0, le=720, description="How far back the first "
+                                        "sweep looks.")
 
 
 class Settings(BaseSettings):
@@ -346,15 +353,6 @@ def _is_complex(shape: Any) -> bool:
     return _is_table(shape) or (get_origin(shape) or shape) in (list, tuple, set, frozenset)
 
 
-def _is_names(shape: Any) -> bool:
-    """A list (tuple, set) of plain strings: tiers, tags, policy names, ..."""
-    if get_origin(shape) not in (list, tuple, set, frozenset):
-        return False
-    items = [m for arg in get_args(shape) if arg is not Ellipsis for m in _members(arg)]
-    return bool(items) and all(m is str or (get_origin(m) is Literal and all(
-        isinstance(a, str) for a in get_args(m))) for m in items)
-
-
 def _child(shape: Any, segment: str) -> tuple[str, Any]:
     """The key that a segment of a variable's name stands for inside a value of type ``shape``,
     and the type of that key's value. Field and policy names match whatever their case; other
@@ -378,23 +376,18 @@ class _BadJSON(Exception):
 
 
 def _decode(raw: str, shape: Any) -> Any:
-    """A variable's text as a value of type ``shape``. Lists and tables are JSON, and a list of
-    names may also be comma-separated text (``L1, L2``: it is JSON when it starts with ``[``);
-    booleans are true/false, 1/0 or yes/no in any case; anything else stays text for the
-    validator (which reads numbers, dates, ...). A value of unknown type is JSON when it reads
-    as a JSON array or object. Raises :class:`_BadJSON` (whose text never quotes ``raw``) when
-    JSON is required and ``raw`` is not JSON."""
+    """A variable's text as a value of type ``shape``. Lists and tables are JSON; booleans are
+    true/false, 1/0 or yes/no in any case; anything else stays text for the validator (which
+    reads numbers, dates, ...). A value of unknown type is JSON when it reads as a JSON array or
+    object. Raises :class:`_BadJSON` (whose text never quotes ``raw``) when JSON is required and
+    ``raw`` is not JSON."""
     members = _members(shape)
-    names = bool(members) and all(_is_names(m) for m in members)
-    if names and not raw.lstrip().startswith("["):
-        return [item.strip() for item in raw.split(",")] if raw.strip() else []
     if members and all(_is_complex(m) for m in members):
         try:
             return json.loads(raw)
         except json.JSONDecodeError as exc:
             reason = "invalid \\ escape" if "escape" in exc.msg else exc.msg  # no echo
-            example = '{"key": "value"}' if _is_table(members[0]) else \
-                '["a", "b"], or as a, b' if names else '["a", "b"]'
+            example = '{"key": "value"}' if _is_table(members[0]) else '["a", "b"]'
             raise _BadJSON(f"not valid JSON ({reason} at line {exc.lineno} column {exc.colno}); "
                            f"write it as JSON, e.g. {example}") from None
     if any(m is Any or _is_complex(m) for m in members) and raw.lstrip()[:1] in ("[", "{"):
@@ -428,10 +421,10 @@ class EnvironmentSource(PydanticBaseSettingsSource):
     Variable names are case-insensitive, but the keys they spell that are data rather than
     field names (tier names in ``TIERLIFT_ZENDESK__TIER_GROUPS__L2``, team names, ...) keep the
     case they are written in. Values are decoded by the type of their key, including a policy's
-    options: lists and tables as JSON (a list of names also as ``a, b``), booleans as
-    true/false/1/0/yes/no. A variable naming no top-level key (``TIERLIFT_CONFIG``, ...) is not
-    configuration and is skipped. Malformed JSON raises :class:`ConfigError` naming the
-    variable and the key, never quoting the value (it may be a secret)."""
+    options: lists and tables as JSON, booleans as true/false/1/0/yes/no. A variable naming no
+    top-level key (``TIERLIFT_CONFIG``, ...) is not configuration and is skipped. Malformed JSON
+    raises :class:`ConfigError` naming the variable and the key, never quoting the value (it
+    may be a secret)."""
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False  # unused: __call__ reads the whole environment at once
@@ -600,9 +593,10 @@ def load_store_settings(path: str | os.PathLike | None = None, *,
     tiers: Any = data.get("tiers", Settings.model_fields["tiers"].default_factory())
     if "TIERLIFT_TIERS" in env:
         try:
-            tiers = _decode(env["TIERLIFT_TIERS"], Settings.model_fields["tiers"].annotation)
-        except _BadJSON as exc:
-            raise ConfigError([f"tiers: TIERLIFT_TIERS is {exc}"]) from None
+            tiers = json.loads(env["TIERLIFT_TIERS"])
+        except json.JSONDecodeError:
+            raise ConfigError(['tiers: TIERLIFT_TIERS is not valid JSON; write it as JSON, '
+                               'e.g. ["L1", "L2", "L3"]']) from None
     if not isinstance(url, str):
         raise ConfigError(["database_url: give the store's URL as a string"])
     if not isinstance(tiers, list) or not all(isinstance(t, str) for t in tiers):

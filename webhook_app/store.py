@@ -133,6 +133,14 @@ audit = sa.Table(
     sa.Index("ix_audit_ticket", "platform", "ticket_ref"),
 )
 
+# A row /readyz rewrites to prove the store takes writes (a read-only file, a full disk).
+probes = sa.Table(
+    "probes",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("at", sa.Float, nullable=False),
+)
+
 # One row per notification sent (or tried) by one notifier: the primary key makes it at most
 # once, whatever the retries, re-deliveries and number of workers.
 notifications = sa.Table(
@@ -251,6 +259,23 @@ class Store:
     def ping(self) -> None:
         with self.engine.connect() as conn:
             conn.execute(sa.select(sa.func.count()).select_from(inbox).limit(1))
+
+    def probe_write(self) -> None:
+        """Write (and commit) one small row: raises when the store refuses writes."""
+        with self._writing() as conn:
+            conn.execute(_insert(self.engine, probes).values(name="readyz", at=self.clock())
+                         .on_conflict_do_update(index_elements=["name"],
+                                                set_={"at": self.clock()}))
+
+    def longest_wait(self) -> float:
+        """Seconds the longest-waiting due work has waited: a pending delivery past its
+        ``available_at``, or a ticket past its deadline (0 when nothing is due)."""
+        now = self.clock()
+        with self.engine.connect() as conn:
+            due = conn.execute(sa.select(sa.func.min(inbox.c.available_at))
+                               .where(inbox.c.status == "pending")).scalar()
+            deadline = conn.execute(sa.select(sa.func.min(tickets.c.next_due_at))).scalar()
+        return max([0.0, *(now - at for at in (due, deadline) if at is not None)])
 
     def close(self) -> None:
         self.engine.dispose()

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from webhook_app.store import Store
+from webhook_app.supervisor import Backoff, one_line
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +60,14 @@ class Sweeper:
         return found
 
     def run(self, stop: threading.Event) -> None:
+        backoff = Backoff(cap=self.every_seconds)
         while not stop.is_set():
             try:
                 self.run_once()
-            except Exception:  # the store failed: keep the loop alive, sweep again next time
-                log.exception("sweep: store error")
-            stop.wait(self.every_seconds)
+                wait = self.every_seconds
+                backoff.succeeded()
+            except Exception as exc:  # the store failed: keep the loop alive, back off
+                wait = backoff.failed()
+                log.warning("sweep: store error (%s); trying again in %.0f s", one_line(exc),
+                            wait)
+            stop.wait(wait)

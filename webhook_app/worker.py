@@ -13,10 +13,13 @@ import socket
 import threading
 import uuid
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from webhook_app.escalation import Escalator
 from webhook_app.logs import log_context
 from webhook_app.settings import WorkerSettings
 from webhook_app.store import Claim, Store
+from webhook_app.supervisor import Backoff, one_line
 
 log = logging.getLogger(__name__)
 
@@ -54,14 +57,22 @@ class Worker:
     def run(self, stop: threading.Event) -> None:
         log.info("worker %s started", self.id)
         self.escalator.warm_up()
+        backoff = Backoff(cap=max(60.0, self.settings.poll_seconds))
         while not stop.is_set():
-            timeout = self.settings.poll_seconds
             try:
                 if self.run_once():
+                    backoff.succeeded()
                     continue
                 timeout = self._idle_timeout()
-            except Exception:  # the store itself failed: keep the loop alive and try again
-                log.exception("worker %s: store error", self.id)
+                backoff.succeeded()
+            except SQLAlchemyError as exc:  # the store failed: keep the loop alive, back off
+                timeout = backoff.failed()
+                log.warning("worker %s: store error (%s); trying again in %.0f s", self.id,
+                            one_line(exc), timeout)
+            except Exception:  # a bug: its traceback, then the same back-off
+                timeout = backoff.failed()
+                log.exception("worker %s: unexpected error; trying again in %.0f s", self.id,
+                              timeout)
             self.wake.wait(timeout)
             self.wake.clear()
         log.info("worker %s stopped", self.id)
@@ -93,5 +104,6 @@ class _Heartbeat:
         while not self._stop.wait(self._lease / 3):
             try:
                 self._store.renew(self._claim, self._lease)
-            except Exception:
-                log.exception("could not renew the lease on %s", self._claim.ticket_ref)
+            except Exception as exc:
+                log.warning("could not renew the lease on %s: %s", self._claim.ticket_ref,
+                            one_line(exc))
