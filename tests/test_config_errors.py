@@ -10,6 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from webhook_app.cli import main
+from webhook_app.settings import load_settings, load_store_settings
+from webhook_app.store import Store
 
 SECRET = "s3cr3t-hunter2"
 
@@ -112,3 +114,47 @@ def test_a_config_file_that_cannot_be_read_is_one_line(tmp_path, monkeypatch):
     assert result.exit_code == 2
     assert result.stderr == (f"config error: config file {tmp_path}: cannot read it (Is a "
                              "directory)\n")
+
+
+# -- 3. a list of names as comma-separated text ----------------------------------------------
+
+TWO_TIERS = GOOD.replace("L3 = 103\n", "")
+
+
+def test_check_takes_tiers_written_as_comma_separated_text(tmp_path, monkeypatch):
+    monkeypatch.setenv("TIERLIFT_TIERS", "L1, L2")
+    result = check(tmp_path, TWO_TIERS)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ("config OK: tiers L1 < L2 (default L1); helpdesks: zendesk; "
+                             "policies enabled: none\n")
+
+
+def test_lists_of_names_from_the_environment_as_text_or_json(tmp_path, monkeypatch):
+    monkeypatch.setenv("TIERLIFT_TIERS", '["L1", "L2"]')
+    monkeypatch.setenv("TIERLIFT_ESCALATION__GATED", "complexity,effort")
+    monkeypatch.setenv("TIERLIFT_POLICIES__VIP__ORG_TAGS", "vip, key account")
+    settings = load_settings(config(tmp_path, TWO_TIERS))
+    assert settings.tiers == ["L1", "L2"]
+    assert settings.escalation.gated == ["complexity", "effort"]
+    assert settings.policies["vip"]["org_tags"] == ["vip", "key account"]
+
+
+def test_report_takes_tiers_written_as_comma_separated_text(tmp_path, monkeypatch):
+    monkeypatch.setenv("TIERLIFT_TIERS", "L1,L2")
+    assert load_store_settings(config(tmp_path)).tiers == ("L1", "L2")
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    Store(url).create_schema()
+    result = CliRunner().invoke(main, ["report", "--config", config(tmp_path),
+                                       "--database-url", url])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("command", ["check", "report"])
+def test_a_malformed_json_list_of_tiers_is_one_line_in_check_and_report(tmp_path, monkeypatch,
+                                                                          command):
+    monkeypatch.setenv("TIERLIFT_TIERS", '["L1", "L2"')
+    result = CliRunner().invoke(main, [command, "--config", config(tmp_path)])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "config error: tiers: TIERLIFT_TIERS is not valid JSON (Expecting ',' delimiter at "
+        'line 1 column 12); write it as JSON, e.g. ["a", "b"], or as a, b\n')

@@ -258,7 +258,7 @@ def test_malformed_json_names_the_variable_and_never_echoes_the_value(tmp_path, 
         "zendesk.tier_groups: TIERLIFT_ZENDESK__TIER_GROUPS is not valid JSON (Expecting value "
         'at line 1 column 19); write it as JSON, e.g. {"key": "value"}',
         "policies.vip.org_tags: TIERLIFT_POLICIES__VIP__ORG_TAGS is not valid JSON (Expecting "
-        "',' delimiter at line 1 column 18); write it as JSON, e.g. [\"a\", \"b\"]"]
+        "',' delimiter at line 1 column 18); write it as JSON, e.g. [\"a\", \"b\"], or as a, b"]
     assert "hunter2" not in str(caught.value)
 
 

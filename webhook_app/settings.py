@@ -353,6 +353,15 @@ def _is_complex(shape: Any) -> bool:
     return _is_table(shape) or (get_origin(shape) or shape) in (list, tuple, set, frozenset)
 
 
+def _is_names(shape: Any) -> bool:
+    """A list (tuple, set) of plain strings: tiers, tags, policy names, ..."""
+    if get_origin(shape) not in (list, tuple, set, frozenset):
+        return False
+    items = [m for arg in get_args(shape) if arg is not Ellipsis for m in _members(arg)]
+    return bool(items) and all(m is str or (get_origin(m) is Literal and all(
+        isinstance(a, str) for a in get_args(m))) for m in items)
+
+
 def _child(shape: Any, segment: str) -> tuple[str, Any]:
     """The key that a segment of a variable's name stands for inside a value of type ``shape``,
     and the type of that key's value. Field and policy names match whatever their case; other
@@ -376,18 +385,23 @@ class _BadJSON(Exception):
 
 
 def _decode(raw: str, shape: Any) -> Any:
-    """A variable's text as a value of type ``shape``. Lists and tables are JSON; booleans are
-    true/false, 1/0 or yes/no in any case; anything else stays text for the validator (which
-    reads numbers, dates, ...). A value of unknown type is JSON when it reads as a JSON array or
-    object. Raises :class:`_BadJSON` (whose text never quotes ``raw``) when JSON is required and
-    ``raw`` is not JSON."""
+    """A variable's text as a value of type ``shape``. Lists and tables are JSON, and a list of
+    names may also be comma-separated text (``L1, L2``: it is JSON when it starts with ``[``);
+    booleans are true/false, 1/0 or yes/no in any case; anything else stays text for the
+    validator (which reads numbers, dates, ...). A value of unknown type is JSON when it reads
+    as a JSON array or object. Raises :class:`_BadJSON` (whose text never quotes ``raw``) when
+    JSON is required and ``raw`` is not JSON."""
     members = _members(shape)
+    names = bool(members) and all(_is_names(m) for m in members)
+    if names and not raw.lstrip().startswith("["):
+        return [item.strip() for item in raw.split(",")] if raw.strip() else []
     if members and all(_is_complex(m) for m in members):
         try:
             return json.loads(raw)
         except json.JSONDecodeError as exc:
             reason = "invalid \\ escape" if "escape" in exc.msg else exc.msg  # no echo
-            example = '{"key": "value"}' if _is_table(members[0]) else '["a", "b"]'
+            example = '{"key": "value"}' if _is_table(members[0]) else \
+                '["a", "b"], or as a, b' if names else '["a", "b"]'
             raise _BadJSON(f"not valid JSON ({reason} at line {exc.lineno} column {exc.colno}); "
                            f"write it as JSON, e.g. {example}") from None
     if any(m is Any or _is_complex(m) for m in members) and raw.lstrip()[:1] in ("[", "{"):
@@ -421,10 +435,10 @@ class EnvironmentSource(PydanticBaseSettingsSource):
     Variable names are case-insensitive, but the keys they spell that are data rather than
     field names (tier names in ``TIERLIFT_ZENDESK__TIER_GROUPS__L2``, team names, ...) keep the
     case they are written in. Values are decoded by the type of their key, including a policy's
-    options: lists and tables as JSON, booleans as true/false/1/0/yes/no. A variable naming no
-    top-level key (``TIERLIFT_CONFIG``, ...) is not configuration and is skipped. Malformed JSON
-    raises :class:`ConfigError` naming the variable and the key, never quoting the value (it
-    may be a secret)."""
+    options: lists and tables as JSON (a list of names also as ``a, b``), booleans as
+    true/false/1/0/yes/no. A variable naming no top-level key (``TIERLIFT_CONFIG``, ...) is not
+    configuration and is skipped. Malformed JSON raises :class:`ConfigError` naming the
+    variable and the key, never quoting the value (it may be a secret)."""
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False  # unused: __call__ reads the whole environment at once
@@ -593,10 +607,9 @@ def load_store_settings(path: str | os.PathLike | None = None, *,
     tiers: Any = data.get("tiers", Settings.model_fields["tiers"].default_factory())
     if "TIERLIFT_TIERS" in env:
         try:
-            tiers = json.loads(env["TIERLIFT_TIERS"])
-        except json.JSONDecodeError:
-            raise ConfigError(['tiers: TIERLIFT_TIERS is not valid JSON; write it as JSON, '
-                               'e.g. ["L1", "L2", "L3"]']) from None
+            tiers = _decode(env["TIERLIFT_TIERS"], Settings.model_fields["tiers"].annotation)
+        except _BadJSON as exc:
+            raise ConfigError([f"tiers: TIERLIFT_TIERS is {exc}"]) from None
     if not isinstance(url, str):
         raise ConfigError(["database_url: give the store's URL as a string"])
     if not isinstance(tiers, list) or not all(isinstance(t, str) for t in tiers):
