@@ -361,7 +361,7 @@ class JiraConnector:
         options = self._options(ticket.ref, write)
         if options:
             sent.append(self._check_editable(ticket.ref, options))
-        if not self._note_present(ticket, write.internal_note):
+        if not ticket.has_own_note(write.marker):
             sent.append(self._add_comment(ticket.ref, write.internal_note, internal=True))
         fields: dict[str, Any] = {field: {"value": value} for field, value in options.items()}
         if write.priority is not None:
@@ -485,11 +485,6 @@ class JiraConnector:
                 raise Rejected(f"issue {key}: {value!r} is not an option of {field} "
                                f"(options: {allowed}); check the [jira] option mapping")
         return SentRequest("GET", path, None, response.status_code)
-
-    def _note_present(self, ticket: Ticket, note: str) -> bool:
-        marker = note.rstrip().rsplit("\n", 1)[-1]
-        return any(c.author_role is AuthorRole.SELF and marker in c.body
-                   for c in ticket.comments)
 
     def _add_comment(self, key: str, text: str, *, internal: bool) -> SentRequest:
         """JSM projects: a service-desk comment (``public: false`` when internal). Other

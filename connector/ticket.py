@@ -161,6 +161,10 @@ class Ticket:
                 entered = change.at
         return entered or self.created_at
 
+    def has_own_note(self, marker: str) -> bool:
+        """One of tierlift's own comments holds ``marker`` (see :attr:`TierWrite.marker`)."""
+        return any(c.author_role is AuthorRole.SELF and marker in c.body for c in self.comments)
+
     def agent_replies_since(self, when: datetime) -> int:
         """Public replies by agents (not tierlift) since ``when``."""
         return sum(1 for c in self.comments
@@ -212,6 +216,11 @@ class TierWrite:
     route: str | None = None
     public_reply: str | None = None
     add_followers: tuple[str, ...] = ()
+
+    @property
+    def marker(self) -> str:
+        """The note's last line (its evidence line): what tells this note on the ticket."""
+        return self.internal_note.rstrip().rsplit("\n", 1)[-1]
 
 
 @dataclass(frozen=True)

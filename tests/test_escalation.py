@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import pytest
 import requests
@@ -16,7 +17,10 @@ from connector.http import ApiSession
 from connector.zendesk import ZendeskConnector
 from plugins import hookimpl
 from plugins.manager import PolicyHost
+from plugins.notification import Notification
+from webhook_app.cli import describe_audit
 from webhook_app.escalation import Escalator
+from webhook_app.review import review, review_lines
 from webhook_app.store import Delivery, Store
 from webhook_app.worker import Worker
 
@@ -210,9 +214,14 @@ def test_409_because_an_agent_escalated_it_meanwhile_writes_nothing_more(store, 
     assert store.used_evidence("zendesk", "42") == {("customer_request", "comment:11")}
 
 
+OUR_NOTE = (12, BOT, expected_put()["ticket"]["comment"]["body"], False,
+            "2026-11-20T10:00:01Z")
+
+
 def test_an_ambiguous_write_is_never_repeated_blindly(store, worker, zd):
     serve_ticket(zd)
-    # The PUT times out, but it had landed: the re-read shows the ticket in tier 2.
+    # The PUT times out, and the re-read shows the ticket in tier 2, but not our note: an
+    # agent moved it (a Zendesk update carries its note), not our write.
     zd.add(responses.GET, TICKET, json=zendesk_ticket(group_id=102,
                                                       updated_at="2026-11-20T10:00:01Z"))
     zd.put(TICKET, body=requests.ReadTimeout("read timed out"))
@@ -220,6 +229,92 @@ def test_an_ambiguous_write_is_never_repeated_blindly(store, worker, zd):
     worker.run_once()
     assert len(puts(zd)) == 1
     assert [e["outcome"] for e in store.audit_log()] == ["no_change"]
+    assert "confirmed_on_reread" not in store.audit_log()[0]["detail"]
+
+
+def test_a_write_whose_answer_was_lost_is_audited_as_escalated_on_the_re_read(store, worker,
+                                                                              zd):
+    serve_ticket(zd)
+    zd.add(responses.GET, TICKET, json=zendesk_ticket(group_id=102,
+                                                      updated_at="2026-11-20T10:00:01Z"))
+    zd.add(responses.GET, COMMENTS, json=zendesk_comments(ASK, OUR_NOTE))
+    zd.put(TICKET, body=requests.ReadTimeout("read timed out"))
+    told = []
+    worker.escalator.notifier = SimpleNamespace(send=told.extend)
+    deliver(store, "event:a")
+    worker.run_once()
+    assert puts(zd) == [expected_put()]
+    assert told == [Notification(
+        kind="escalated", platform="zendesk", ticket_ref="42", key="customer_request/comment:11",
+        at=NOW, from_tier="L1", to_tier="L2", policies=("customer_request",),
+        headline="tierlift escalated this ticket from L1 to L2.", subject="Printer on fire")]
+    [entry] = store.audit_log()
+    assert (entry["outcome"], entry["from_tier"], entry["to_tier"]) == ("escalated", "L1", "L2")
+    timeout, reread = entry["detail"]["rounds"]
+    assert entry["detail"]["confirmed_on_reread"] == {
+        "audit_id": None, "error": timeout["write"]["error"], "policies": ["customer_request"]}
+    assert "write" not in reread and reread["ticket"]["tier"] == "L2"
+    assert store.used_evidence("zendesk", "42") == {("customer_request", "comment:11")}
+    result = review(store)
+    assert (result.escalations, result.by_policy) == (1, {"customer_request": 1})
+    assert [f.recovered for f in result.write_failures] == [True]
+    assert worker.escalator.metrics.registry.get_sample_value(
+        "tierlift_decisions_total", {"outcome": "escalated", "mode": "live"}) == 1
+
+
+def test_a_retried_delivery_confirms_the_write_an_earlier_attempt_lost(store, worker, zd,
+                                                                       clock):
+    """The PUT is applied, its answer lost, and the helpdesk unreachable for the re-read: the
+    delivery is retried; its evaluation sees our write and audits it, writing nothing."""
+    applied = []
+
+    def applied_then_reset(request):
+        applied.append(json.loads(request.body))
+        raise requests.ConnectionError("connection reset by peer")
+
+    serve_ticket(zd)
+    zd.add(responses.GET, TICKET, body=requests.ConnectionError("connection refused"))
+    zd.add_callback(responses.PUT, TICKET, callback=applied_then_reset)
+    deliver(store, "event:a")
+    worker.run_once()
+    assert applied == [expected_put()]
+    [first] = store.audit_log()
+    assert first["outcome"] == "retry"
+
+    zd.remove(responses.GET, TICKET)
+    zd.get(TICKET, json=zendesk_ticket(group_id=102, updated_at="2026-11-20T10:00:01Z"))
+    zd.replace(responses.GET, COMMENTS, json=zendesk_comments(ASK, OUR_NOTE))
+    zd.replace(responses.GET, AUDITS, json=zendesk_audits(("2026-11-20T09:00:00Z", 101),
+                                                          ("2026-11-20T10:00:01Z", 102)))
+    clock.now += 1000
+    calls = len(zd.calls)
+    assert worker.run_once() is True
+    assert [(c.request.method, c.request.url.split("?")[0]) for c in zd.calls[calls:]] == [
+        ("GET", TICKET), ("GET", COMMENTS), ("GET", AUDITS)]
+    assert len(applied) == 1
+    _, confirmed = store.audit_log()
+    assert audited(confirmed) == {
+        "platform": "zendesk", "ticket_ref": "42", "outcome": "escalated", "from_tier": "L1",
+        "to_tier": "L2", "route": None, "priority": None,
+        "detail": {"deliveries": ["event:a"], "rounds": confirmed["detail"]["rounds"],
+                   "confirmed_on_reread": {
+                       "audit_id": first["id"], "policies": ["customer_request"],
+                       "error": first["detail"]["rounds"][0]["write"]["error"]}}}
+    assert [p["state"] for p in confirmed["detail"]["rounds"][0]["proposals"]] == ["acted_on"]
+    assert store.used_evidence("zendesk", "42") == {("customer_request", "comment:11")}
+    assert store.last_escalation("zendesk", "42") == clock.now
+    result = review(store)
+    assert (result.escalations, result.by_policy, result.evaluations) == \
+        (1, {"customer_request": 1}, {"escalated": 1, "retry": 1})
+    assert "tickets: 1  escalations: 1 (1 moved)" in review_lines(result)
+    assert describe_audit(confirmed).endswith(
+        "escalated L1 -> L2  by customer_request  (written earlier, its answer lost: confirmed "
+        "on re-read)")
+
+    deliver(store, "event:b")  # a later look: nothing to confirm twice
+    worker.run_once()
+    assert [e["outcome"] for e in store.audit_log()] == ["retry", "escalated", "no_change"]
+    assert review(store).escalations == 1
 
 
 def audited(entry: dict) -> dict:

@@ -259,3 +259,20 @@ def test_an_answer_about_another_issue_is_refused_audited_and_counted(store, wor
             "asked; nothing written")}}
     assert worker.escalator.metrics.registry.get_sample_value(
         "tierlift_misdirected_answers_total", {"platform": "jira"}) == 1
+
+
+def test_a_put_applied_but_unanswered_is_audited_as_the_escalation_it_was(store, worker, jira):
+    jira.get(ISSUE, json=issue())
+    jira.get(ISSUE, json=escalated_issue())
+    jira.post(NOTE_URL, status=201, json={"id": "20002"})
+    jira.put(ISSUE, body=requests.ConnectionError("connection reset by peer"))
+    deliver(store, "webhook:a")
+    worker.run_once()
+    assert sent(jira) == [("POST", NOTE_URL, {"body": NOTE, "public": False}),
+                          ("PUT", ISSUE, PUT_BODY)]
+    [entry] = store.audit_log()
+    assert (entry["outcome"], entry["from_tier"], entry["to_tier"]) == ("escalated", "L1", "L2")
+    assert entry["detail"]["confirmed_on_reread"] == {
+        "audit_id": None, "policies": ["customer_request"],
+        "error": "PUT /rest/api/3/issue/SUP-7: connection reset by peer"}
+    assert store.used_evidence("jira", "SUP-7") == {("customer_request", "comment:20001")}

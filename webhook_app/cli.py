@@ -218,9 +218,13 @@ def describe_audit(entry: dict) -> str:
     if entry["priority"]:
         line += f" priority {entry['priority']}"
     rounds = entry["detail"].get("rounds") or []
-    fired = sorted({p["policy"] for r in rounds for p in r["proposals"] if p["state"] == "fired"})
+    confirmed = entry["detail"].get("confirmed_on_reread")
+    fired = confirmed["policies"] if confirmed else \
+        sorted({p["policy"] for r in rounds for p in r["proposals"] if p["state"] == "fired"})
     if fired and entry["outcome"] == "escalated":
         line += f"  by {', '.join(fired)}"
+    if confirmed:
+        line += "  (written earlier, its answer lost: confirmed on re-read)"
     if "error" in entry["detail"]:
         line += f"  ({entry['detail']['error']})"
     return line

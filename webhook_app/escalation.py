@@ -18,7 +18,7 @@ from connector.errors import (
     NotFound,
     Rejected,
 )
-from connector.ticket import Ticket, TicketSummary, TierLadder, TierWrite, WriteResult
+from connector.ticket import Priority, Ticket, TicketSummary, TierLadder, TierWrite, WriteResult
 from plugins.calendars import BusinessCalendar
 from plugins.decision import Decision, DecisionRules, decide, tier_write
 from plugins.language import ticket_language
@@ -37,6 +37,7 @@ MAX_BACKOFF = 600.0
 # ticket's creation) for policies that need "related".
 RELATED_WINDOW = timedelta(days=90)
 BACKFILL_TTL = 3600.0  # seconds: how long a requester's or organization's search is reused
+UNCONFIRMED_LOOKBACK = 20  # a ticket's latest audits searched for a write left unconfirmed
 
 
 class Connector(Protocol):
@@ -168,10 +169,15 @@ class Escalator:
     def _evaluate_and_apply(
         self, claim: Claim, connector: Connector, record: AuditRecord
     ) -> _Applied:
-        """Read, decide, write; again after a conflict."""
+        """Read, decide, write; again after a conflict or an ambiguous write. A write whose
+        answer was lost (here or in an earlier evaluation) that the re-read shows applied is
+        audited as the escalation it was, never written again."""
         rounds = record.detail.setdefault("rounds", [])
+        unconfirmed = self._unconfirmed_write(claim)
         for _ in range(MAX_ROUNDS):
-            ticket = connector.fetch(claim.ticket_ref, needs=self.policies.needs)
+            # our note tells our write: read the comments to look for it
+            needs = self.policies.needs | {"comments"} if unconfirmed else self.policies.needs
+            ticket = connector.fetch(claim.ticket_ref, needs=needs)
             self.store.index(ticket)
             if "related" in self.policies.needs:
                 self._backfill(ticket, connector, record)
@@ -202,6 +208,10 @@ class Escalator:
             if seen.would_write is not None:
                 round_detail["shadow"] = seen.would_write
             rounds.append(round_detail)
+            if unconfirmed is not None and not decision.writes and \
+                    unconfirmed.applied_on(ticket):
+                return self._confirmed(unconfirmed, ticket, evaluation, decision, seen, record,
+                                       now)
             if self.shadow or not decision.writes:
                 record.outcome = "shadow" if seen.would_write else "no_change"
                 self._count_decisions(seen, escalated=False)
@@ -216,8 +226,10 @@ class Escalator:
             except Conflict as exc:
                 round_detail["write"] = {"status": 409, "error": str(exc)}
                 continue
-            except AmbiguousWrite as exc:
-                round_detail["write"] = {"status": exc.status, "error": str(exc)}
+            except AmbiguousWrite as exc:  # re-read: it may have been applied
+                round_detail["write"] = {"status": exc.status, "error": str(exc), "unconfirmed": {
+                    "headline": write.internal_note.split("\n", 1)[0], "marker": write.marker}}
+                unconfirmed = _Unconfirmed.of(round_detail, None)
                 continue
             except Exception as exc:  # the audit (and a write_failed notification) say so
                 round_detail["write"] = {"status": getattr(exc, "status", None),
@@ -234,6 +246,40 @@ class Escalator:
                             _earliest(evaluation.wake_at, decision.wake_at),
                             tuple(decision_events(ticket, decision, write, at=now)))
         raise _StillConflicting(f"ticket kept changing under us for {MAX_ROUNDS} rounds")
+
+    def _unconfirmed_write(self, claim: Claim) -> _Unconfirmed | None:
+        """The write-back of the ticket's latest evaluation that wrote, if its answer was lost
+        (an ambiguous write) and no escalation was audited since."""
+        for entry in reversed(self.store.audit_log(ticket_ref=claim.ticket_ref,
+                                                   platform=claim.platform,
+                                                   limit=UNCONFIRMED_LOOKBACK)):
+            if entry["outcome"] == "escalated":
+                return None
+            written = [r for r in entry["detail"].get("rounds") or () if "write" in r]
+            if written:
+                return _Unconfirmed.of(written[-1], entry["id"])
+        return None
+
+    def _confirmed(self, unconfirmed: _Unconfirmed, ticket: Ticket, evaluation: Evaluation,
+                   decision: Decision, seen: _Shadow, record: AuditRecord,
+                   now: datetime) -> _Applied:
+        """Audit the write-back the re-read shows applied as the escalation it was
+        (``detail["confirmed_on_reread"]``), its evidence used up as escalated, and tell whom
+        an escalation is told."""
+        record.outcome = "escalated"
+        record.from_tier, record.to_tier = unconfirmed.from_tier, unconfirmed.to_tier
+        record.route, record.priority = unconfirmed.route, unconfirmed.priority
+        record.detail["confirmed_on_reread"] = {
+            "audit_id": unconfirmed.audit_id, "error": unconfirmed.error,
+            "policies": list(unconfirmed.policies)}
+        self._count_decisions(seen, escalated=True)
+        used = {(p, k): o for p, k, o in decision.evidence_to_record()}
+        used.update(dict.fromkeys(unconfirmed.evidence, "escalated"))
+        return _Applied(ticket.version, [*((p, k, o) for (p, k), o in sorted(used.items())),
+                                         *seen.used], (),
+                        _earliest(evaluation.wake_at, decision.wake_at),
+                        (*unconfirmed.events(ticket, now),
+                         *decision_events(ticket, decision, None, at=now)))
 
     def _write(self, decision: Decision, ticket: Ticket, now: datetime) -> TierWrite:
         """The write-back of ``decision``, its note listing the requester's earlier tickets."""
@@ -318,6 +364,57 @@ class _Shadow:
     @classmethod
     def none(cls) -> _Shadow:
         return cls(None, None, [])
+
+
+@dataclass(frozen=True)
+class _Unconfirmed:
+    """A write-back whose answer was lost (an ambiguous write), as its round audited it; from
+    ``audit_id`` (``None``: the evaluation under way)."""
+
+    from_tier: str | None
+    to_tier: str | None
+    route: str | None
+    priority: str | None
+    policies: tuple[str, ...]
+    evidence: tuple[tuple[str, str], ...]  # (policy, evidence key) behind the write
+    headline: str  # the note's first line
+    marker: str  # the note's evidence line
+    error: str
+    audit_id: int | None
+
+    @classmethod
+    def of(cls, round_: dict, audit_id: int | None) -> _Unconfirmed | None:
+        """The unconfirmed write-back of an audited round (``None``: its write was answered)."""
+        write = round_.get("write") or {}
+        if "unconfirmed" not in write:
+            return None
+        decision = round_.get("decision") or {}
+        fired = [p for p in round_.get("proposals") or () if p.get("state") == "fired"]
+        return cls((round_.get("ticket") or {}).get("tier"), decision.get("to_tier"),
+                   decision.get("route"), decision.get("priority"),
+                   tuple(sorted({p["policy"] for p in fired})),
+                   tuple(sorted({(p["policy"], e["key"]) for p in fired
+                                 for e in p.get("evidence") or ()})),
+                   write["unconfirmed"]["headline"], write["unconfirmed"]["marker"],
+                   write.get("error", ""), audit_id)
+
+    def applied_on(self, ticket: Ticket) -> bool:
+        """The ticket shows it: our note, and the tier, team and priority it set."""
+        priority = Priority[self.priority.upper()] if self.priority else None
+        return ticket.has_own_note(self.marker) and self.to_tier in (None, ticket.tier) and \
+            self.route in (None, ticket.route) and \
+            (priority is None or (ticket.priority or 0) >= priority)
+
+    def events(self, ticket: Ticket, at: datetime) -> list[Notification]:
+        """The ``escalated`` event the write would have raised had its answer come."""
+        if not (self.to_tier or self.route):
+            return []
+        return [Notification(
+            kind="escalated", platform=ticket.platform, ticket_ref=ticket.ref,
+            key=" ".join(sorted(f"{p}/{k}" for p, k in self.evidence)), at=at,
+            from_tier=self.from_tier, to_tier=self.to_tier, route=self.route,
+            priority=self.priority, policies=self.policies, headline=self.headline,
+            subject=ticket.subject)]
 
 
 @dataclass(frozen=True)

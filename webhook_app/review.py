@@ -202,8 +202,12 @@ def review(store: Store, tiers: Sequence[str] = ("L1", "L2", "L3"), *,
 
 
 def _escalation(entry: dict, round_: dict, indexed: dict | None) -> Escalation:
-    fired = tuple(sorted({p["policy"] for p in round_.get("proposals") or ()
-                          if p["state"] == "fired"}))
+    """An escalated evaluation: its last round's fired policies, or those of the write it
+    confirmed on re-reading the ticket (its answer had been lost)."""
+    confirmed = entry["detail"].get("confirmed_on_reread")
+    fired = tuple(confirmed["policies"]) if confirmed else \
+        tuple(sorted({p["policy"] for p in round_.get("proposals") or ()
+                      if p["state"] == "fired"}))
     return Escalation(entry["id"], entry["at"], entry["platform"], entry["ticket_ref"],
                       entry["from_tier"], entry["to_tier"], entry["route"], entry["priority"],
                       fired, *_where(_seen(round_), indexed))
@@ -274,15 +278,16 @@ def _tier_mix(counts: Counter, ladder: list[str]) -> tuple[TierShare, ...]:
 
 def _write_failures(entries: list[dict]) -> tuple[WriteFailure, ...]:
     """Write-backs the helpdesk refused or left unanswered: a conflict or an ambiguous answer
-    (re-read and decided again), or an error while writing (the evaluation failed)."""
+    (re-read and decided again), or an error while writing (the evaluation failed). A write
+    the re-read showed applied after all is recovered."""
     failures = []
     for entry in entries:
         rounds = entry["detail"].get("rounds") or []
         for number, round_ in enumerate(rounds):
             write = round_.get("write") or {}
             if "error" in write:
-                wrote_later = any("requests" in (r.get("write") or {})
-                                  for r in rounds[number + 1:])
+                wrote_later = "confirmed_on_reread" in entry["detail"] or \
+                    any("requests" in (r.get("write") or {}) for r in rounds[number + 1:])
                 failures.append(WriteFailure(entry["id"], entry["at"], entry["platform"],
                                              entry["ticket_ref"], entry["outcome"],
                                              write.get("status"), write["error"], wrote_later))
