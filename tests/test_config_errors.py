@@ -4,12 +4,15 @@ lists, the store's URL and its connection, and escalation's policy names."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy.exc import OperationalError
 
 from webhook_app.cli import main
+from webhook_app.database import check_database
 from webhook_app.settings import load_settings, load_store_settings
 from webhook_app.store import Store
 
@@ -158,3 +161,103 @@ def test_a_malformed_json_list_of_tiers_is_one_line_in_check_and_report(tmp_path
     assert result.stderr == (
         "config error: tiers: TIERLIFT_TIERS is not valid JSON (Expecting ',' delimiter at "
         'line 1 column 12); write it as JSON, e.g. ["a", "b"], or as a, b\n')
+
+
+# -- 4. the store's URL, and reaching the store --------------------------------------------------
+
+NOT_A_URL = ("database_url: not a database URL; write it as sqlite:///path/to/tierlift.db or "
+             "postgresql+psycopg://user:password@host/dbname")
+REFUSED = ("database_url: cannot connect: connection failed: connection to server at "
+           '"127.0.0.1", port 1 failed: Connection refused Is the server running on that host '
+           "and accepting TCP/IP connections?")
+
+
+@pytest.mark.parametrize("url, line", [
+    (f"postgres://bot:{SECRET}@127.0.0.1/tierlift",
+     "database_url: SQLAlchemy does not know postgres://; write postgresql:// (or "
+     "postgresql+psycopg://)"),
+    (f"postgresql://bot:{SECRET}@127.0.0.1:5432x/tierlift",
+     "database_url: the port is not a number"),
+    (f"postgresql://bot:{SECRET}@127.0.0.1:99999/tierlift",
+     "database_url: the port must be from 1 to 65535"),
+    (f"postgresql+nodriver://bot:{SECRET}@127.0.0.1/tierlift",
+     "database_url: SQLAlchemy does not know postgresql+nodriver://; write it as "
+     "sqlite:///path/to/tierlift.db or postgresql+psycopg://user:password@host/dbname"),
+    ("nope", NOT_A_URL),
+    (f'["postgresql://bot:{SECRET}@127.0.0.1/tierlift"]', NOT_A_URL),
+])
+def test_check_refuses_a_database_url_of_the_wrong_shape(tmp_path, monkeypatch, url, line):
+    monkeypatch.setenv("TIERLIFT_DATABASE_URL", url)
+    result = check(tmp_path)
+    assert result.exit_code == 2
+    assert result.stderr == f"config error: {line}\n"
+    assert SECRET not in result.output
+
+
+def test_check_connects_to_the_store_and_says_why_it_cannot(tmp_path, monkeypatch):
+    monkeypatch.setenv("TIERLIFT_DATABASE_URL",
+                       f"postgresql+psycopg://postgres:{SECRET}@127.0.0.1:1/postgres")
+    result = check(tmp_path)
+    assert result.exit_code == 2
+    assert result.stderr == f"config error: {REFUSED}\n"
+    assert SECRET not in result.output
+
+
+def test_check_connects_to_a_postgresql_that_answers(tmp_path, monkeypatch):
+    url = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    if check_database(url) is not None:
+        pytest.skip(f"no PostgreSQL at {url}")
+    monkeypatch.setenv("TIERLIFT_DATABASE_URL", url)
+    result = check(tmp_path)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("config OK: ")
+
+
+def test_check_names_the_missing_directory_of_a_sqlite_store(tmp_path, monkeypatch):
+    monkeypatch.setenv("TIERLIFT_DATABASE_URL", f"sqlite:///{tmp_path}/gone/tierlift.db")
+    result = check(tmp_path)
+    assert result.exit_code == 2
+    assert result.stderr == (f"config error: database_url: directory {tmp_path}/gone does not "
+                             "exist\n")
+
+
+def test_check_opens_an_existing_sqlite_file_read_only(tmp_path, monkeypatch):
+    path = tmp_path / "notes.txt"
+    path.write_text("not a database, " * 100)
+    monkeypatch.setenv("TIERLIFT_DATABASE_URL", f"sqlite:///{path}")
+    result = check(tmp_path)
+    assert result.exit_code == 2
+    assert result.stderr == (f"config error: database_url: cannot open {path}: file is not a "
+                             "database\n")
+    assert path.read_text() == "not a database, " * 100
+
+
+@pytest.mark.parametrize("command", [["serve"], ["worker"], ["replay", "-"], ["report"]])
+def test_commands_that_open_the_store_say_why_they_cannot_in_one_line(tmp_path, monkeypatch,
+                                                                       command):
+    monkeypatch.setenv("TIERLIFT_DATABASE_URL",
+                       f"postgresql+psycopg://postgres:{SECRET}@127.0.0.1:1/postgres")
+    result = CliRunner().invoke(main, [*command, "--config", config(tmp_path)], input="")
+    assert result.exit_code == 2
+    assert result.stderr == f"config error: {REFUSED}\n"
+    monkeypatch.setenv("TIERLIFT_DATABASE_URL", f"postgres://bot:{SECRET}@127.0.0.1/tierlift")
+    result = CliRunner().invoke(main, [*command, "--config", config(tmp_path)], input="")
+    assert result.exit_code == 2
+    assert result.stderr == ("config error: database_url: SQLAlchemy does not know postgres://; "
+                             "write postgresql:// (or postgresql+psycopg://)\n")
+    monkeypatch.setenv("TIERLIFT_DATABASE_URL", f"sqlite:///{tmp_path}/gone/tierlift.db")
+    result = CliRunner().invoke(main, [*command, "--config", config(tmp_path)], input="")
+    assert result.exit_code == 2
+    assert result.stderr == (f"config error: database_url: directory {tmp_path}/gone does not "
+                             "exist\n")
+
+
+def test_a_store_failing_later_is_one_line_too(tmp_path, monkeypatch):
+    def fails(*_):
+        raise OperationalError("SELECT 1", {}, sqlite3.OperationalError("disk I/O error"))
+
+    monkeypatch.setattr(Store, "holds_tierlift", fails)
+    result = CliRunner().invoke(main, ["report", "--database-url",
+                                       f"sqlite:///{tmp_path / 'store.db'}"])
+    assert result.exit_code == 2
+    assert result.stderr == "store error: disk I/O error\n"

@@ -14,8 +14,10 @@ from datetime import UTC, datetime
 import click
 from prometheus_client import start_http_server
 from pydantic_core import to_jsonable_python
+from sqlalchemy.exc import SQLAlchemyError
 
 from plugins.manager import ConfigError, PolicyHost
+from webhook_app.database import check_database, failure
 from webhook_app.deliveries import Ignored, Malformed, parse_jira, parse_zendesk
 from webhook_app.logs import configure_logging
 from webhook_app.presets import HELPDESKS, PRESETS, render
@@ -43,16 +45,35 @@ def _config_failure(exc: ConfigError):
     sys.exit(2)
 
 
+def _require_store(url: str) -> None:
+    """Exit as :func:`_config_failure` does, with one line, when the store cannot be reached."""
+    problem = check_database(url)
+    if problem:
+        _config_failure(ConfigError([f"database_url: {problem}"]))
+
+
 def _service(config_path: str | None, workers: int, log_level: str) -> Service:
     settings = _settings(config_path)
     configure_logging(log_level, settings.log_format)
+    _require_store(settings.database_url)
     try:
         return Service.build(settings, workers=workers)
     except ConfigError as exc:
         _config_failure(exc)
 
 
-@click.group()
+class _Commands(click.Group):
+    """A store failing after the start is one line too (exit 2), never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except SQLAlchemyError as exc:
+            click.echo(f"store error: {failure(exc)}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_Commands)
 def main() -> None:
     """tierlift: moves helpdesk tickets up a tier at the right moment, and says why."""
 
@@ -98,7 +119,8 @@ def worker(config_path, workers, log_level, metrics_port, metrics_host) -> None:
 @main.command()
 @config_option
 def check(config_path) -> None:
-    """Validate the configuration and the enabled policies' options; start nothing."""
+    """Validate the configuration and the enabled policies' options, try the store; start
+    nothing."""
     settings = _settings(config_path)
     try:
         policies = enabled_policies(settings)
@@ -106,6 +128,7 @@ def check(config_path) -> None:
         _config_failure(exc)
     for warning in policies.warnings:
         click.echo(f"config warning: {warning}", err=True)
+    _require_store(settings.database_url)
     platforms = [name for name in ("zendesk", "jira") if getattr(settings, name) is not None]
     click.echo(f"config OK: tiers {' < '.join(settings.tiers)} (default {settings.default_tier}); "
                f"helpdesks: {', '.join(platforms)}; "
@@ -180,6 +203,7 @@ def report(config_path, database_url, ticket_ref, platform, days, override_days,
         where = load_store_settings(config_path, database_url=database_url)
     except ConfigError as exc:
         _config_failure(exc)
+    _require_store(where.database_url)
     store = Store(where.database_url)
     if not store.holds_tierlift():
         click.echo("no tierlift store there (no audit table): give the database_url that "
@@ -241,6 +265,7 @@ def replay(config_path, file) -> None:
     Signatures are not checked: whoever can run this can write the store anyway.
     """
     settings = _settings(config_path)
+    _require_store(settings.database_url)
     store = Store(settings.database_url)
     store.create_schema()
     parsers = {"zendesk": parse_zendesk, "jira": parse_jira}

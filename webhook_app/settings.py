@@ -34,6 +34,7 @@ from connector.ticket import TierLadder
 from plugins.calendars import BusinessCalendar, CalendarError, build_calendar
 from plugins.decision import CLOSED_STATUSES, DecisionRules
 from plugins.manager import ConfigError, NoOptions, PolicyHost
+from webhook_app.database import url_problem
 from webhook_app.notify import NotifySettings
 
 CONFIG_ENV = "TIERLIFT_CONFIG"
@@ -266,6 +267,14 @@ class Settings(BaseSettings):
         # The file's values arrive as init kwargs (see load_settings); the environment wins,
         # key by key (pydantic-settings merges the sources' nested tables).
         return EnvironmentSource(settings_cls), init_settings
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, url: str) -> str:
+        problem = url_problem(url)
+        if problem:
+            raise ValueError(problem)
+        return url
 
     @property
     def platforms(self) -> list[str]:
@@ -612,6 +621,9 @@ def load_store_settings(path: str | os.PathLike | None = None, *,
             raise ConfigError([f"tiers: TIERLIFT_TIERS is {exc}"]) from None
     if not isinstance(url, str):
         raise ConfigError(["database_url: give the store's URL as a string"])
+    problem = url_problem(url)
+    if problem:
+        raise ConfigError([f"database_url: {problem}"])
     if not isinstance(tiers, list) or not all(isinstance(t, str) for t in tiers):
         raise ConfigError(["tiers: give a list of tier names, lowest first"])
     return StoreSettings(url, tuple(tiers))
