@@ -27,10 +27,12 @@ browser:
 	    chromium fonts-dejavu-core >/dev/null; } || \
 	echo "make browser: chromium is not installed (needs root and apt-get); the browser test will be skipped"
 
-# Benchmarks (numbers; bench/decisions.py also fails on a safety count above 0).
+# Benchmarks (numbers; bench/decisions.py also fails on a safety count above 0; bench/faults.py
+# on any delivery lost, ticket written twice or stall, and restarts the PostgreSQL cluster twice).
 bench: $(VENV)/.installed
 	$(PY) bench/backtest.py
 	$(PY) bench/decisions.py
+	$(PY) bench/faults.py
 
 clean:
 	rm -rf $(VENV) *.egg-info

@@ -1,6 +1,12 @@
 """What every loopback helpdesk emulator shares: injected faults, a per-minute rate limit,
 request recording, and the gate in front of every route (auth, then rate limit, then faults).
 
+Fault kinds: an error answer (:meth:`BaseEmulator.fail_next`), an answer given late before the
+request is carried out (:meth:`BaseEmulator.slow_next`), and a request carried out at once but
+answered late (:meth:`BaseEmulator.stall_after_next`: past the client's timeout, a write that was
+applied though the client saw it time out). Each takes the next ``times`` matching requests, or
+with ``times=None`` every one from now on; ``chance`` makes it take each one at random.
+
 A subclass keeps the helpdesk's state, adds its routes in :meth:`BaseEmulator._routes`, checks
 credentials in :meth:`BaseEmulator._authorized` and names its rate-limit headers and error bodies.
 """
@@ -9,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import random
 import re
 import threading
 import time
@@ -16,22 +23,26 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, g, jsonify, request
 
 from webhook_app.emulator.server import LoopbackServer, WebhookSender
 
 
 @dataclass
 class Fault:
-    """Answer ``status`` (or, with ``status=None``, answer normally after ``delay`` seconds)."""
+    """Answer ``status``; or, with ``status=None``, answer normally ``delay`` seconds late:
+    before carrying the request out, or with ``after`` once it is carried out. It takes the next
+    ``times`` matching requests (``None``: no end), each with probability ``chance``."""
 
     method: str
     path: re.Pattern[str]
     status: int | None
-    times: int
+    times: int | None
     headers: dict[str, str] = field(default_factory=dict)
     body: dict = field(default_factory=dict)
     delay: float = 0.0
+    after: bool = False
+    chance: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -62,19 +73,39 @@ class BaseEmulator(ABC):
         self._rate_window_start = time.monotonic()
         self._ids = itertools.count(first_id)
         self._lock = threading.RLock()
+        self.rng = random.Random()  # draws the faults given a chance below 1
+        self.held = 0  # answers stall_after_next holds back right now
 
-    def fail_next(self, method: str, path: str, status: int, *, times: int = 1,
-                  headers: dict[str, str] | None = None, body: dict | None = None) -> None:
+    def fail_next(self, method: str, path: str, status: int, *, times: int | None = 1,
+                  headers: dict[str, str] | None = None, body: dict | None = None,
+                  chance: float = 1.0) -> Fault:
         """The next ``times`` requests matching ``method`` and the ``path`` regex get ``status``."""
-        with self._lock:
-            self.faults.append(Fault(method.upper(), re.compile(path), status, times,
-                                     headers or {}, body or self.fault_body))
+        return self._add(Fault(method.upper(), re.compile(path), status, times, headers or {},
+                               body or self.fault_body, chance=chance))
 
-    def slow_next(self, method: str, path: str, seconds: float, *, times: int = 1) -> None:
+    def slow_next(self, method: str, path: str, seconds: float, *, times: int | None = 1,
+                  chance: float = 1.0) -> Fault:
         """The next ``times`` matching requests are answered normally, ``seconds`` late."""
+        return self._add(Fault(method.upper(), re.compile(path), None, times, delay=seconds,
+                               chance=chance))
+
+    def stall_after_next(self, method: str, path: str, seconds: float, *,
+                         times: int | None = 1, chance: float = 1.0) -> Fault:
+        """The next ``times`` matching requests are carried out at once (a write is applied, its
+        webhooks sent), then their answer is held back ``seconds``: beyond the client's read
+        timeout, the client sees a timeout for a write that happened."""
+        return self._add(Fault(method.upper(), re.compile(path), None, times, delay=seconds,
+                               after=True, chance=chance))
+
+    def clear_faults(self) -> None:
+        """No more injected faults (an answer already held back still comes late)."""
         with self._lock:
-            self.faults.append(Fault(method.upper(), re.compile(path), None, times,
-                                     delay=seconds))
+            self.faults.clear()
+
+    def _add(self, fault: Fault) -> Fault:
+        with self._lock:
+            self.faults.append(fault)
+        return fault
 
     def close(self) -> None:
         if self.sender is not None:
@@ -84,6 +115,7 @@ class BaseEmulator(ABC):
         """The emulator as a WSGI app: the gate, then the subclass's routes."""
         app = Flask(type(self).__module__)
         app.before_request(self._gate)
+        app.after_request(self._hold)
         self._routes(app)
         return app
 
@@ -105,16 +137,33 @@ class BaseEmulator(ABC):
         if wait is not None:
             return self._reply(429, self.rate_limited_body, {"Retry-After": str(math.ceil(wait))})
         with self._lock:
-            fault = next((f for f in self.faults if f.times and f.method == request.method
-                          and f.path.search(request.path)), None)
-            if fault is not None:
+            fault = next((f for f in self.faults if f.times != 0 and f.method == request.method
+                          and f.path.search(request.path)
+                          and (f.chance >= 1 or self.rng.random() < f.chance)), None)
+            if fault is not None and fault.times is not None:
                 fault.times -= 1
         if fault is None:
             return None
         if fault.status is None:
-            time.sleep(fault.delay)
+            if fault.after:
+                g.hold_answer = fault.delay
+            else:
+                time.sleep(fault.delay)
             return None
         return self._reply(fault.status, fault.body, fault.headers)
+
+    def _hold(self, response: Response) -> Response:
+        """Hold back the answer of a request a stall_after_next fault took."""
+        seconds = g.pop("hold_answer", 0.0)
+        if seconds:
+            with self._lock:
+                self.held += 1
+            try:
+                time.sleep(seconds)
+            finally:
+                with self._lock:
+                    self.held -= 1
+        return response
 
     def _spend(self) -> float | None:
         """Count a request against the per-minute budget; seconds until reset if it is spent."""
