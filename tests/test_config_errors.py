@@ -261,3 +261,25 @@ def test_a_store_failing_later_is_one_line_too(tmp_path, monkeypatch):
                                        f"sqlite:///{tmp_path / 'store.db'}"])
     assert result.exit_code == 2
     assert result.stderr == "store error: disk I/O error\n"
+
+
+# -- 5. escalation's policy names ---------------------------------------------------------------
+
+KNOWN = ("channel, complexity, customer_request, effort, incident, policy_exception, "
+         "repeat_issue, sentiment, sla, specialized, vip")
+
+
+def test_check_refuses_a_gated_policy_that_does_not_exist(tmp_path, monkeypatch):
+    monkeypatch.setenv("TIERLIFT_ESCALATION__GATED", "effort, nonexistent")
+    result = check(tmp_path)
+    assert result.exit_code == 2
+    assert result.stderr == (f"config error: escalation.gated: no policy named nonexistent "
+                             f"(known: {KNOWN})\n")
+
+
+def test_check_refuses_a_bypassing_policy_that_does_not_exist(tmp_path):
+    result = check(tmp_path, GOOD + '\n[escalation]\nbypass = ["vipp", "customer_request", '
+                                    '"incidents"]\n')
+    assert result.exit_code == 2
+    assert result.stderr == (f"config error: escalation.bypass: no policy named vipp, incidents "
+                             f"(known: {KNOWN})\n")

@@ -548,6 +548,12 @@ def _cross_check(settings: Settings) -> list[str]:
     duplicates = sorted({t for t in settings.tiers if settings.tiers.count(t) > 1})
     if duplicates:
         problems.append(f"tiers: {', '.join(duplicates)} listed more than once")
+    known = sorted({info.name for info in PolicyHost().policies()})
+    for key in ("gated", "bypass"):
+        unknown = [name for name in getattr(settings.escalation, key) if name not in known]
+        if unknown:
+            problems.append(f"escalation.{key}: no policy named {', '.join(unknown)} "
+                            f"(known: {', '.join(known)})")
     if settings.default_tier not in settings.tiers:
         problems.append(f"default_tier: {settings.default_tier!r} is not one of tiers "
                         f"{settings.tiers}")
