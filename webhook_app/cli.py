@@ -23,8 +23,8 @@ from webhook_app.logs import configure_logging
 from webhook_app.presets import HELPDESKS, PRESETS, render
 from webhook_app.review import review, review_lines, story_lines, ticket_stories
 from webhook_app.service import Service, enabled_policies
-from webhook_app.settings import Settings, load_settings, load_store_settings
-from webhook_app.store import Store
+from webhook_app.settings import Settings, load_retention, load_settings, load_store_settings
+from webhook_app.store import DAY, DEDUPE_SECONDS, Store
 
 config_option = click.option(
     "--config", "config_path", type=click.Path(dir_okay=False), default=None,
@@ -252,6 +252,44 @@ def describe_audit(entry: dict) -> str:
     if "error" in entry["detail"]:
         line += f"  ({entry['detail']['error']})"
     return line
+
+
+@main.command()
+@config_option
+@click.option("--database-url", default=None, metavar="URL",
+              help="The store (default: database_url of the config file, or "
+                   "$TIERLIFT_DATABASE_URL).")
+@click.option("--dry-run", is_flag=True, help="Count what would go; change nothing.")
+def prune(config_path, database_url, dry_run) -> None:
+    """Delete what retention_days no longer keeps (the workers do it every hour).
+
+    Needs only the store's URL and retention_days (and repeat_issue's days, which the ticket
+    index outlives); prints the rows per table.
+    """
+    try:
+        where = load_store_settings(config_path, database_url=database_url)
+        retention = load_retention(config_path)
+    except ConfigError as exc:
+        _config_failure(exc)
+    if not retention.days:
+        click.echo("retention_days = 0: everything is kept")
+        return
+    store = Store(where.database_url)
+    if not store.holds_tierlift():
+        click.echo("no tierlift store there (no audit table): give the database_url that "
+                   "tierlift serve uses (--database-url, $TIERLIFT_DATABASE_URL or the config "
+                   "file)", err=True)
+        sys.exit(2)
+    if not dry_run:
+        store.create_schema()  # the indexes the pruning reads by
+    counts = store.prune(retention, dry_run=dry_run)
+    click.echo(f"kept: text {retention.days:g} days, ticket index "
+               f"{max(retention.days, retention.history_days):g} days, dedupe keys "
+               f"{max(retention.days, DEDUPE_SECONDS / DAY):g} days" +
+               (" (dry run: nothing changed)" if dry_run else ""))
+    for table, count in counts.items():
+        verb = "emptied" if table == "inbox.payload" else "deleted"
+        click.echo(f"{table}: {count} {'would be ' if dry_run else ''}{verb}")
 
 
 @main.command()

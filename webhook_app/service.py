@@ -23,7 +23,7 @@ from webhook_app.settings import Settings
 from webhook_app.store import Store
 from webhook_app.supervisor import Supervisor
 from webhook_app.sweep import Sweeper
-from webhook_app.worker import Worker
+from webhook_app.worker import Pruner, Worker
 
 log = logging.getLogger(__name__)
 
@@ -153,8 +153,10 @@ class Service:
                               lookback_seconds=self.settings.worker.sweep_lookback_hours * 3600,
                               on_found=self.wake)
             self.supervisor.start("sweeper", sweeper.run)
+        pruner = Pruner(self.store, self.settings.retention)
         for n in range(self.workers):
-            worker = Worker(self.store, self.escalator, self.settings.worker, wake=self.wake)
+            worker = Worker(self.store, self.escalator, self.settings.worker, wake=self.wake,
+                            pruner=pruner)
             self.supervisor.start(f"worker-{n}", worker.run)
 
     def serve(self, host: str, port: int, *, ready: threading.Event | None = None) -> None:

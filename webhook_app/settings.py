@@ -19,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
@@ -34,8 +35,11 @@ from connector.ticket import TierLadder
 from plugins.calendars import BusinessCalendar, CalendarError, build_calendar
 from plugins.decision import CLOSED_STATUSES, DecisionRules
 from plugins.manager import ConfigError, NoOptions, PolicyHost
+from plugins.repeat_issue import Options as RepeatIssueOptions
 from webhook_app.database import url_problem
+from webhook_app.escalation import RELATED_WINDOW
 from webhook_app.notify import NotifySettings
+from webhook_app.store import Retention
 
 CONFIG_ENV = "TIERLIFT_CONFIG"
 # Keys whose values never appear in an error message, even when they have the wrong type.
@@ -231,6 +235,9 @@ class WorkerSettings(_Section):
                                         "sweep looks.")
 
 
+RetentionDays = Annotated[int, Field(ge=0, le=3650)]
+
+
 class Settings(BaseSettings):
     """The whole configuration. Keys and env names are part of the admin-facing contract."""
 
@@ -254,6 +261,10 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field("text", description="json: one JSON object per "
                                                 "line, with platform, ticket and delivery.")
     notify: NotifySettings = Field(default_factory=NotifySettings)
+    retention_days: RetentionDays = Field(90, description="Audit entries, deliveries' payloads, "
+                                          "notifications and indexed ticket text older than "
+                                          "this are deleted (see the README's Retention); 0: "
+                                          "kept forever.")
 
     @classmethod
     def settings_customise_sources(
@@ -300,6 +311,10 @@ class Settings(BaseSettings):
     def business_calendars(self) -> dict[str, BusinessCalendar]:
         """``[calendars.*]`` built (validated by :func:`load_settings`)."""
         return {name: c.build(name) for name, c in self.calendars.items()}
+
+    @property
+    def retention(self) -> Retention:
+        return Retention(self.retention_days, history_days(self.policies))
 
 
 # -- the environment ------------------------------------------------------------------------
@@ -633,3 +648,39 @@ def load_store_settings(path: str | os.PathLike | None = None, *,
     if not isinstance(tiers, list) or not all(isinstance(t, str) for t in tiers):
         raise ConfigError(["tiers: give a list of tier names, lowest first"])
     return StoreSettings(url, tuple(tiers))
+
+
+def history_days(policies: Mapping[str, Any]) -> float:
+    """How far back, in days, a policy may read the ticket index for a new ticket: the
+    requester's tickets the handoff note lists (``RELATED_WINDOW``), or repeat_issue's ``days``
+    when longer, enabled or not (enabling it later finds its history). ``policies`` is the
+    ``[policies]`` table as written."""
+    table = policies.get("repeat_issue")
+    days = RepeatIssueOptions.model_fields["days"].default
+    if isinstance(table, Mapping) and "days" in table:
+        try:
+            days = RepeatIssueOptions.model_validate({"days": table["days"]}).days
+        except ValidationError as exc:
+            raise ConfigError([f"policies.repeat_issue.days: {exc.errors()[0]['msg']} "
+                               f"(got {table['days']!r})"]) from None
+    return max(RELATED_WINDOW.days, days)
+
+
+def load_retention(path: str | os.PathLike | None = None) -> Retention:
+    """``retention_days`` and repeat_issue's ``days`` from ``path`` (else ``$TIERLIFT_CONFIG``),
+    then ``TIERLIFT_RETENTION_DAYS`` / ``TIERLIFT_POLICIES__REPEAT_ISSUE__DAYS``; every other key
+    is ignored, as for :func:`load_store_settings`."""
+    data = _read_toml(path or os.environ.get(CONFIG_ENV))
+    env = {name.upper(): value for name, value in os.environ.items()}
+    days = env.get("TIERLIFT_RETENTION_DAYS", data.get("retention_days",
+                                                       Settings.model_fields["retention_days"]
+                                                       .default))
+    policies = data.get("policies") if isinstance(data.get("policies"), dict) else {}
+    repeat = dict(policies.get("repeat_issue") or {})
+    if "TIERLIFT_POLICIES__REPEAT_ISSUE__DAYS" in env:
+        repeat["days"] = env["TIERLIFT_POLICIES__REPEAT_ISSUE__DAYS"]
+    try:
+        days = TypeAdapter(RetentionDays).validate_python(days)
+    except ValidationError as exc:
+        raise ConfigError([f"retention_days: {exc.errors()[0]['msg']} (got {days!r})"]) from None
+    return Retention(days, history_days({"repeat_issue": repeat}))

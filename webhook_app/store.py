@@ -158,6 +158,27 @@ notifications = sa.Table(
 )
 
 
+# For Store.prune: finished deliveries and audit entries by age (created on older databases by
+# create_schema).
+inbox_processed = sa.Index("ix_inbox_processed", inbox.c.processed_at)
+audit_at = sa.Index("ix_audit_at", audit.c.at)
+
+DAY = 86400.0
+# Zendesk retries a webhook for up to 48 hours, Jira for 30 minutes: a delivery's dedupe key is
+# kept at least this long, whatever the retention, so a late retry is still a duplicate.
+DEDUPE_SECONDS = 72 * 3600.0
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long :meth:`Store.prune` keeps what the store holds: ``days`` (0: everything,
+    forever), and the ticket index at least ``history_days``, the longest look-back a policy
+    may read."""
+
+    days: float
+    history_days: float = 0.0
+
+
 @dataclass(frozen=True)
 class Delivery:
     """A verified, parsed webhook delivery, ready to be stored."""
@@ -255,6 +276,8 @@ class Store:
                 conn.exec_driver_sql("ALTER TABLE inbox ADD COLUMN body_hash VARCHAR(64)")
                 conn.exec_driver_sql("CREATE UNIQUE INDEX uq_inbox_body ON inbox "
                                      "(platform, body_hash)")
+            for index in (inbox_processed, audit_at):
+                index.create(conn, checkfirst=True)
 
     def ping(self) -> None:
         with self.engine.connect() as conn:
@@ -712,6 +735,81 @@ class Store:
         with self.engine.connect() as conn:
             return conn.execute(sa.select(sa.func.count()).select_from(tickets)
                                 .where(tickets.c.next_due_at < before)).scalar()
+
+    # -- retention --------------------------------------------------------------------------
+
+    def prune(self, retention: Retention, *, dry_run: bool = False,
+              batch: int = 1000) -> dict[str, int]:
+        """Delete what ``retention`` no longer keeps, ``batch`` rows per transaction (a short
+        write lock each, never one long one); returns per table the rows deleted (``dry_run``:
+        that would be), and under ``inbox.payload`` the payloads emptied. The rule, with
+        ``now`` the store's clock:
+
+        - inbox: a pending delivery (due, claimed or waiting to retry) is never touched. A done
+          or failed one loses its payload ``days`` after it was processed, and its row, the
+          dedupe key, goes after ``max(days, 72 h)``: a helpdesk's late retry (Zendesk retries
+          for up to 48 h) is still a duplicate.
+        - audit: entries older than ``days``, except the newest entry (SQLite would give its id
+          again, and the evidence ledger and re-evaluation keys name audit ids).
+        - notifications: older than ``days``; the event cannot come again, as its evidence is
+          in the ledger (a ``write_failed`` may, and is sent again).
+        - ticket_index: tickets created more than ``max(days, history_days)`` ago, which no
+          policy reads for a new ticket (an older ticket is indexed again when evaluated).
+        - backfills: once index rows went, every search record vouching for tickets created
+          before that cutoff: the next evaluation asks the helpdesk again.
+        - kept for good: tickets (lease, deadline, last escalation for the cooldown, version
+          seen for the sweep), evidence (a used piece of evidence never escalates again, however
+          late the ticket comes back) and sweeps; no ticket text, a few dozen bytes a ticket.
+        """
+        counts = dict.fromkeys(("inbox", "inbox.payload", "audit", "notifications",
+                                "ticket_index", "backfills"), 0)
+        if not retention.days:
+            return counts
+        now = self.clock()
+        text_cut = now - retention.days * DAY
+        key_cut = min(text_cut, now - DEDUPE_SECONDS)
+        index_cut = now - max(retention.days, retention.history_days) * DAY
+        finished = inbox.c.status.in_(("done", "failed"))
+        with self.engine.connect() as conn:
+            newest = conn.execute(sa.select(sa.func.max(audit.c.id))).scalar()
+            platforms = conn.execute(sa.select(ticket_index.c.platform).distinct()).scalars().all()
+
+        def step(table: sa.Table, *where: Any, **values: Any) -> int:
+            return self._prune(table, where, values, dry_run=dry_run, batch=batch)
+
+        counts["inbox"] = step(inbox, finished, inbox.c.processed_at < key_cut)
+        counts["inbox.payload"] = step(inbox, finished, inbox.c.processed_at < text_cut,
+                                       inbox.c.processed_at >= key_cut, inbox.c.payload != "",
+                                       payload="")
+        if newest is not None:
+            counts["audit"] = step(audit, audit.c.at < text_cut, audit.c.id < newest)
+        counts["notifications"] = step(notifications, notifications.c.at < text_cut)
+        counts["ticket_index"] = sum(step(ticket_index, ticket_index.c.platform == platform,
+                                          ticket_index.c.created_at < index_cut)
+                                     for platform in platforms)
+        if counts["ticket_index"]:
+            counts["backfills"] = step(backfills, backfills.c.since < index_cut)
+        return counts
+
+    def _prune(self, table: sa.Table, where: tuple, values: dict[str, Any], *, dry_run: bool,
+               batch: int) -> int:
+        """Delete (with ``values``: update) the rows of ``table`` matching ``where``, ``batch``
+        per transaction; with ``dry_run``, only count them."""
+        if dry_run:
+            with self.engine.connect() as conn:
+                return conn.execute(sa.select(sa.func.count()).select_from(table)
+                                    .where(*where)).scalar()
+        key = table.primary_key.columns.values()
+        chosen = sa.select(*key).where(*where).limit(batch)
+        picked = (key[0] if len(key) == 1 else sa.tuple_(*key)).in_(chosen)
+        statement = table.update().values(**values) if values else table.delete()
+        total = 0
+        while True:
+            with self._writing() as conn:
+                done = conn.execute(statement.where(picked)).rowcount
+            total += done
+            if done < batch:
+                return total
 
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from webhook_app.escalation import Escalator
 from webhook_app.logs import log_context
 from webhook_app.settings import WorkerSettings
-from webhook_app.store import Claim, Store
+from webhook_app.store import Claim, Retention, Store
 from webhook_app.supervisor import Backoff, one_line
 
 log = logging.getLogger(__name__)
@@ -36,15 +36,20 @@ class Worker:
         settings: WorkerSettings,
         *,
         wake: threading.Event | None = None,
+        pruner: Pruner | None = None,
     ) -> None:
         self.store = store
         self.escalator = escalator
         self.settings = settings
         self.wake = wake or threading.Event()
+        self.pruner = pruner
         self.id = worker_id()
 
     def run_once(self) -> bool:
-        """Process one claimed ticket; ``False`` when nothing is due."""
+        """Apply the retention when due, then process one claimed ticket; ``False`` when
+        nothing is due."""
+        if self.pruner is not None:
+            self.pruner.maybe_prune()
         claim = self.store.claim(self.id, self.settings.lease_seconds)
         if claim is None:
             return False
@@ -107,3 +112,29 @@ class _Heartbeat:
             except Exception as exc:
                 log.warning("could not renew the lease on %s: %s", self._claim.ticket_ref,
                             one_line(exc))
+
+
+class Pruner:
+    """Applies the retention (:meth:`Store.prune`) at most once every ``every`` seconds, for all
+    of a process's workers; a failure is logged in one line and tried again next time."""
+
+    def __init__(self, store: Store, retention: Retention, *, every: float = 3600.0) -> None:
+        self.store, self.retention, self.every = store, retention, every
+        self._lock = threading.Lock()
+        self._next = float("-inf")
+
+    def maybe_prune(self) -> None:
+        with self._lock:
+            now = self.store.clock()
+            if now < self._next:
+                return
+            self._next = now + self.every
+        try:
+            counts = self.store.prune(self.retention)
+        except Exception as exc:
+            log.warning("retention: pruning the store failed (%s); next try in %.0f s",
+                        one_line(exc), self.every)
+            return
+        if any(counts.values()):
+            log.info("retention: %s", ", ".join(f"{table} {n}" for table, n in counts.items()
+                                                  if n))
