@@ -283,3 +283,21 @@ def test_check_refuses_a_bypassing_policy_that_does_not_exist(tmp_path):
     assert result.exit_code == 2
     assert result.stderr == (f"config error: escalation.bypass: no policy named vipp, incidents "
                              f"(known: {KNOWN})\n")
+
+
+# -- 6. check reports every problem in one run ----------------------------------------------------
+
+
+def test_check_reports_settings_and_policy_options_together(tmp_path, monkeypatch):
+    monkeypatch.setenv("TIERLIFT_POLICIES__VIP__PRIORITY", "soonish")
+    text = GOOD + ("\n[worker]\npoll_seconds = 1e308\n\n[policies.vip]\nenabled = true\n"
+                   "colour = \"red\"\n[policies.customer_request]\nenabled = true\n")
+    result = check(tmp_path, text)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        "config error: worker.poll_seconds: Input should be less than or equal to 3600 (got "
+        "1e+308)",
+        "config error: policies.vip.colour: unknown option (options: organizations, requesters, "
+        "org_fields, org_tags, priority, tier, route)",
+        "config error: policies.vip.priority: expected one of low, normal, high, urgent (or "
+        "empty)"]

@@ -23,7 +23,13 @@ from webhook_app.logs import configure_logging
 from webhook_app.presets import HELPDESKS, PRESETS, render
 from webhook_app.review import review, review_lines, story_lines, ticket_stories
 from webhook_app.service import Service, enabled_policies
-from webhook_app.settings import Settings, load_retention, load_settings, load_store_settings
+from webhook_app.settings import (
+    Settings,
+    load_retention,
+    load_settings,
+    load_store_settings,
+    raw_policies,
+)
 from webhook_app.store import DAY, DEDUPE_SECONDS, Store
 
 config_option = click.option(
@@ -121,14 +127,24 @@ def worker(config_path, workers, log_level, metrics_port, metrics_host) -> None:
 def check(config_path) -> None:
     """Validate the configuration and the enabled policies' options, try the store; start
     nothing."""
-    settings = _settings(config_path)
+    problems: list[str] = []
+    settings = policies = None
     try:
-        policies = enabled_policies(settings)
+        settings = load_settings(config_path)
     except ConfigError as exc:
-        _config_failure(exc)
-    for warning in policies.warnings:
+        problems += exc.problems
+    try:  # the policies' options too when the rest is wrong: every problem in one run
+        policies = enabled_policies(settings) if settings else \
+            PolicyHost().configure(raw_policies(config_path))
+    except ConfigError as exc:
+        problems += [problem for problem in exc.problems if problem not in problems]
+    if settings and not problems:
+        problem = check_database(settings.database_url)
+        problems += [f"database_url: {problem}"] if problem else []
+    for warning in policies.warnings if policies else ():
         click.echo(f"config warning: {warning}", err=True)
-    _require_store(settings.database_url)
+    if problems:
+        _config_failure(ConfigError(problems))
     platforms = [name for name in ("zendesk", "jira") if getattr(settings, name) is not None]
     click.echo(f"config OK: tiers {' < '.join(settings.tiers)} (default {settings.default_tier}); "
                f"helpdesks: {', '.join(platforms)}; "

@@ -511,6 +511,18 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
     return settings
 
 
+def raw_policies(path: str | os.PathLike | None = None) -> dict[str, Any]:
+    """The ``[policies.*]`` tables as the file and the environment give them, unvalidated: what
+    ``tierlift check`` validates when the rest of the configuration is wrong, to report every
+    problem at once. Raises :class:`ConfigError` as :func:`load_settings` does."""
+    merged: dict[str, Any] = {}
+    for data in (_read_toml(path or os.environ.get(CONFIG_ENV)), EnvironmentSource(Settings)()):
+        if isinstance(data.get("policies"), dict):
+            _merge(merged, ["policies"], data["policies"])
+    return {name: table for name, table in merged.get("policies", {}).items()
+            if isinstance(table, dict)}
+
+
 def _read_toml(path: str | os.PathLike | None) -> dict[str, Any]:
     if not path:
         return {}
