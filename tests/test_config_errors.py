@@ -232,7 +232,8 @@ def test_check_opens_an_existing_sqlite_file_read_only(tmp_path, monkeypatch):
     assert path.read_text() == "not a database, " * 100
 
 
-@pytest.mark.parametrize("command", [["serve"], ["worker"], ["replay", "-"], ["report"]])
+@pytest.mark.parametrize("command", [["serve"], ["worker"], ["replay", "-"], ["report"],
+                                     ["prune"]])
 def test_commands_that_open_the_store_say_why_they_cannot_in_one_line(tmp_path, monkeypatch,
                                                                        command):
     monkeypatch.setenv("TIERLIFT_DATABASE_URL",
