@@ -14,6 +14,7 @@ ZENDESK_INVOCATION = "X-Zendesk-Webhook-Invocation-Id"
 JIRA_EVENTS = frozenset({"jira:issue_created", "jira:issue_updated", "comment_created",
                          "comment_updated"})
 JIRA_IDENTIFIER = "X-Atlassian-Webhook-Identifier"
+JIRA_MAX_TIMESTAMP = 2**53  # milliseconds: the largest integer a JSON number holds exactly
 
 
 class Malformed(Exception):
@@ -28,7 +29,21 @@ def _stored_as(**fields: str | float | None) -> Delivery:
         limit = getattr(column.type, "length", None) if column is not None else None
         if isinstance(value, str) and limit is not None and len(value) > limit:
             raise Malformed(f"{name.replace('_', ' ')} longer than {limit} characters")
+        if isinstance(value, str) and not _storable(value):
+            raise Malformed(f"{name.replace('_', ' ')} holds a NUL or an unpaired surrogate "
+                            "(a JSON escape like \\u0000 or \\ud800), which no database stores")
     return Delivery(**fields)
+
+
+def _storable(text: str) -> bool:
+    """No NUL (PostgreSQL's text refuses it) and no lone surrogate (not UTF-8 encodable)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class Ignored(Exception):
@@ -141,6 +156,8 @@ def parse_jira(headers: Mapping[str, str], body: bytes) -> Delivery:
     if not isinstance(timestamp, int) or isinstance(timestamp, bool):
         raise Malformed('no "timestamp" (milliseconds): cannot tell a fresh delivery from a '
                         "replayed one")
+    if abs(timestamp) > JIRA_MAX_TIMESTAMP:  # would overflow a float or a timedelta (a 500)
+        raise Malformed('"timestamp" is out of range for a time in milliseconds')
     identifier = headers.get(JIRA_IDENTIFIER)
     return _stored_as(
         platform="jira",
