@@ -291,7 +291,6 @@ def prune(config_path, database_url, dry_run) -> None:
         click.echo("retention_days = 0: everything is kept")
         return
     _require_store(where.database_url)
-    _require_store(where.database_url)
     store = Store(where.database_url)
     if not store.holds_tierlift():
         click.echo("no tierlift store there (no audit table): give the database_url that "
