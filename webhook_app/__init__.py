@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
+from plugins.manager import ConfigError
 from webhook_app.metrics import Metrics
-from webhook_app.settings import Settings
+from webhook_app.settings import Settings, load_settings
 from webhook_app.store import Store
 
 MAX_BODY = 1024 * 1024  # 1 MiB
@@ -28,17 +29,25 @@ class AppContext:
     loops: Callable[[], list[str]] | None = None  # the background loops not running now
 
 
-def create_app(settings: Settings, *, store: Store | None = None,
+def create_app(settings: Settings | None = None, *, store: Store | None = None,
                wake: threading.Event | None = None, metrics: Metrics | None = None,
                host: str | None = None, loops: Callable[[], list[str]] | None = None) -> Flask:
-    """Build the receiver. ``wake`` is set after each stored delivery (the in-process worker
-    waits on it); ``store`` defaults to one on ``settings.database_url``; ``metrics`` (served at
-    ``/metrics``) to this app's own, with the store's inbox gauges; ``loops`` names the
-    in-process background loops that are not running (``/readyz``)."""
+    """Build the receiver. ``settings`` defaults to :func:`load_settings` (``$TIERLIFT_CONFIG``
+    and the ``TIERLIFT_*`` environment): ``gunicorn 'webhook_app:create_app()'``, a receiver
+    only (workers run as ``tierlift worker``); a bad configuration raises :class:`ConfigError`
+    with all its problems on one line. ``wake`` is set after each stored delivery (the
+    in-process worker waits on it); ``store`` defaults to one on ``settings.database_url``;
+    ``metrics`` (served at ``/metrics``) to this app's own, with the store's inbox gauges;
+    ``loops`` names the in-process background loops that are not running (``/readyz``)."""
     from webhook_app.admin import OPEN, admin, check_access
     from webhook_app.metrics import metrics_routes
     from webhook_app.routes import health, webhooks
 
+    if settings is None:
+        try:
+            settings = load_settings()
+        except ConfigError as exc:  # a WSGI server prints str(exc): one line, not one per problem
+            raise ConfigError(["; ".join(exc.problems)]) from None
     # ``host``: where the server listens. /admin without [admin] token is open on
     # loopback, refused (ConfigError) anywhere else, closed when host is not known.
     admin_open = check_access(settings, host)

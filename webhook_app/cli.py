@@ -80,6 +80,7 @@ class _Commands(click.Group):
 
 
 @click.group(cls=_Commands)
+@click.version_option(package_name="tierlift", prog_name="tierlift")  # the installed metadata
 def main() -> None:
     """tierlift: moves helpdesk tickets up a tier at the right moment, and says why."""
 
