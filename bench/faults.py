@@ -66,6 +66,7 @@ NO_ASK = "Thanks, any news on this?"
 # (status, Retry-After, chance) of each API call, ~30 % in all; Zendesk PUTs also get 409.
 API_FAULTS = ((429, "0", 0.12), (429, "1", 0.03), (503, "0", 0.12), (503, "0.3", 0.05))
 CONFLICT_CHANCE = 0.1
+WRITES = {"zendesk": r"/tickets/\d+\.json$", "jira": r"/issue/[^/]+$"}  # tier write paths (PUT)
 STARTUP_SECONDS = 1.3  # about how long tierlift serve takes to answer /readyz here
 
 
@@ -79,7 +80,7 @@ class Sent:
     body: bytes
     sign: Callable[[bytes], dict[str, str]]
     origin: str  # "scene": a change people made; "echo": tierlift's own write coming back
-    answers: list[int] = field(default_factory=list)
+    answers: list[int | None] = field(default_factory=list)  # None: no answer (killed)
     key: str | None = None  # the inbox key tierlift named in a 2xx answer
     accepted: int = 0  # 202 answers: stored as new
     ignored: bool = False  # 200 "ignored": nothing to store
@@ -166,6 +167,7 @@ def post(session: requests.Session, url: str, sent: Sent, stop: threading.Event)
         try:
             response = session.post(url, data=sent.body, headers=sent.sign(sent.body), timeout=5)
         except requests.RequestException:  # killed, restarting
+            sent.answers.append(None)
             time.sleep(0.1)
             continue
         status = response.status_code
@@ -290,7 +292,7 @@ def emulators(stream: Stream, seed: int) -> tuple[ZendeskEmulator, JiraEmulator]
         emulator.webhook_secret = SECRET
         emulator.sender = stream.sender("zendesk" if emulator is zendesk else "jira")
         emulator.url = emulator.serve().url
-    zendesk.fail_next("PUT", r"/tickets/\d+\.json$", 409, times=None, chance=CONFLICT_CHANCE,
+    zendesk.fail_next("PUT", WRITES["zendesk"], 409, times=None, chance=CONFLICT_CHANCE,
                       body={"error": "UpdateConflict", "description": "Safe Update prevented "
                             "the update due to outdated ticket data."})
     for emulator in (zendesk, jira):
@@ -447,6 +449,8 @@ class Figures:
     scene: int = 0  # distinct deliveries the scene made
     echoes: int = 0  # distinct deliveries of tierlift's own writes coming back
     duplicate_posts: int = 0
+    posts: Counter = field(default_factory=Counter)  # answers to every post (None: none)
+    answer_lost: int = 0  # stored, but the 202 never reached the sender (a kill cut it off)
     acknowledged: int = 0
     unacknowledged: int = 0
     accepted_twice: int = 0
@@ -455,6 +459,7 @@ class Figures:
     lost: list[str] = field(default_factory=list)  # acknowledged, no inbox row
     failed: list[str] = field(default_factory=list)  # given up on
     stalled: list[str] = field(default_factory=list)  # due, still pending past the bound
+    backlog_seconds: float = 0.0  # from the last kill and scene change to an empty inbox
     drained_in: float | None = None
     kills: int = 0
     failed_starts: int = 0
@@ -463,6 +468,8 @@ class Figures:
     injected: Counter = field(default_factory=Counter)
     held: int = 0  # applied writes answered past the read timeout
     timeouts_seen: int = 0  # evaluations whose audit shows tierlift's read timeout
+    killed_after_write: int = 0  # kills while an emulator held back a write's answer
+    unrecorded: int = 0  # tickets moved whose evaluation a kill cut short before its audit
     tally: Tally = field(default_factory=Tally)
     notes_twice: list[str] = field(default_factory=list)  # Jira issues given the note twice
 
@@ -505,15 +512,22 @@ class Figures:
             f"{t.unexpected}; Jira notes twice {len(self.notes_twice)}",
             f"  faults: {self.kills} kills -9 ({self.failed_starts} starts failed), API "
             f"answers {injected} of {self.api_calls} calls "
-            f"({sum(self.injected.values()) / calls:.0%}), {self.held} applied writes "
-            f"answered after the {READ_TIMEOUT:g} s timeout (tierlift saw "
+            f"({sum(self.injected.values()) / calls:.0%}), {self.held} writes carried out but "
+            f"answered after tierlift's {READ_TIMEOUT:g} s timeout (it saw "
             f"{self.timeouts_seen} timeouts)",
+            f"  windows hit: {sum(self.posts.values())} posts ({self.posts[None]} unanswered "
+            f"(down or killed), {self.posts[503]} answered 503), {self.answer_lost} "
+            f"deliveries stored whose 202 a kill cut off, {self.killed_after_write} kills while "
+            f"the answer of a write was held back, {self.unrecorded} tickets moved by an "
+            "evaluation a kill cut short before its audit",
         ]
         if self.pg_restarts:
             lines.append(f"  PostgreSQL restarts: {'; '.join(self.pg_restarts)}")
-        lines.append(f"  stalled: {'yes' if self.stalled else 'no'} "
-                     + (f"(drained {self.drained_in:.1f} s after the faults stopped)"
-                        if self.drained_in is not None else "(did not drain)"))
+        lines.append(f"  stalled: {'yes' if self.stalled else 'no'} (backlog worked off "
+                     f"{self.backlog_seconds:.1f} s after the last kill and scene change, under "
+                     "the API faults; then "
+                     + (f"quiet {self.drained_in:.1f} s after they stopped)"
+                        if self.drained_in is not None else "it did not drain)"))
         return "\n".join(lines)
 
 
@@ -561,6 +575,13 @@ class Inbox:
         except sa.exc.OperationalError:
             return 0
 
+    def escalated(self) -> set[tuple[str, str]]:
+        """Tickets with an ``escalated`` audit entry."""
+        with self.engine.connect() as conn:
+            return {tuple(row) for row in conn.execute(
+                sa.select(audit.c.platform, audit.c.ticket_ref)
+                .where(audit.c.outcome == "escalated"))}
+
     def timeouts_seen(self) -> int:
         with self.engine.connect() as conn:
             return conn.execute(sa.select(sa.func.count()).select_from(audit)
@@ -591,22 +612,35 @@ def recovery(when: str, took: float, back: float, serve: Serve, db: Inbox) -> st
     recovered = serve.alive() and wait_for(serve.ready, 30) and \
         wait_for(lambda: db.processed_since(back) > 0, 30) and serve.alive()
     return f"{when}: restarted in {took:.1f} s, tierlift " + \
-        ("recovered" if recovered else "did NOT recover")
+        ("recovered" if recovered else "did NOT recover (process alive, nothing processed "
+         "within 30 s)" if serve.alive() else "did NOT recover (process exited)")
 
 
 def hold_answers(zendesk: ZendeskEmulator, jira: JiraEmulator, count: int) -> int:
-    """Apply the next ``count`` tier writes on each helpdesk but answer them after tierlift's
-    read timeout; return how many, once they were answered (kills wait: tierlift must see the
-    timeout)."""
-    faults = [zendesk.stall_after_next("PUT", r"/tickets/\d+\.json$", READ_TIMEOUT + 2,
-                                       times=count),
-              jira.stall_after_next("PUT", r"/issue/[^/]+$", READ_TIMEOUT + 2, times=count)]
+    """Carry out the next ``count`` tier writes on each helpdesk, and Jira notes (a note
+    precedes the tier write there), but answer them after tierlift's read timeout; return how
+    many, once all were answered (kills wait: tierlift must see its timeouts)."""
+    late = READ_TIMEOUT + 2
+    faults = [zendesk.stall_after_next("PUT", WRITES["zendesk"], late, times=count),
+              jira.stall_after_next("PUT", WRITES["jira"], late, times=count),
+              jira.stall_after_next("POST", r"/comment$", late, times=count)]
     wait_for(lambda: all(f.times == 0 for f in faults), 30)
     taken = 0
     for fault in faults:  # no write came in time: give up on the rest
         taken += count - fault.times
         fault.times = 0
-    wait_for(lambda: zendesk.held == jira.held == 0, READ_TIMEOUT + 10)
+    # A Jira evaluation may wait out its held note, then its held tier write.
+    wait_for(lambda: zendesk.held == jira.held == 0, 2 * late + 10)
+    return taken
+
+
+def write_then_kill(emulator: BaseEmulator, path: str, serve: Serve) -> bool:
+    """Kill tierlift while the emulator holds back the answer of the next write to ``path``
+    (within 5 s): the write is carried out, tierlift never hears of it. Whether one came."""
+    fault = emulator.stall_after_next("PUT", path, 3.0)
+    taken = wait_for(lambda: fault.times == 0, 5)
+    fault.times = 0
+    serve.kill()
     return taken
 
 
@@ -664,16 +698,25 @@ def run_store(store: str, opts: Options, workdir: Path, database_url: str) -> Fi
         for n in range(opts.kills):
             time.sleep(rng.uniform(0.2, 2 * spread))
             if n == opts.kills // 3 and pg:  # busy: deliveries coming in, workers at work
+                pending = db.pending()
                 took, back = restart_postgres(opts.pg_restart_command)
-                figures.pg_restarts.append(recovery("busy", took, back, serve, db))
+                figures.pg_restarts.append(recovery(f"busy ({pending} deliveries pending)",
+                                                    took, back, serve, db))
             if n == opts.kills // 2 and opts.held_answers:
                 figures.held = hold_answers(zendesk, jira, opts.held_answers)
-            serve.kill()
+            if n % 3 == 2:  # every third kill lands just after a write was carried out
+                platform = rng.choice(sorted(WRITES))
+                emulator = zendesk if platform == "zendesk" else jira
+                figures.killed_after_write += write_then_kill(emulator, WRITES[platform], serve)
+            else:
+                serve.kill()
             serve.start()
         player.join()
         stream.closing = True
         # The backlog is worked off under the API faults; then they stop.
+        settled = time.monotonic()
         wait_for(lambda: stream.idle and not db.pending(), 2 * opts.stall_bound)
+        figures.backlog_seconds = time.monotonic() - settled
         zendesk.clear_faults()
         jira.clear_faults()
         figures.drained_in, figures.stalled = drain(stream, db, (zendesk, jira),
@@ -700,6 +743,8 @@ def _count(figures: Figures, stream: Stream, db: Inbox, scene: Scene,
         else:
             figures.echoes += 1
         figures.accepted_twice += sent.accepted > 1
+        figures.posts.update(sent.answers)
+        figures.answer_lost += sent.key is not None and not sent.accepted
         figures.ignored += sent.ignored
         if not sent.acknowledged:
             figures.unacknowledged += 1
@@ -727,6 +772,8 @@ def _count(figures: Figures, stream: Stream, db: Inbox, scene: Scene,
             if len(jira.comments_posted(ticket)) > 1:
                 figures.notes_twice.append(ticket)
     figures.tally = Tally.of(scene.asks, moves)
+    recorded = db.escalated()
+    figures.unrecorded = sum(n > 0 and ticket not in recorded for ticket, n in moves.items())
     for emulator in (zendesk, jira):
         requests_seen = list(emulator.requests)
         figures.api_calls += len(requests_seen)
@@ -737,7 +784,8 @@ def _count(figures: Figures, stream: Stream, db: Inbox, scene: Scene,
 
 def postgres_database() -> tuple[str, Callable[[], None]]:
     """A fresh database of our own (``tierlift_faults_<pid>``) and how to drop it."""
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    # No pool: a connection kept across the restarts would be dead by the time of the drop.
+    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
     name = f"tierlift_faults_{os.getpid()}"
     with admin.connect() as conn:
         conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
