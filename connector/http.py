@@ -28,13 +28,24 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 RETRY_STATUSES = frozenset({429, 503})
 # A write answered by one of these may or may not have been applied behind a gateway.
 AMBIGUOUS_WRITE_STATUSES = frozenset({500, 502, 504})
-# Zendesk documents "ratelimit-*" but recorded responses carry "rate-limit-*": read both.
+# The account's window: Zendesk documents "X-Rate-Limit"/"X-Rate-Limit-Remaining" on every
+# response and, on Ticketing APIs, "ratelimit-limit"/"ratelimit-remaining"/"ratelimit-reset"
+# (seconds), https://developer.zendesk.com/api-reference/introduction/rate-limits/ and
+# https://developer.zendesk.com/documentation/api-basics/best-practices/best-practices-for-avoiding-rate-limiting/;
+# recorded responses carry "rate-limit-*"; Jira sends "X-RateLimit-*". All are read.
 LIMIT_HEADERS = ("ratelimit-limit", "rate-limit", "x-rate-limit", "x-ratelimit-limit")
 REMAINING_HEADERS = ("ratelimit-remaining", "rate-limit-remaining", "x-rate-limit-remaining",
                      "x-ratelimit-remaining")
 RESET_HEADERS = ("ratelimit-reset", "rate-limit-reset")
-# Zendesk's per-endpoint window for ticket updates, e.g. "total=20; remaining=19; resets=59".
-TICKET_UPDATE_HEADER = "zendesk-rate-limit-tickets-update"
+# Zendesk's own windows for ticket updates, each "total=30; remaining=29; resets=59" (resets in
+# seconds). Update Ticket documents "Zendesk-RateLimit-tickets-update" (account, per minute, and
+# per user and ticket, per 10 minutes),
+# https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#update-ticket; accounts
+# send "zendesk-ratelimit-per-ticket-updates" today and once sent
+# "zendesk-rate-limit-tickets-update" (tests/fixtures/zendesk-api/ticket-update.json).
+TICKET_UPDATE_HEADERS = ("zendesk-ratelimit-tickets-update",
+                         "zendesk-ratelimit-per-ticket-updates",
+                         "zendesk-rate-limit-tickets-update")
 
 
 class BearerAuth(requests.auth.AuthBase):
@@ -95,7 +106,7 @@ class RateBudget:
         self._default_window = default_window
         self._monotonic = monotonic
         self._account: _Window | None = None
-        self._ticket_updates: _Window | None = None
+        self._ticket_updates: dict[str, _Window] = {}  # by header name
 
     def observe(self, headers: Mapping[str, str]) -> None:
         now = self._monotonic()
@@ -109,17 +120,19 @@ class RateBudget:
                 # +1: the header counts whole seconds, so the window may end up to 1 s later
                 resets_at=now + (reset + 1 if reset is not None else self._default_window),
             )
-        updates = _parse_fields(lowered.get(TICKET_UPDATE_HEADER, ""))
-        if "remaining" in updates:
-            self._ticket_updates = _Window(
-                limit=updates.get("total"),
-                remaining=updates["remaining"],
-                resets_at=now + updates.get("resets", self._default_window - 1) + 1,
-            )
+        for name in TICKET_UPDATE_HEADERS:
+            updates = _parse_fields(lowered.get(name, ""))
+            if "remaining" in updates:
+                self._ticket_updates[name] = _Window(
+                    limit=updates.get("total"),
+                    remaining=updates["remaining"],
+                    resets_at=now + updates.get("resets", self._default_window - 1) + 1,
+                )
 
     def delay(self, *, write: bool) -> float:
-        """Seconds to wait before the next request (``write``: a ticket update)."""
-        windows = [self._account, self._ticket_updates if write else None]
+        """Seconds to wait before the next request (``write``: a ticket update, which every
+        ticket-update window slows down, the per-ticket one too: the budget is not per ticket)."""
+        windows = [self._account, *(self._ticket_updates.values() if write else ())]
         return max((self._delay(w) for w in windows if w is not None), default=0.0)
 
     def _delay(self, window: _Window) -> float:
@@ -141,7 +154,7 @@ def _first_int(headers: Mapping[str, str], names: tuple[str, ...]) -> int | None
 
 
 def _parse_fields(value: str) -> dict[str, int]:
-    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", value)}
+    return {k.lower(): int(v) for k, v in re.findall(r"(\w+)\s*=\s*(\d+)", value)}
 
 
 class ApiSession:
