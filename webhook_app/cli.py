@@ -20,6 +20,7 @@ from plugins.manager import ConfigError, PolicyHost
 from webhook_app.database import check_database, failure
 from webhook_app.deliveries import Ignored, Malformed, parse_jira, parse_zendesk
 from webhook_app.logs import configure_logging
+from webhook_app.online_check import FAIL, online_lines, secrets_of
 from webhook_app.presets import HELPDESKS, PRESETS, render
 from webhook_app.review import review, review_lines, story_lines, ticket_stories
 from webhook_app.service import Service, enabled_policies
@@ -125,9 +126,16 @@ def worker(config_path, workers, log_level, metrics_port, metrics_host) -> None:
 
 @main.command()
 @config_option
-def check(config_path) -> None:
+@click.option("--online", is_flag=True, help="Then ask each helpdesk, read-only, whether the "
+              "bot's login, role, groups, fields, options and priorities will work.")
+@click.option("--issue", "issue", default=None, metavar="KEY",
+              help="With --online: a sample Jira issue, for its edit screen and transitions.")
+def check(config_path, online, issue) -> None:
     """Validate the configuration and the enabled policies' options, try the store; start
-    nothing."""
+    nothing. --online: one line per helpdesk check, ok / FAIL / not checked; exit 1 on a
+    FAIL."""
+    if issue is not None and not online:
+        raise click.UsageError("--issue goes with --online")
     problems: list[str] = []
     settings = policies = None
     try:
@@ -150,6 +158,18 @@ def check(config_path) -> None:
     click.echo(f"config OK: tiers {' < '.join(settings.tiers)} (default {settings.default_tier}); "
                f"helpdesks: {', '.join(platforms)}; "
                f"policies enabled: {', '.join(policies.names) or 'none'}")
+    if not online:
+        return
+    failed = False
+    secrets = secrets_of(settings)
+    for line in online_lines(settings, issue=issue):
+        text = str(line)
+        for secret in secrets:
+            text = text.replace(secret, "***")
+        click.echo(text)
+        failed = failed or line.status == FAIL
+    if failed:
+        sys.exit(1)
 
 
 @main.command()

@@ -19,13 +19,24 @@ from webhook_app.escalation import Connector, Escalator
 from webhook_app.metrics import Metrics
 from webhook_app.notify import build_notifier
 from webhook_app.scheduler import Scheduler
-from webhook_app.settings import Settings
+from webhook_app.settings import JiraSettings, Settings, ZendeskSettings
 from webhook_app.store import Store
 from webhook_app.supervisor import Supervisor
 from webhook_app.sweep import Sweeper
 from webhook_app.worker import Pruner, Worker
 
 log = logging.getLogger(__name__)
+
+
+def api_auth(section: ZendeskSettings | JiraSettings) -> BearerAuth | tuple[str, str]:
+    """The credentials a ``[zendesk]`` or ``[jira]`` section gives for the helpdesk's API."""
+    if isinstance(section, ZendeskSettings):
+        if section.oauth_token is not None:
+            return BearerAuth(section.oauth_token.get_secret_value())
+        return (f"{section.email}/token", section.api_token.get_secret_value())
+    if section.cloud:
+        return (section.email, section.api_token.get_secret_value())
+    return BearerAuth(section.pat.get_secret_value())
 
 
 def build_connectors(settings: Settings, metrics: Metrics | None = None
@@ -37,21 +48,13 @@ def build_connectors(settings: Settings, metrics: Metrics | None = None
     connectors: dict[str, Connector] = {}
     zd = settings.zendesk
     if zd is not None:
-        if zd.oauth_token is not None:
-            auth = BearerAuth(zd.oauth_token.get_secret_value())
-        else:
-            auth = (f"{zd.email}/token", zd.api_token.get_secret_value())
         connectors["zendesk"] = ZendeskConnector(
-            ApiSession(zd.url, auth, telemetry=telemetry("zendesk")), zd.tier_groups,
+            ApiSession(zd.url, api_auth(zd), telemetry=telemetry("zendesk")), zd.tier_groups,
             settings.ladder, zd.route_groups)
     jira = settings.jira
     if jira is not None:
-        if jira.cloud:
-            auth = (jira.email, jira.api_token.get_secret_value())
-        else:
-            auth = BearerAuth(jira.pat.get_secret_value())
         connectors["jira"] = JiraConnector(
-            ApiSession(jira.url, auth, telemetry=telemetry("jira")), cloud=jira.cloud,
+            ApiSession(jira.url, api_auth(jira), telemetry=telemetry("jira")), cloud=jira.cloud,
             tier_field=jira.tier_field, tier_values=jira.tier_values, ladder=settings.ladder,
             priorities=jira.priorities, transition=jira.transition, route_field=jira.route_field,
             route_values=jira.route_values, organizations_field=jira.organizations_field)

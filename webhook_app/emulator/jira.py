@@ -57,6 +57,7 @@ EXPAND = "renderedFields,names,schema,operations,editmeta,changelog,versionedRep
 NOT_FOUND = {"errorMessages": ["Issue does not exist or you do not have permission to see it."],
              "errors": {}}
 UNKNOWN_FIELD = "Field '{}' cannot be set. It is not on the appropriate screen, or unknown."
+ADMIN_ONLY = {"errorMessages": ["You are not allowed to perform this action."], "errors": {}}
 ISSUE_PATH = re.compile(r"/rest/api/[23]/issue/([^/]+)")
 COMMENT_PATH = re.compile(r"/rest/(?:api/[23]/issue|servicedeskapi/request)/([^/]+)/comment")
 
@@ -186,9 +187,10 @@ class JiraEmulator(BaseEmulator):
                  team_options: tuple[str, ...] = ("Billing", "Security", "Compliance",
                                                   "Integrations", "Key accounts", "Incident"),
                  organizations_field: str = "customfield_10002",
-                 rate_limit: int = RATE_LIMIT) -> None:
+                 rate_limit: int = RATE_LIMIT, admin: bool = True) -> None:
         super().__init__(rate_limit=rate_limit, first_id=10000)
         self.cloud = cloud
+        self.admin = admin  # the bot holds the Administer Jira global permission
         self.email = email
         self.api_token = api_token
         self.pat = pat
@@ -645,6 +647,59 @@ class JiraEmulator(BaseEmulator):
                  "schema": {**schema, "customId": int(f.rpartition("_")[2])}}
                 for f, name, schema in custom])
 
+        @app.get(f"{api}/field/<field_id>/context")
+        def contexts(version: str, field_id: str) -> Response:
+            """Cloud's custom field contexts ("Permissions required: Administer Jira global
+            permission"), one global context per select field here, paged like every
+            ``PageBean``,
+            https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issue-custom-field-contexts/#api-rest-api-3-field-fieldid-context-get."""
+            if not self.cloud:  # Data Center has no context resource
+                return self._reply(404, {"errorMessages": ["Not found"], "errors": {}})
+            if not self.admin:
+                return self._reply(403, ADMIN_ONLY)
+            select = self._select_of(field_id)
+            if select is None:
+                return self._reply(404, {"errorMessages": ["The custom field was not found."],
+                                         "errors": {}})
+            values = [{"id": str(int(field_id.rpartition("_")[2]) + 100),
+                       "name": f"Default Configuration Scheme for {select[1]}",
+                       "description": "", "isGlobalContext": True, "isAnyIssueType": True}]
+            return self._reply(200, {"maxResults": 50, "startAt": 0, "total": len(values),
+                                     "isLast": True, "values": values})
+
+        @app.get(f"{api}/field/<field_id>/context/<context_id>/option")
+        def context_options(version: str, field_id: str, context_id: str) -> Response:
+            """The options of a context, first to last ("Permissions required: Administer Jira
+            global permission"), paged by ``startAt``/``maxResults`` (``isLast``),
+            https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issue-custom-field-options/#api-rest-api-3-field-fieldid-context-contextid-option-get."""
+            if not self.cloud:
+                return self._reply(404, {"errorMessages": ["Not found"], "errors": {}})
+            if not self.admin:
+                return self._reply(403, ADMIN_ONLY)
+            select = self._select_of(field_id)
+            if select is None or context_id != str(int(field_id.rpartition("_")[2]) + 100):
+                return self._reply(404, {"errorMessages": ["The custom field was not found."],
+                                         "errors": {}})
+            start = request.args.get("startAt", 0, type=int)
+            size = min(request.args.get("maxResults", 100, type=int), 100)
+            options = [{"id": oid, "value": value, "disabled": False}
+                       for value, oid in select[2].items()]
+            return self._reply(200, {"maxResults": size, "startAt": start,
+                                     "total": len(options),
+                                     "isLast": start + size >= len(options),
+                                     "values": options[start:start + size]})
+
+        @app.get(f"{api}/priority")
+        def priorities(version: str) -> Response:
+            """Every priority (any user may list them),
+            https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issue-priorities/#api-rest-api-3-priority-get;
+            Data Center: https://docs.atlassian.com/software/jira/docs/api/REST/latest/#api/2/priority."""
+            return self._reply(200, [
+                {"self": f"{self.site}/rest/api/{version}/priority/{pid}", "statusColor": "",
+                 "description": name, "iconUrl": f"{self.site}/images/icons/priorities/"
+                 f"{name.lower()}.svg", "name": name, "id": pid}
+                for name, pid in PRIORITIES.items()])
+
         @app.get("/rest/servicedeskapi/organization/<org_id>")
         def organization(org_id: str) -> Response:
             """An organization, or 404 "Returned if the organization does not exist" with the
@@ -780,6 +835,10 @@ class JiraEmulator(BaseEmulator):
                           "issue_resolved" if target == "Resolved" else "issue_generic",
                           notify=True)
                 return self._reply(204, None)
+
+    def _select_of(self, field_id: str) -> tuple[str, str, dict[str, str]] | None:
+        """The single-select custom field ``field_id``: (id, name, options)."""
+        return next((s for s in self._selects.values() if s[0] == field_id), None)
 
     def _edit(self, issue: Issue, body: dict) -> dict[str, str]:
         """Apply a PUT body as the bot; Jira's field errors if it is invalid (nothing changes)."""

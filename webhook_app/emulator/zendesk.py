@@ -71,7 +71,8 @@ class ZendeskEmulator(BaseEmulator):
     fault_body: ClassVar[dict] = {"error": "EmulatedFault"}
 
     def __init__(self, *, email: str = "bot@acme.example", api_token: str = "emulator-token",
-                 account_id: int = 12514403, rate_limit: int = RATE_LIMIT) -> None:
+                 account_id: int = 12514403, rate_limit: int = RATE_LIMIT,
+                 role: str = "admin") -> None:
         super().__init__(rate_limit=rate_limit)
         self.email = email
         self.api_token = api_token
@@ -80,8 +81,9 @@ class ZendeskEmulator(BaseEmulator):
         self.comments: dict[int, list[dict]] = {}
         self.audits: dict[int, list[dict]] = {}
         self.users: dict[int, dict] = {BOT_ID: {"id": BOT_ID, "name": "tierlift bot",
-                                                "role": "admin", "email": email}}
+                                                "role": role, "email": email}}
         self.memberships: dict[int, set[int]] = {}
+        self.groups: dict[int, dict] = {}
         self.organizations: dict[int, dict] = {}
         self.webhook_secret: str | None = None
         self._clock = datetime.now(UTC).replace(microsecond=0)
@@ -96,9 +98,17 @@ class ZendeskEmulator(BaseEmulator):
                                    "locale": locale, "organization_id": organization_id}
             return user_id
 
-    def group(self, group_id: int, *members: int) -> int:
+    def group(self, group_id: int, *members: int, name: str | None = None,
+              deleted: bool = False) -> int:
+        """A group (``deleted``: Zendesk keeps a deleted group, marked so) and its members."""
         with self._lock:
             self.memberships.setdefault(group_id, set()).update(members)
+            stamp = _iso(self._clock)
+            self.groups[group_id] = {
+                "url": f"https://emulator.zendesk.com/api/v2/groups/{group_id}.json",
+                "id": group_id, "name": name or f"Group {group_id}", "description": "",
+                "default": False, "deleted": deleted, "is_public": True,
+                "created_at": stamp, "updated_at": stamp}
             return group_id
 
     def organization(self, org_id: int, name: str, *, tags: tuple[str, ...] = (),
@@ -297,6 +307,11 @@ class ZendeskEmulator(BaseEmulator):
 
         @app.get("/api/v2/incremental/tickets/cursor.json")
         def incremental():
+            """Incremental exports are "Allowed For: Admins",
+            https://developer.zendesk.com/api-reference/ticketing/ticket-management/incremental_exports/:
+            an agent gets 403."""
+            if emulator.users[BOT_ID]["role"] != "admin":
+                return emulator._forbidden()
             since = request.args.get("start_time", 0, type=int)
             with emulator._lock:
                 changed = sorted((t for t in emulator.tickets.values()
@@ -305,6 +320,42 @@ class ZendeskEmulator(BaseEmulator):
                 return emulator._reply(200, {"tickets": [dict(t) for t in changed],
                                              "after_url": None, "after_cursor": None,
                                              "end_of_stream": True})
+
+        @app.get("/api/v2/groups.json")
+        @app.get("/api/v2/groups/assignable.json")
+        def groups():
+            """List Groups and List Assignable Groups ("Allowed For: Admins, Agents"; deleted
+            groups are listed, marked ``deleted``, unless ``exclude_deleted``; assignable ones
+            never are), https://developer.zendesk.com/api-reference/ticketing/groups/groups/.
+            Paged as https://developer.zendesk.com/api-reference/introduction/pagination/
+            says: ``page[size]`` (at most 100) and ``page[after]`` give cursor pages
+            (``meta.has_more``, ``links.next``); without them, offset pages of 100
+            (``next_page``, ``count``)."""
+            if emulator.users[BOT_ID]["role"] not in ("admin", "agent"):
+                return emulator._forbidden()
+            hide = request.path.endswith("assignable.json") or \
+                request.args.get("exclude_deleted") == "true"
+            with emulator._lock:
+                listed = [dict(g) for _, g in sorted(emulator.groups.items())
+                          if not (hide and g["deleted"])]
+            if "page[size]" not in request.args:
+                page = request.args.get("page", 1, type=int)
+                shown = listed[(page - 1) * 100:page * 100]
+                more = page * 100 < len(listed)
+                return emulator._reply(200, {
+                    "groups": shown, "count": len(listed), "previous_page": None,
+                    "next_page": f"{request.base_url}?page={page + 1}" if more else None})
+            size = min(request.args.get("page[size]", 100, type=int), 100)
+            start = request.args.get("page[after]", 0, type=int)
+            shown = listed[start:start + size]
+            more = start + size < len(listed)
+            after = str(start + size) if more else None
+            following = urlencode({"page[size]": size, "page[after]": after})
+            return emulator._reply(200, {
+                "groups": shown, "meta": {"has_more": more, "after_cursor": after,
+                                          "before_cursor": str(start) if start else None},
+                "links": {"next": f"{request.base_url}?{following}" if more else None,
+                          "prev": None}})
 
         @app.get("/api/v2/search.json")
         def search():
@@ -430,6 +481,11 @@ class ZendeskEmulator(BaseEmulator):
             for kind in kinds:
                 self._emit(kind, ticket, BOT_ID)
             return self._reply(200, {"ticket": dict(ticket), "audit": self.audits[ticket_id][-1]})
+
+    def _forbidden(self):
+        return self._reply(403, {"error": "Forbidden", "description": "You do not have access "
+                                 "to this page. Please contact the account owner of this help "
+                                 "desk for further help."})
 
     def _not_found(self):
         return self._reply(404, {"error": "RecordNotFound", "description": "Not found"})
