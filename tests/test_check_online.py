@@ -217,6 +217,15 @@ def test_an_issue_shows_the_options_on_its_edit_screen_to_a_non_admin(tmp_path, 
     only_gets(jira)
 
 
+def test_a_tier_field_off_the_edit_screen_fails(tmp_path, jira):
+    jira.off_screen.add(jira.tier_field)
+    key = jira.create_issue("Export fails", "Error 500.", jira.bot, notify=False)
+    result = check_online(tmp_path, jira_table(jira), args=("--issue", key))
+    assert f"jira: FAIL tier_field customfield_10050 is not on the edit screen of {key} (or " \
+           "the bot may not edit it): add it to the project's edit screen" in online_output(result)
+    assert result.exit_code == 1
+
+
 def test_a_data_center_site_checks_options_on_the_issue(tmp_path):
     jira = JiraEmulator(cloud=False)
     server = serve(jira)

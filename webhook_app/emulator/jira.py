@@ -191,6 +191,7 @@ class JiraEmulator(BaseEmulator):
         super().__init__(rate_limit=rate_limit, first_id=10000)
         self.cloud = cloud
         self.admin = admin  # the bot holds the Administer Jira global permission
+        self.off_screen: set[str] = set()  # fields the issues' edit screen does not hold
         self.email = email
         self.api_token = api_token
         self.pat = pat
@@ -624,6 +625,8 @@ class JiraEmulator(BaseEmulator):
 
         @app.get(f"{api}/myself")
         def myself(version: str) -> Response:
+            """The bot itself,
+            https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-myself/#api-rest-api-3-myself-get."""
             return self._reply(200, {**self._user_json(self.bot, version),
                                      "emailAddress": self.email, "locale": "en_US"})
 
@@ -736,6 +739,9 @@ class JiraEmulator(BaseEmulator):
 
         @app.get(f"{api}/issue/<ref>/editmeta")
         def editmeta(version: str, ref: str) -> Response:
+            """The fields of the issue's edit screen the bot may set, with ``allowedValues``
+            (a field in ``off_screen`` is left out),
+            https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issues/#api-rest-api-3-issue-issueidorkey-editmeta-get."""
             with self._lock:
                 if self._find(ref) is None:
                     return self._reply(404, NOT_FOUND)
@@ -747,7 +753,8 @@ class JiraEmulator(BaseEmulator):
                                    "system.customfieldtypes:select"},
                         "allowedValues": [{"id": oid, "value": value}
                                           for value, oid in options.items()]}
-                       for field_id, name, options in self._selects.values()},
+                       for field_id, name, options in self._selects.values()
+                       if field_id not in self.off_screen},
                     "priority": {"required": False, "name": "Priority", "key": "priority",
                                  "operations": ["set"],
                                  "allowedValues": [{"id": str(n), "name": name}
@@ -809,6 +816,8 @@ class JiraEmulator(BaseEmulator):
 
         @app.get(f"{api}/issue/<ref>/transitions")
         def transitions(version: str, ref: str) -> Response:
+            """The transitions available from the issue's status,
+            https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issues/#api-rest-api-3-issue-issueidorkey-transitions-get."""
             with self._lock:
                 issue = self._find(ref)
                 if issue is None:

@@ -303,6 +303,8 @@ class ZendeskEmulator(BaseEmulator):
 
         @app.get("/api/v2/users/me.json")
         def me():
+            """The authenticated user, with its ``role`` (end-user, agent or admin),
+            https://developer.zendesk.com/api-reference/ticketing/users/users/#show-the-currently-authenticated-user."""
             return emulator._reply(200, {"user": emulator.users[BOT_ID]})
 
         @app.get("/api/v2/incremental/tickets/cursor.json")
