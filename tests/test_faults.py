@@ -21,7 +21,7 @@ BENCH = Path(__file__).resolve().parent.parent / "bench"
 if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
 
-from faults import Figures, Tally, tier_moves  # noqa: E402
+from faults import Figures, Sent, Tally, tier_moves  # noqa: E402
 
 POSTGRES = os.environ.get("TIERLIFT_TEST_POSTGRES",
                           "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -55,6 +55,30 @@ def test_a_ticket_given_its_tier_move_twice_is_counted_and_fails_the_run():
     assert any("asked for nothing" in p for p in problems)
     clean = Tally.of({("zendesk", "7"): True}, {("zendesk", "7"): 1})
     assert Figures("sqlite", tally=clean).problems == []
+
+
+def test_an_acknowledged_delivery_missing_given_up_or_pending_fails_the_run():
+    def sent(key: str | None, *, accepted: int = 1, answers=(202,)) -> Sent:
+        return Sent("zendesk", b"{}", dict, "scene", list(answers), key, accepted)
+
+    deliveries = [sent("event:done"), sent("event:lost"), sent("event:failed"),
+                  sent("event:pending"), sent("event:twice", accepted=2, answers=(202, 202)),
+                  sent("event:cut", accepted=0, answers=(None, 200)),
+                  sent(None, accepted=0, answers=(401,))]
+    statuses = {("zendesk", "event:done"): "done", ("zendesk", "event:failed"): "failed",
+                ("zendesk", "event:pending"): "pending", ("zendesk", "event:twice"): "done",
+                ("zendesk", "event:cut"): "done"}
+    figures = Figures("sqlite")
+    figures.count_deliveries(deliveries, statuses)
+    assert (figures.acknowledged, figures.processed, figures.unacknowledged,
+            figures.accepted_twice, figures.answer_lost) == (6, 3, 1, 1, 1)
+    assert (figures.lost, figures.failed, figures.stalled) == (
+        ["zendesk event:lost"], ["zendesk event:failed"], ["zendesk event:pending"])
+    assert figures.posts == {202: 6, 200: 1, 401: 1, None: 1}
+    assert len(figures.problems) == 5  # lost, given up, stalled, unacknowledged, accepted twice
+    clean = Figures("sqlite")
+    clean.count_deliveries(deliveries[:1], statuses)
+    assert clean.problems == []
 
 
 def test_a_held_answer_is_a_timeout_for_a_write_that_was_applied(zendesk):
