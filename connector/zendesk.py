@@ -9,11 +9,11 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from itertools import islice
+from itertools import chain, islice
 from typing import Any
 from urllib.parse import urlsplit
 
-from connector.errors import HelpdeskError, Misdirected, Rejected, raise_for_status
+from connector.errors import AuthError, HelpdeskError, Misdirected, Rejected, raise_for_status
 from connector.http import ApiSession
 from connector.ticket import (
     AuthorRole,
@@ -40,6 +40,9 @@ NEEDS = frozenset({"comments", "history"})  # what fetch() can add to the ticket
 # The Search API answers 100 results a page and 1,000 a query (page 11 is refused with 422):
 # https://developer.zendesk.com/api-reference/ticketing/ticket-management/search/
 SEARCH_PAGES = 10
+SEARCH_LIMIT = 1000
+# How far past our clock a sweep's search looks: the helpdesk's clock may be ahead of ours.
+SEARCH_SKEW = timedelta(hours=1)
 SEARCH_KEYS = {"requester": "requester_id", "organization": "organization_id"}
 ID = re.compile(r"[0-9]+")  # Zendesk ids, the only refs a URL is built from
 
@@ -68,6 +71,9 @@ class ZendeskConnector:
         self._route_of_group = {str(group): r for r, group in self.route_groups.items()}
         self._me: str | None = None
         self._organizations: dict[str, tuple[float, Organization]] = {}
+        self._export_refused = False  # the export answered 403: the sweep searches instead
+        self.search_page_size = 100  # smaller in tests
+        self.search_limit = SEARCH_LIMIT
 
     def tier_of_group(self, group_id: object) -> str:
         return self._tier_of_group.get(str(group_id), self.ladder.default)
@@ -213,9 +219,30 @@ class ZendeskConnector:
 
     def recently_updated(self, since: datetime, *,
                          open_only: bool = True) -> Iterator[tuple[str, str]]:
-        """``(ticket id, updated_at)`` of tickets updated since ``since``, from the incremental
-        export (cursor paging): open ones for the reconciliation sweep, solved and closed ones
-        too with ``open_only=False`` (the backtest); never deleted ones."""
+        """``(ticket id, updated_at)`` of tickets updated since ``since``: open ones for the
+        reconciliation sweep, solved and closed ones too with ``open_only=False`` (the
+        backtest); never deleted ones.
+
+        Read from the incremental export, which is "Allowed For: Admins"
+        (https://developer.zendesk.com/api-reference/ticketing/ticket-management/incremental_exports/);
+        once it answers 403 (an agent bot), from the Search API for the rest of the process's
+        life (:meth:`_search_updated`).
+        """
+        if not self._export_refused:
+            try:
+                yield from self._exported(since, open_only)
+                return
+            except AuthError as exc:
+                if exc.status != 403:
+                    raise
+                self._export_refused = True
+                log.warning("zendesk: the incremental ticket export answered 403 (it is for "
+                            "admins; the API user is not one): sweeping through the Search API "
+                            "from now on")
+        yield from self._search_updated(since, open_only)
+
+    def _exported(self, since: datetime, open_only: bool) -> Iterator[tuple[str, str]]:
+        """The incremental ticket export (cursor paging) from ``since``."""
         params = {"start_time": int(since.timestamp())}
         what = "incremental ticket export"
         for page in self._pages("/api/v2/incremental/tickets/cursor.json", params, what=what):
@@ -224,6 +251,50 @@ class ZendeskConnector:
                 if status != "deleted" and not (open_only and status in DONE) and \
                         raw.get("updated_at"):
                     yield str(raw["id"]), raw["updated_at"]
+
+    def _search_updated(self, since: datetime, open_only: bool) -> Iterator[tuple[str, str]]:
+        """Tickets updated since ``since`` through the Search API, any role may search
+        (https://developer.zendesk.com/api-reference/ticketing/ticket-management/search/).
+
+        A query pages by ``next_page`` and reaches at most its first 1,000 results, so the
+        time since ``since`` is cut into windows ``updated>A updated<B`` (UTC, ISO 8601 to the
+        second, as "Searching by date and time" in the Zendesk Support search reference,
+        https://support.zendesk.com/hc/en-us/articles/4408886879258, allows), oldest first,
+        each sorted by ``updated_at``; a window holding more than the limit is halved first.
+        ``status<solved`` (the reference's own example) leaves solved and closed ones out.
+        """
+        start = since.astimezone(UTC).replace(microsecond=0)
+        end = (datetime.now(UTC) + SEARCH_SKEW).replace(microsecond=0) + timedelta(seconds=1)
+        windows = [(start, end)]  # [from, to): "updated>" is exclusive, so ask from - 1 s
+        seen: set[tuple[str, str]] = set()  # offset paging may repeat a result
+        pages_per_query = -(-self.search_limit // self.search_page_size)
+        while windows:
+            low, high = windows.pop(0)
+            query = (f"type:ticket updated>{_search_time(low - timedelta(seconds=1))} "
+                     f"updated<{_search_time(high)}" + (" status<solved" if open_only else ""))
+            params = {"query": query, "sort_by": "updated_at", "sort_order": "asc",
+                      "per_page": self.search_page_size}
+            pages = self._pages("/api/v2/search.json", params,
+                                what=f"search for tickets updated {low:%Y-%m-%dT%H:%M:%S}Z "
+                                     f"to {high:%Y-%m-%dT%H:%M:%S}Z")
+            first = next(pages)
+            count = first.get("count") or 0
+            if count > self.search_limit:
+                if high - low > timedelta(seconds=1):
+                    middle = low + timedelta(seconds=(high - low).total_seconds() // 2)
+                    windows[:0] = [(low, middle), (middle, high)]
+                    pages.close()
+                    continue
+                log.warning("zendesk: %d tickets updated within one second (%s); the search "
+                            "reaches %d of them", count, _search_time(low), self.search_limit)
+            for page in chain((first,), islice(pages, pages_per_query - 1)):
+                for raw in page.get("results") or ():
+                    found = (str(raw.get("id")), raw.get("updated_at"))
+                    if raw.get("result_type") == "ticket" and found[1] and found not in seen \
+                            and not (open_only and raw.get("status") in DONE):
+                        seen.add(found)
+                        yield found
+            pages.close()
 
     def tickets_of(self, kind: str, ident: str, since: datetime) -> list[TicketSummary]:
         """The tickets of a ``"requester"`` or an ``"organization"`` created since ``since``,
@@ -332,6 +403,10 @@ class ZendeskConnector:
         if response.status_code >= 400:
             log.warning("public reply on %s refused: HTTP %s", path, response.status_code)
         return SentRequest("PUT", path, body, response.status_code)
+
+
+def _search_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _summary(raw: Mapping[str, Any]) -> TicketSummary:

@@ -3,13 +3,20 @@ for an agent bot (the incremental export is admin-only, the Search API is not)."
 
 from __future__ import annotations
 
+import logging
 import random
+import re
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import responses
-from conftest import ZENDESK_URL
+from builders import LADDER
+from conftest import TIER_GROUPS, ZENDESK_URL
 
+from connector.errors import AuthError
 from connector.http import ApiSession, RateBudget
+from connector.zendesk import ZendeskConnector
 
 PATH = "/api/v2/tickets/1.json"
 URL = f"{ZENDESK_URL}{PATH}"
@@ -92,3 +99,109 @@ def test_the_account_headers_slow_every_request(api, rsps, sleeps, headers):
     api.get(PATH)
     api.get(PATH)
     assert sleeps == [pytest.approx(60 / 2)]  # no reset header: a 60 s window
+
+
+# --------------------------------------------------------------------------------------------
+# The sweep of an agent bot: the incremental export is for admins, the Search API is not
+
+EXPORT_PATH = "/api/v2/incremental/tickets/cursor.json"
+
+
+@pytest.fixture
+def emulator(request):
+    from webhook_app.emulator.zendesk import ZendeskEmulator
+
+    emulator = ZendeskEmulator(role=getattr(request, "param", "agent"))
+    emulator.user(501, "Maya Lind")
+    server = emulator.serve()
+    emulator.url = server.url
+    yield emulator
+    emulator.close()
+    server.stop()
+
+
+def connect(emulator) -> tuple[ZendeskConnector, list[str]]:
+    """A connector to the emulator, and the URLs it asks, in order."""
+    api = ApiSession(emulator.url, (f"{emulator.email}/token", emulator.api_token))
+    urls: list[str] = []
+    api.session.hooks["response"].append(lambda r, *_, **__: urls.append(r.request.url))
+    return ZendeskConnector(api, TIER_GROUPS, LADDER), urls
+
+
+def asked(urls: list[str]) -> list[tuple[str, dict[str, str]]]:
+    return [(urlsplit(u).path, dict(parse_qsl(urlsplit(u).query))) for u in urls]
+
+
+def tickets(emulator, now: datetime) -> dict[int, str]:
+    """Seven open tickets updated a minute apart from 10 minutes ago, a solved one, one
+    updated before the sweep's start; the open ones' ``updated_at``."""
+    expected = {}
+    for n in range(7):
+        at = now - timedelta(minutes=10 - n)
+        ticket = emulator.create_ticket(subject=f"t{n}", description="d", requester_id=501,
+                                        group_id=None, status="open", at=at, notify=False)
+        expected[ticket] = emulator.tickets[ticket]["updated_at"]
+    emulator.create_ticket(subject="done", description="d", requester_id=501, group_id=None,
+                           status="solved", at=now - timedelta(minutes=5), notify=False)
+    emulator.create_ticket(subject="old", description="d", requester_id=501, group_id=None,
+                           status="open", at=now - timedelta(hours=2), notify=False)
+    return expected
+
+
+def test_an_agent_bot_sweeps_through_the_search_api_in_windows_and_pages(emulator, caplog):
+    emulator.search_limit = 4
+    now = datetime.now(UTC).replace(microsecond=0)
+    expected = tickets(emulator, now)
+    connector, urls = connect(emulator)
+    connector.search_page_size, connector.search_limit = 2, 4
+    found = list(connector.recently_updated(now - timedelta(minutes=15)))
+    assert sorted(found) == sorted((str(t), at) for t, at in expected.items())
+    assert [at for _, at in found] == sorted(at for _, at in found)  # oldest first
+    requests = asked(urls)
+    assert requests[0][0] == EXPORT_PATH
+    assert [r.status for r in emulator.requests[:1]] == [403]
+    searches = [params for path, params in requests[1:]]
+    assert all(path == "/api/v2/search.json" for path, _ in requests[1:])
+    assert all(p["sort_by"] == "updated_at" and p["sort_order"] == "asc" and
+               p["per_page"] == "2" for p in searches)
+    assert all(re.fullmatch(r"type:ticket updated>\S+Z updated<\S+Z status<solved", p["query"])
+               for p in searches)
+    assert len({p["query"] for p in searches}) > 2  # the full window was split
+    assert any(p.get("page") == "2" for p in searches)  # and windows were paged
+    assert all(r.status == 200 for r in emulator.requests[1:])  # never past the limit (422)
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "\n" not in warnings[0].getMessage()
+    assert "403" in warnings[0].getMessage()
+
+    urls.clear()
+    assert list(connector.recently_updated(now - timedelta(minutes=15))) == found
+    assert EXPORT_PATH not in [path for path, _ in asked(urls)]  # the choice is remembered
+    assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 1
+
+
+def test_the_search_reads_solved_tickets_too_for_the_backtest(emulator):
+    now = datetime.now(UTC).replace(microsecond=0)
+    expected = tickets(emulator, now)
+    connector, urls = connect(emulator)
+    found = dict(connector.recently_updated(now - timedelta(minutes=15), open_only=False))
+    assert len(found) == len(expected) + 1
+    assert all("status" not in p["query"] for _, p in asked(urls)[1:])
+
+
+@pytest.mark.parametrize("emulator", ["admin"], indirect=True)
+def test_an_admin_bot_sweeps_through_the_incremental_export(emulator, caplog):
+    now = datetime.now(UTC).replace(microsecond=0)
+    expected = tickets(emulator, now)
+    connector, urls = connect(emulator)
+    found = list(connector.recently_updated(now - timedelta(minutes=15)))
+    assert sorted(found) == sorted((str(t), at) for t, at in expected.items())
+    assert [path for path, _ in asked(urls)] == [EXPORT_PATH]
+    assert not [r for r in caplog.records if r.levelno == logging.WARNING]
+
+
+def test_a_401_on_the_export_is_not_taken_for_an_agent(rsps):
+    rsps.get(f"{ZENDESK_URL}{EXPORT_PATH}", status=401, json={"error": "Couldn't authenticate"})
+    connector = ZendeskConnector(ApiSession(ZENDESK_URL, AUTH), TIER_GROUPS, LADDER)
+    with pytest.raises(AuthError):
+        list(connector.recently_updated(datetime.now(UTC)))
+    assert not connector._export_refused

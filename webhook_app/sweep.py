@@ -2,8 +2,9 @@
 
 Webhooks get lost (downtime, Zendesk's circuit breaker, Jira's retries running out). On start
 and every ``sweep_minutes``, each helpdesk is asked which open tickets changed since the last
-sweep (Zendesk incremental export, Jira JQL search); every one whose version tierlift has not
-evaluated is enqueued, once per version, through the same inbox as a webhook.
+sweep (Zendesk incremental export, or its Search API when the bot is an agent; Jira JQL
+search); every one whose version tierlift has not evaluated is enqueued, once per version,
+through the same inbox as a webhook.
 """
 
 from __future__ import annotations

@@ -35,9 +35,15 @@ SEARCH_LIMIT = 1000  # results one search query can page through
 _SEARCH_TERM = re.compile(r"(\w+)([:<>])(\S+)")
 
 
+# Statuses in the order "status<solved" compares them (Zendesk Support search reference,
+# https://support.zendesk.com/hc/en-us/articles/4408886879258).
+STATUSES = ("new", "open", "pending", "hold", "solved", "closed")
+
+
 def _ticket_search(query: str) -> Callable[[dict], bool]:
     """A search query as a test on a ticket: ``type:ticket``, ``requester_id:``,
-    ``organization_id:``, and ``created>``/``created<`` a date (whole days, UTC) or a moment."""
+    ``organization_id:``, ``created`` or ``updated`` ``>``/``<`` a date (whole days, UTC) or a
+    moment, and ``status<``/``status>`` a status."""
     tests: list[Callable[[dict], bool]] = []
     for term in query.split():
         match = _SEARCH_TERM.fullmatch(term)
@@ -46,19 +52,24 @@ def _ticket_search(query: str) -> Callable[[dict], bool]:
             continue
         if key in ("requester_id", "organization_id") and op == ":":
             tests.append(lambda t, key=key, value=value: str(t[key]) == value)
-        elif key == "created" and op in "<>":
-            tests.append(lambda t, op=op, value=value: _created(t, op, value))
+        elif key in ("created", "updated") and op in "<>":
+            tests.append(lambda t, key=key, op=op, value=value: _when(t[f"{key}_at"], op, value))
+        elif key == "status" and op in "<>" and value in STATUSES:
+            tests.append(lambda t, op=op, value=value: _compare(
+                STATUSES.index(t["status"]), op, STATUSES.index(value)))
         else:
             raise ValueError(f"the emulator does not search for {term!r}")
     return lambda ticket: all(test(ticket) for test in tests)
 
 
-def _created(ticket: dict, op: str, value: str) -> bool:
-    created = datetime.fromisoformat(ticket["created_at"])
-    if len(value) == 10:  # a date: created on a later (earlier) day
-        mine = created.date().isoformat()
-    else:
-        mine, value = created, datetime.fromisoformat(value)
+def _when(stamp: str, op: str, value: str) -> bool:
+    moment = datetime.fromisoformat(stamp)
+    if len(value) == 10:  # a date: on a later (earlier) day
+        return _compare(moment.date().isoformat(), op, value)
+    return _compare(moment, op, datetime.fromisoformat(value))
+
+
+def _compare(mine, op: str, value) -> bool:
     return mine > value if op == ">" else mine < value
 
 
@@ -66,6 +77,7 @@ class ZendeskEmulator(BaseEmulator):
     """State and behaviour; :meth:`app` exposes it over HTTP. All methods are thread-safe."""
 
     rate_limit_headers = ("x-rate-limit", "x-rate-limit-remaining", "ratelimit-reset")
+    search_limit = SEARCH_LIMIT  # results one query reaches (smaller in tests)
     unauthorized_body: ClassVar[dict] = {"error": "Couldn't authenticate you"}
     rate_limited_body: ClassVar[dict] = {"error": "TooManyRequests"}
     fault_body: ClassVar[dict] = {"error": "EmulatedFault"}
@@ -365,26 +377,27 @@ class ZendeskEmulator(BaseEmulator):
             https://developer.zendesk.com/api-reference/ticketing/ticket-management/search/:
             results with ``result_type``, sorted by ``sort_by``/``sort_order``, offset paging
             (``page``, ``per_page`` up to 100, ``next_page``), ``count`` the full total, and at
-            most 1,000 results (a page past them: 422). Zendesk indexes a new ticket within
-            minutes, this at once; it knows the keywords tierlift sends (see
-            :func:`_ticket_search`) and refuses others (400)."""
+            most 1,000 results (``search_limit``; a page past them: 422). Any role may search.
+            Zendesk indexes a new ticket within minutes, this at once; it knows the keywords
+            tierlift sends (see :func:`_ticket_search`) and refuses others (400)."""
             try:
                 matches = _ticket_search(request.args.get("query", ""))
             except ValueError as exc:
                 return emulator._reply(400, {"error": "InvalidSearch", "description": str(exc)})
             page = request.args.get("page", 1, type=int)
             size = min(request.args.get("per_page", 100, type=int), 100)
-            if (page - 1) * size >= SEARCH_LIMIT:
+            limit = emulator.search_limit
+            if (page - 1) * size >= limit:
                 return emulator._reply(422, {"error": "InsufficientResourceError",
                                              "description": "Search results are limited to "
-                                                            f"{SEARCH_LIMIT} per query"})
+                                                            f"{limit} per query"})
             order = request.args.get("sort_by", "created_at")
             with emulator._lock:
                 found = sorted((t for t in emulator.tickets.values() if matches(t)),
                                key=lambda t: (t.get(order) or "", t["id"]),
                                reverse=request.args.get("sort_order") == "desc")
                 shown = found[(page - 1) * size:page * size]
-                more = page * size < min(len(found), SEARCH_LIMIT)
+                more = page * size < min(len(found), limit)
                 args = {**request.args, "page": page + 1}
                 return emulator._reply(200, {
                     "results": [{**t, "result_type": "ticket"} for t in shown], "facets": None,
