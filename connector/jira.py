@@ -153,6 +153,8 @@ class JiraConnector:
         if answered != ref:
             raise Misdirected(f"issue {ref}: the helpdesk answered for issue {raw.get('key')} "
                               f"(id {raw.get('id')}) when {ref} was asked; nothing written")
+        if "history" in needs:
+            self._complete_changelog(ref, raw)
         fields = raw.get("fields") or {}
         project = fields.get("project") or {}
         with self._lock:
@@ -301,6 +303,43 @@ class JiraConnector:
                 body=adf.to_text(raw.get("body")),
                 created_at=parse_time(raw["created"]),
             )
+
+    def _complete_changelog(self, ref: str, raw: dict) -> None:
+        """Add the histories the issue's inlined changelog left out.
+
+        Cloud inlines at most the first 100 (``changelog.total`` says how many there are) and
+        pages the rest by Get changelogs, ``GET /rest/api/3/issue/{key}/changelog?startAt=``
+        (oldest first, at most 100 a page, ``isLast``),
+        https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issues/#api-rest-api-3-issue-issueidorkey-changelog-get.
+        Data Center inlines them all and its REST reference has no such resource
+        (https://docs.atlassian.com/software/jira/docs/api/REST/latest/): a short one there is
+        logged and used as it is.
+        """
+        changelog = raw.get("changelog")
+        if not isinstance(changelog, dict):
+            return
+        histories = list(changelog.get("histories") or ())
+        total = changelog.get("total")
+        start = (changelog.get("startAt") or 0) + len(histories)
+        if not isinstance(total, int) or start >= total:
+            return
+        if not self.cloud:
+            log.warning("issue %s: its changelog holds %d of %d histories", ref,
+                        len(histories), total)
+            return
+        for _ in range(MAX_PAGES):
+            response = self.api.get(f"{self.rest}/issue/{quote(ref)}/changelog",
+                                    startAt=start, maxResults=PAGE)
+            raise_for_status(response, f"changelog of issue {ref}")
+            page = response.json()
+            values = page.get("values") or []
+            histories.extend(values)
+            start += len(values)
+            if not values or page.get("isLast") or start >= page.get("total", total):
+                break
+        else:
+            raise HelpdeskError(f"changelog of issue {ref}: more than {MAX_PAGES} pages")
+        raw["changelog"] = {**changelog, "histories": histories, "maxResults": len(histories)}
 
     def _changes(self, raw: Mapping[str, Any], field_id: str) -> list[tuple[datetime, dict]]:
         """``(when, changelog item)`` of a field's changes, oldest first (Data Center's items

@@ -174,6 +174,7 @@ class JiraEmulator(BaseEmulator):
     """State and behaviour; :meth:`app` exposes it over HTTP. All methods are thread-safe."""
 
     rate_limit_headers = ("X-RateLimit-Limit", "X-RateLimit-Remaining", None)
+    changelog_page = 100  # histories Cloud inlines in an issue and pages by (smaller in tests)
     unauthorized_body: ClassVar[dict] = {
         "errorMessages": ["Client must be authenticated to access this resource."], "errors": {}}
     rate_limited_body: ClassVar[dict] = {"errorMessages": ["Rate limit exceeded."], "errors": {}}
@@ -546,12 +547,17 @@ class JiraEmulator(BaseEmulator):
                      self.organizations_field: "Organizations"}
             body["names"] = {k: names[k] for k in fields}
         if "changelog" in expand:
-            histories = [{"id": h.id, "author": self._user_json(h.author, version),
-                          "created": _stamp(h.created), "items": h.items}
-                         for h in issue.histories]
-            body["changelog"] = {"startAt": 0, "maxResults": len(histories),
-                                 "total": len(histories), "histories": histories}
+            # Cloud inlines the first 100 histories, the rest are paged by Get changelogs;
+            # Data Center inlines them all.
+            histories = self._histories_json(issue, version)
+            shown = histories[:self.changelog_page] if self.cloud else histories
+            body["changelog"] = {"startAt": 0, "maxResults": len(shown),
+                                 "total": len(histories), "histories": shown}
         return body
+
+    def _histories_json(self, issue: Issue, version: str) -> list[dict]:
+        return [{"id": h.id, "author": self._user_json(h.author, version),
+                 "created": _stamp(h.created), "items": h.items} for h in issue.histories]
 
     def _organization_json(self, org_id: str) -> dict:
         return {"id": org_id, "name": self.organizations[org_id],
@@ -725,6 +731,32 @@ class JiraEmulator(BaseEmulator):
                 all_fields = wanted & {"*all", "*navigable"}
                 return self._reply(200, self._issue_json(issue, version,
                                                          None if all_fields else wanted, expand))
+
+        @app.get(f"{api}/issue/<ref>/changelog")
+        def changelog(version: str, ref: str) -> Response:
+            """Cloud's Get changelogs: "a paginated list of all changelogs for an issue sorted
+            by date, starting from the oldest", ``startAt``, ``maxResults`` (at most 100,
+            ``changelog_page`` here), ``total``, ``isLast``, ``values``,
+            https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issues/#api-rest-api-3-issue-issueidorkey-changelog-get.
+            Data Center's REST reference lists no such resource: 404 here."""
+            if not self.cloud:
+                return self._reply(404, {"errorMessages": ["Not found"], "errors": {}})
+            start = max(request.args.get("startAt", 0, type=int), 0)
+            size = min(max(request.args.get("maxResults", 100, type=int), 1),
+                       self.changelog_page)
+            with self._lock:
+                issue = self._find(ref)
+                if issue is None:
+                    return self._reply(404, NOT_FOUND)
+                histories = self._histories_json(issue, version)
+            last = start + size >= len(histories)
+            base = f"{self.site}/rest/api/{version}/issue/{ref}/changelog"
+            return self._reply(200, {
+                "self": f"{base}?startAt={start}&maxResults={size}",
+                **({} if last else {"nextPage": f"{base}?startAt={start + size}"
+                                                f"&maxResults={size}"}),
+                "maxResults": size, "startAt": start, "total": len(histories),
+                "isLast": last, "values": histories[start:start + size]})
 
         @app.put(f"{api}/issue/<ref>")
         def edit(version: str, ref: str) -> Response:
