@@ -20,6 +20,7 @@ from plugins.manager import ConfigError, PolicyHost
 from webhook_app.database import check_database, failure
 from webhook_app.deliveries import Ignored, Malformed, parse_jira, parse_zendesk
 from webhook_app.logs import configure_logging
+from webhook_app.migrations import UnknownRevision
 from webhook_app.online_check import FAIL, online_lines, secrets_of
 from webhook_app.presets import HELPDESKS, PRESETS, render
 from webhook_app.review import review, review_lines, story_lines, ticket_stories
@@ -328,6 +329,34 @@ def prune(config_path, database_url, dry_run) -> None:
     for table, count in counts.items():
         verb = "emptied" if table == "inbox.payload" else "deleted"
         click.echo(f"{table}: {count} {'would be ' if dry_run else ''}{verb}")
+
+
+@main.command()
+@config_option
+@click.option("--database-url", default=None, metavar="URL",
+              help="The store (default: database_url of the config file, or "
+                   "$TIERLIFT_DATABASE_URL); nothing else of the configuration is needed.")
+def migrate(config_path, database_url) -> None:
+    """Upgrade the store's schema to this version's, ahead of a start (serve and worker do it
+    when they start too); prints the revision before and after. Back the store up first."""
+    try:
+        where = load_store_settings(config_path, database_url=database_url)
+    except ConfigError as exc:
+        _config_failure(exc)
+    _require_store(where.database_url)
+    store = Store(where.database_url)
+    try:
+        done = store.create_schema()
+    except UnknownRevision as exc:
+        click.echo(f"store error: {exc}", err=True)
+        sys.exit(2)
+    finally:
+        store.close()
+    before = done.before or ("none (tables of a tierlift before migrations)" if done.legacy
+                             else "none (empty database)")
+    click.echo(f"schema revision before: {before}")
+    click.echo(f"schema revision after: {done.after} (head)" +
+               ("; nothing to do" if done.before == done.after else ""))
 
 
 @main.command()

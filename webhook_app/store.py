@@ -3,6 +3,10 @@
 SQLAlchemy Core over embedded SQLite (WAL, fsync on commit) or PostgreSQL. Exactly-once effects
 come from unique keys, never from memory: a delivery's dedupe key, a ticket's lease, and
 ``(ticket, policy, evidence key)`` in the ledger.
+
+``metadata`` is the schema as it is now; databases follow it through Alembic revisions
+(webhook_app/migrations), applied by :meth:`Store.create_schema` at every start and by
+``tierlift migrate``. A change here needs a revision there.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from connector.ticket import Ticket, TicketSummary
 from plugins.history import FIRST_MESSAGE_CHARS, PastTicket, first_message, short_fields
+from webhook_app import migrations
+from webhook_app.migrations import Migration
 
 metadata = sa.MetaData()
 
@@ -83,8 +89,8 @@ ticket_index = sa.Table(
     sa.Column("organization_id", sa.String(255)),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("status", sa.String(64), nullable=False),
-    # Added after the first release (create_schema adds them to older databases): the start of
-    # the customer's first message, and short custom field values as JSON {field id: [texts]}.
+    # Added after the first release: the start of the customer's first message, and short
+    # custom field values as JSON {field id: [texts]}.
     sa.Column("first_message", sa.Text),
     sa.Column("custom_fields", sa.Text),
     sa.Index("ix_index_requester", "platform", "requester_id", "created_at"),
@@ -158,8 +164,7 @@ notifications = sa.Table(
 )
 
 
-# For Store.prune: finished deliveries and audit entries by age (created on older databases by
-# create_schema).
+# For Store.prune: finished deliveries and audit entries by age.
 inbox_processed = sa.Index("ix_inbox_processed", inbox.c.processed_at)
 audit_at = sa.Index("ix_audit_at", audit.c.at)
 
@@ -261,23 +266,11 @@ class Store:
         """A write transaction (on SQLite: BEGIN IMMEDIATE; reads stay deferred and unblocked)."""
         return self.engine.execution_options(tierlift_write=True).begin()
 
-    def create_schema(self) -> None:
-        metadata.create_all(self.engine)
-        # A database created by an earlier version lacks later columns: add them (a stopgap
-        # until schema migrations are managed with Alembic).
-        inspector = sa.inspect(self.engine)
-        present = {c["name"] for c in inspector.get_columns("ticket_index")}
-        in_inbox = {c["name"] for c in inspector.get_columns("inbox")}
+    def create_schema(self) -> Migration:
+        """Upgrade the schema to the latest revision (see webhook_app.migrations): create it
+        in an empty database, bring one of an earlier version up, keep its rows."""
         with self._writing() as conn:
-            for column in ("first_message", "custom_fields"):
-                if column not in present:
-                    conn.exec_driver_sql(f"ALTER TABLE ticket_index ADD COLUMN {column} TEXT")
-            if "body_hash" not in in_inbox:
-                conn.exec_driver_sql("ALTER TABLE inbox ADD COLUMN body_hash VARCHAR(64)")
-                conn.exec_driver_sql("CREATE UNIQUE INDEX uq_inbox_body ON inbox "
-                                     "(platform, body_hash)")
-            for index in (inbox_processed, audit_at):
-                index.create(conn, checkfirst=True)
+            return migrations.upgrade(conn)
 
     def ping(self) -> None:
         with self.engine.connect() as conn:
