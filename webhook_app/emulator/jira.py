@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 from urllib.parse import quote, urlencode
 
 from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
 
 from webhook_app.emulator.base import BaseEmulator, Recorded
 from webhook_app.emulator.server import WebhookSender
@@ -599,6 +600,34 @@ class JiraEmulator(BaseEmulator):
     def _routes(self, app: Flask) -> None:
         api = '/rest/api/<any("2", "3"):version>' if self.cloud else '/rest/api/<any("2"):version>'
 
+        @app.errorhandler(404)
+        @app.errorhandler(405)
+        def no_route(error: HTTPException) -> Response:
+            """A path or method the emulator does not serve: Jira's error collection (JSON, not
+            an HTML page), the body of every REST error,
+            https://developer.atlassian.com/cloud/jira/platform/rest/v3/intro/#status-codes."""
+            return self._reply(error.code or 404, {
+                "errorMessages": [f"{error.name}: {request.method} {request.path}"],
+                "errors": {}})
+
+        @app.get(f"{api}/serverInfo")
+        def server_info(version: str) -> Response:
+            """Get Jira instance info: ``baseUrl``, ``version``, ``versionNumbers``,
+            ``deploymentType`` ("Cloud"; "Server" on Data Center), ``buildNumber``,
+            ``serverTitle``,
+            https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-server-info/#api-rest-api-3-serverinfo-get;
+            Data Center: https://docs.atlassian.com/software/jira/docs/api/REST/latest/#api/2/serverInfo."""
+            numbers = [1001, 0, 0] if self.cloud else [9, 12, 15]
+            return self._reply(200, {
+                "baseUrl": self.site, "displayUrl": self.site,
+                "version": ".".join(map(str, numbers)) + ("-SNAPSHOT" if self.cloud else ""),
+                "versionNumbers": numbers,
+                "deploymentType": "Cloud" if self.cloud else "Server",
+                "buildNumber": 100291 if self.cloud else 9120015,
+                "buildDate": "2025-01-01T00:00:00.000+0000",
+                "serverTime": _stamp(datetime.now(UTC)), "scmInfo": "emulator",
+                "serverTitle": "Jira", "defaultLocale": {"locale": "en_US"}})
+
         @app.get(f"{api}/search/jql")
         @app.get(f"{api}/search")
         def search(version: str) -> Response:
@@ -612,7 +641,12 @@ class JiraEmulator(BaseEmulator):
                                                   dict(self.organizations))
             except _Invalid as exc:
                 return self._reply(400, {"errorMessages": [str(exc)], "errors": {}})
-            wanted = {f.strip() for f in request.args.get("fields", "").split(",") if f.strip()}
+            # ``fields`` comma-separated or repeated (``fields=a&fields=b``, as clients send a
+            # list); ``*all``/``*navigable``: every field
+            wanted = {f.strip() for value in request.args.getlist("fields")
+                      for f in value.split(",") if f.strip()}
+            if wanted & {"*all", "*navigable"}:
+                wanted = set()
             size = request.args.get("maxResults", 50, type=int)
             cloud = request.path.endswith("/jql")
             start = int(request.args.get("nextPageToken") or 0) if cloud \
@@ -764,7 +798,11 @@ class JiraEmulator(BaseEmulator):
                 issue = self._find(ref)
                 if issue is None:
                     return self._reply(404, NOT_FOUND)
-                errors = self._edit(issue, request.get_json(silent=True) or {})
+                body = request.get_json(silent=True)
+                malformed = _malformed_edit(body)
+                if malformed:  # Jira answers a body it cannot read with 400, not 500
+                    return self._reply(400, {"errorMessages": [malformed], "errors": {}})
+                errors = self._edit(issue, body)
                 if errors:
                     return self._reply(400, {"errorMessages": [], "errors": errors})
                 return self._reply(204, None)
@@ -957,6 +995,23 @@ def _jql(jql: str, names: dict[str, str] | None = None,
                            "view it.")
     descending = bool(direction) and direction[0].upper() == "DESC"
     return (lambda issue: all(test(issue) for test in tests)), field, descending
+
+
+def _malformed_edit(body: Any) -> str | None:
+    """Why an Edit issue body cannot be read (``None``: it can): ``fields`` an object of values,
+    ``update`` an object of lists of operations (an object each),
+    https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issues/#api-rest-api-3-issue-issueidorkey-put.
+    """
+    if not isinstance(body, dict):
+        return "Can not deserialize the request body: expected a JSON object"
+    if not isinstance(body.get("fields") or {}, dict):
+        return "Can not deserialize 'fields': expected a JSON object"
+    update = body.get("update") or {}
+    if not isinstance(update, dict) or not all(
+            isinstance(ops, list) and all(isinstance(op, dict) for op in ops)
+            for ops in update.values()):
+        return "Can not deserialize 'update': expected an object of arrays of operations"
+    return None
 
 
 def _select(value: Any, options: dict[str, str], field_name: str) -> str | None:
