@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
+from datetime import datetime
 
 from webhook_app.store import Delivery, inbox
 
@@ -136,9 +137,13 @@ def _ascii_digits(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
-def parse_jira(headers: Mapping[str, str], body: bytes) -> Delivery:
-    """A Jira Cloud or Data Center admin webhook about an issue or one of its comments."""
+def parse_jira(headers: Mapping[str, str], body: bytes, *, by_token: bool = False) -> Delivery:
+    """A Jira Cloud or Data Center admin webhook about an issue or one of its comments; with
+    ``by_token`` (authenticated by ``webhook_token``, not a signature) also a Jira Automation
+    "Send web request" body, which has no ``webhookEvent`` (:func:`_automation`)."""
     data = _json_object(body)
+    if by_token and "webhookEvent" not in data:
+        return _automation(data, body)
     kind = data.get("webhookEvent")
     if not isinstance(kind, str) or not kind:
         raise Malformed('no "webhookEvent": not a Jira webhook')
@@ -147,23 +152,18 @@ def parse_jira(headers: Mapping[str, str], body: bytes) -> Delivery:
     issue = data.get("issue")
     if not isinstance(issue, dict):
         raise Malformed(f'{kind} has no "issue" object')
-    issue_id = str(issue.get("id") or "").strip()
-    key = str(issue.get("key") or "").strip()
-    if (key and not _jira_key(key)) or (issue_id and not _ascii_digits(issue_id)) or \
-            not (key or issue_id):
-        raise Malformed(f"issue id {issue.get('id')!r} / key {issue.get('key')!r} unusable")
+    key, issue_id = _jira_issue(issue)
     timestamp = data.get("timestamp")
     if not isinstance(timestamp, int) or isinstance(timestamp, bool):
         raise Malformed('no "timestamp" (milliseconds): cannot tell a fresh delivery from a '
                         "replayed one")
-    if abs(timestamp) > JIRA_MAX_TIMESTAMP:  # would overflow a float or a timedelta (a 500)
-        raise Malformed('"timestamp" is out of range for a time in milliseconds')
+    _check_millis(timestamp)
     identifier = headers.get(JIRA_IDENTIFIER)
     return _stored_as(
         platform="jira",
         dedupe_key=f"webhook:{identifier}" if identifier else
         f"issue:{issue_id or key}:{timestamp}",
-        ticket_ref=key if _jira_key(key) else issue_id,
+        ticket_ref=key or issue_id,
         kind=kind,
         payload=body.decode(),
         actor=_jira_actor(data),
@@ -171,6 +171,86 @@ def parse_jira(headers: Mapping[str, str], body: bytes) -> Delivery:
         body_hash=hashlib.sha256(body).hexdigest(),
         sent_at=timestamp / 1000,
     )
+
+
+def _jira_issue(issue: dict) -> tuple[str, str]:
+    """The issue's key and numeric id (either may be empty, not both)."""
+    issue_id = str(issue.get("id") or "").strip()
+    key = str(issue.get("key") or "").strip()
+    if (key and not _jira_key(key)) or (issue_id and not _ascii_digits(issue_id)) or \
+            not (key or issue_id):
+        raise Malformed(f"issue id {issue.get('id')!r} / key {issue.get('key')!r} unusable")
+    return key, issue_id
+
+
+def _check_millis(timestamp: int) -> None:
+    if abs(timestamp) > JIRA_MAX_TIMESTAMP:  # would overflow a float or a timedelta (a 500)
+        raise Malformed('"timestamp" is out of range for a time in milliseconds')
+
+
+AUTOMATION_TRIGGER = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+
+
+def _automation(data: dict, body: bytes) -> Delivery:
+    """A Jira Automation "Send web request" body. Atlassian documents the web request body
+    options "Issue data (Jira format)", ``{"issue": {"id", "key", "fields", ...}}``, and "Issue
+    data (Automation format)", the issue itself (support.atlassian.com/cloud-automation/docs/
+    issue-data-jira-format-payload-for-send-web-request-action and .../issue-data-automation-
+    format-payload-for-send-web-request); "Custom data" is the README's body, which adds
+    ``automation`` (the rule's trigger), ``timestamp`` (``{{now}}``) and ``user``.
+
+    Automation signs nothing and sends no identifier header: the body names the delivery (its
+    hash), and a ``timestamp``, when there is one, gets the freshness check."""
+    if "issue" in data:
+        issue = data["issue"]
+        if not isinstance(issue, dict):
+            raise Malformed('"issue" is not an object')
+    elif "key" in data or "id" in data:
+        issue = data
+    else:
+        raise Malformed('no "webhookEvent", "issue" or issue "key"/"id": neither a Jira webhook '
+                        "nor a Jira Automation issue body")
+    key, issue_id = _jira_issue(issue)
+    trigger = data.get("automation")
+    if trigger is not None and not (isinstance(trigger, str) and
+                                    AUTOMATION_TRIGGER.fullmatch(trigger)):
+        raise Malformed('"automation" names the rule\'s trigger in up to 64 letters, digits and '
+                        '_ . : - (e.g. "issue_commented")')
+    sent = _automation_millis(data)
+    digest = hashlib.sha256(body).hexdigest()
+    return _stored_as(
+        platform="jira",
+        dedupe_key=f"automation:{key or issue_id}:{digest}",
+        ticket_ref=key or issue_id,
+        kind=f"automation:{trigger}" if trigger else "automation",
+        payload=body.decode(),
+        actor=_jira_actor(data),
+        body_hash=digest,
+        sent_at=None if sent is None else sent / 1000,
+    )
+
+
+def _automation_millis(data: dict) -> int | None:
+    """The body's ``timestamp`` in milliseconds: an integer (or its digits), or a date and
+    time with a UTC offset as ``{{now}}`` renders it (``2020-08-18T02:40:37.0+0000``)."""
+    if "timestamp" not in data:
+        return None
+    value = data["timestamp"]
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and \
+            len(value.strip()) <= 20:
+        value = int(value.strip())
+    if isinstance(value, int) and not isinstance(value, bool):
+        _check_millis(value)
+        return value
+    if isinstance(value, str):
+        try:
+            when = datetime.fromisoformat(value.strip())
+        except ValueError:
+            when = None
+        if when is not None and when.tzinfo is not None:
+            return round(when.timestamp() * 1000)
+    raise Malformed('"timestamp" is neither milliseconds nor a date and time with a UTC offset '
+                    '(use "{{now}}")')
 
 
 JIRA_KEY = re.compile(r"[A-Z][A-Z0-9_]*-[0-9]+")

@@ -78,6 +78,11 @@ def jira_signature(secret: str, body: bytes, method: str = "sha256") -> str:
     return f"{method}={hmac.new(secret.encode(), body, JIRA_METHODS[method]).hexdigest()}"
 
 
+def jira_signed(headers: Mapping[str, str], secret: str | None) -> bool:
+    """Whether :func:`verify_jira` checks this delivery's signature (else it needs the token)."""
+    return bool(secret and headers.get(JIRA_SIGNATURE))
+
+
 def verify_jira(
     headers: Mapping[str, str],
     body: bytes,
@@ -91,9 +96,8 @@ def verify_jira(
 
     A signature that is present is always checked: a wrong one is refused even with a token.
     """
-    signature = headers.get(JIRA_SIGNATURE)
-    if secret and signature:
-        method, _, digest = signature.strip().partition("=")
+    if jira_signed(headers, secret):
+        method, _, digest = headers[JIRA_SIGNATURE].strip().partition("=")
         algorithm = JIRA_METHODS.get(method.lower())
         if algorithm is None or not digest:
             raise SignatureError(f"unsupported {JIRA_SIGNATURE} method {method!r}; expected "
