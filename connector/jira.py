@@ -278,20 +278,27 @@ class JiraConnector:
 
     def _comments(self, key: str, fields: Mapping[str, Any],
                   reporter: str | None) -> Iterator[Comment]:
+        """Every comment, oldest first. The issue inlines a page of them (Cloud at most 100,
+        ``total`` the true count); when that is not all, they are read from Get comments,
+        ``GET .../issue/{key}/comment?startAt=&maxResults=&orderBy=created`` (``PageOfComments``,
+        https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issue-comments/#api-rest-api-3-issue-issueidorkey-comment-get,
+        https://docs.atlassian.com/software/jira/docs/api/REST/latest/#api/2/issue-getComments),
+        from the first: which ones the issue left out is not documented."""
         me = self.whoami()
         page = fields.get("comment") or {}
         raws = list(page.get("comments") or ())
         total = page.get("total", len(raws))
-        pages = 0
-        while len(raws) < total and pages < MAX_PAGES:  # more than the issue carried inline
-            pages += 1
-            response = self.api.get(f"{self.rest}/issue/{quote(key)}/comment",
-                                    startAt=len(raws), maxResults=PAGE)
-            raise_for_status(response, f"comments of issue {key}")
-            more = response.json().get("comments") or []
-            if not more:
-                break
-            raws += more
+        if len(raws) < total:
+            raws = []
+            for _ in range(MAX_PAGES):
+                response = self.api.get(f"{self.rest}/issue/{quote(key)}/comment",
+                                        startAt=len(raws), maxResults=PAGE, orderBy="created")
+                raise_for_status(response, f"comments of issue {key}")
+                listing = response.json()
+                more = listing.get("comments") or []
+                raws += more
+                if not more or len(raws) >= listing.get("total", total):
+                    break
         for raw in raws:
             author = raw.get("author") or {}
             ident = user_id(author)

@@ -45,6 +45,7 @@ SEARCH_LIMIT = 1000
 SEARCH_SKEW = timedelta(hours=1)
 SEARCH_KEYS = {"requester": "requester_id", "organization": "organization_id"}
 ID = re.compile(r"[0-9]+")  # Zendesk ids, the only refs a URL is built from
+SLA_UNITS = (("minutes", 60), ("hours", 3600), ("days", 86400))  # an SLA target's length
 
 
 def parse_time(value: str) -> datetime:
@@ -367,8 +368,9 @@ class ZendeskConnector:
             fields["group_id"] = self.tier_groups[write.tier]
         if write.priority is not None:
             fields["priority"] = write.priority.name.lower()
-        if write.add_followers:
-            fields["followers"] = [{"user_id": int(f) if f.isdigit() else f, "action": "put"}
+        if write.add_followers:  # "Setting followers": an agent by user_id or user_email
+            fields["followers"] = [{"user_id": int(f), "action": "put"} if f.isdigit() else
+                                   {"user_email": f, "action": "put"}
                                    for f in write.add_followers]
         fields["comment"] = {"body": write.internal_note, "public": False}
         fields["safe_update"] = True
@@ -426,11 +428,12 @@ def _slas(raw: Mapping[str, Any]) -> Iterator[PlatformDeadline]:
         if metric.get("stage") not in ("active", "paused"):
             continue  # "achieved" targets are met
         due = metric.get("breach_at")
+        length = next((metric[unit] * seconds for unit, seconds in SLA_UNITS
+                       if metric.get(unit)), None)
         yield PlatformDeadline(
             metric=str(metric.get("metric", "")),
             due_at=parse_time(due) if due and metric.get("stage") == "active" else None,
-            goal_seconds=metric["minutes"] * 60 if metric.get("minutes") else
-            (metric["hours"] * 3600 if metric.get("hours") else None))
+            goal_seconds=length)
 
 
 def _role(author: str, role: str | None, requester: str | None, me: str) -> AuthorRole:

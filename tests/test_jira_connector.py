@@ -506,18 +506,19 @@ def test_data_center_comment_restricted_by_visibility_is_not_public(dc, rsps):
 
 
 def test_comments_beyond_the_inline_page_are_fetched(cloud, rsps):
+    """Which comments a capped inline page holds is not documented: all are read again."""
     inline = [cloud_comment("1", CUSTOMER, "one"), cloud_comment("2", AGENT, "two")]
     serve_cloud(rsps, cloud_issue(comments=inline, total=3, description=None))
     serve(rsps, responses.GET, COMMENT_URL, {
-        "startAt": 2, "maxResults": 100, "total": 3,
-        "comments": [cloud_comment("3", CUSTOMER, "three",
-                                   created="2024-12-29T11:00:00.000+0530")]})
+        "startAt": 0, "maxResults": 100, "total": 3,
+        "comments": [*inline, cloud_comment("3", CUSTOMER, "three",
+                                            created="2024-12-29T11:00:00.000+0530")]})
     ticket = cloud.fetch(CLOUD_KEY)
     assert [(c.id, c.body) for c in ticket.comments] == [("1", "one"), ("2", "two"),
                                                          ("3", "three")]
     [page] = [c for c in rsps.calls if path_of(c) == f"/rest/api/3/issue/{CLOUD_KEY}/comment"]
     assert page.request.method == "GET"
-    assert query_of(page) == {"startAt": ["2"], "maxResults": ["100"]}
+    assert query_of(page) == {"startAt": ["0"], "maxResults": ["100"], "orderBy": ["created"]}
 
 
 def test_no_comment_request_when_the_inline_page_is_complete(cloud, rsps):

@@ -176,6 +176,7 @@ class JiraEmulator(BaseEmulator):
 
     rate_limit_headers = ("X-RateLimit-Limit", "X-RateLimit-Remaining", None)
     changelog_page = 100  # histories Cloud inlines in an issue and pages by (smaller in tests)
+    comment_page = 100  # comments Cloud inlines in an issue and pages by (smaller in tests)
     unauthorized_body: ClassVar[dict] = {
         "errorMessages": ["Client must be authenticated to access this resource."], "errors": {}}
     rate_limited_body: ClassVar[dict] = {"errorMessages": ["Rate limit exceeded."], "errors": {}}
@@ -214,6 +215,9 @@ class JiraEmulator(BaseEmulator):
         self.organizations: dict[str, str] = {}  # JSM organization id -> name
         self.webhook_secret: str | None = None
         self._projects: dict[str, str] = {}  # key -> id
+        # Most issues a JQL search page holds: Cloud's /search/jql 100 with fields asked for,
+        # Data Center's jira.search.views.default.max, 1,000 unless changed (smaller in tests)
+        self.search_page = 100 if cloud else 1000
         self._clock = datetime.now(UTC).replace(microsecond=0)
 
     # -- setting the scene ------------------------------------------------------------------
@@ -512,7 +516,9 @@ class JiraEmulator(BaseEmulator):
                 "self": f"{api}/customFieldOption/{options[getattr(issue, attr)]}",
                 "value": getattr(issue, attr), "id": options[getattr(issue, attr)]}
             for attr, (field_id, _, options) in self._selects.items()}
-        comments = [self._comment_json(issue, c, version) for c in issue.comments]
+        # Cloud inlines one page of comments (``total`` the true count), Data Center all of them
+        shown = issue.comments[:self.comment_page] if self.cloud else issue.comments
+        comments = [self._comment_json(issue, c, version) for c in shown]
         return {
             "summary": issue.summary,
             "description": self._body(issue.description, version),
@@ -533,7 +539,8 @@ class JiraEmulator(BaseEmulator):
             "created": _stamp(issue.created),
             "updated": _stamp(issue.updated),
             "comment": {"comments": comments, "self": f"{api}/issue/{issue.id}/comment",
-                        "maxResults": len(comments), "total": len(comments), "startAt": 0},
+                        "maxResults": len(comments), "total": len(issue.comments),
+                        "startAt": 0},
         }
 
     def _issue_json(self, issue: Issue, version: str, wanted: set[str] | None = None,
@@ -647,7 +654,7 @@ class JiraEmulator(BaseEmulator):
                       for f in value.split(",") if f.strip()}
             if wanted & {"*all", "*navigable"}:
                 wanted = set()
-            size = request.args.get("maxResults", 50, type=int)
+            size = min(max(request.args.get("maxResults", 50, type=int), 1), self.search_page)
             cloud = request.path.endswith("/jql")
             start = int(request.args.get("nextPageToken") or 0) if cloud \
                 else request.args.get("startAt", 0, type=int)
@@ -835,13 +842,26 @@ class JiraEmulator(BaseEmulator):
 
         @app.get(f"{api}/issue/<ref>/comment")
         def comments(version: str, ref: str) -> Response:
-            start = request.args.get("startAt", 0, type=int)
-            size = request.args.get("maxResults", 5000, type=int)
+            """Get comments: a ``PageOfComments`` (``startAt``, ``maxResults``, ``total``)
+            ordered by ``orderBy`` (``created``, ``+created``, ``-created``); Cloud answers at
+            most 100 a page (``comment_page`` here), Data Center all unless ``maxResults`` says,
+            https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issue-comments/#api-rest-api-3-issue-issueidorkey-comment-get,
+            https://docs.atlassian.com/software/jira/docs/api/REST/latest/#api/2/issue-getComments."""
+            start = max(request.args.get("startAt", 0, type=int), 0)
+            size = max(request.args.get("maxResults", self.comment_page if self.cloud
+                                        else 5000, type=int), 1)
+            if self.cloud:
+                size = min(size, self.comment_page)
+            order = request.args.get("orderBy", "created")
+            if order not in ("created", "+created", "-created"):
+                return self._reply(400, {"errorMessages": [
+                    f"Invalid orderBy parameter: {order}"], "errors": {}})
             with self._lock:
                 issue = self._find(ref)
                 if issue is None:
                     return self._reply(404, NOT_FOUND)
-                page = issue.comments[start:start + size]
+                ordered = issue.comments[::-1] if order == "-created" else issue.comments
+                page = ordered[start:start + size]
                 return self._reply(200, {
                     "startAt": start, "maxResults": size, "total": len(issue.comments),
                     "comments": [self._comment_json(issue, c, version) for c in page]})

@@ -32,6 +32,10 @@ def _iso(moment: datetime) -> str:
 
 
 SEARCH_LIMIT = 1000  # results one search query can page through
+# Cursor pages: "Most endpoints limit this to a maximum of 100"; offset pages hold 100 too,
+# https://developer.zendesk.com/api-reference/introduction/pagination/
+PAGE_SIZE = 100
+FOLLOWER_ACTIONS = ("put", "delete")
 _SEARCH_TERM = re.compile(r"(\w+)([:<>])(\S+)")
 
 
@@ -78,6 +82,8 @@ class ZendeskEmulator(BaseEmulator):
 
     rate_limit_headers = ("x-rate-limit", "x-rate-limit-remaining", "ratelimit-reset")
     search_limit = SEARCH_LIMIT  # results one query reaches (smaller in tests)
+    page_size = PAGE_SIZE  # most records a comments or audits page holds (smaller in tests)
+    export_page = 1000  # most tickets an incremental export page holds (smaller in tests)
     unauthorized_body: ClassVar[dict] = {"error": "Couldn't authenticate you"}
     rate_limited_body: ClassVar[dict] = {"error": "TooManyRequests"}
     fault_body: ClassVar[dict] = {"error": "EmulatedFault"}
@@ -97,6 +103,7 @@ class ZendeskEmulator(BaseEmulator):
         self.memberships: dict[int, set[int]] = {}
         self.groups: dict[int, dict] = {}
         self.organizations: dict[int, dict] = {}
+        self.slas: dict[int, list[dict]] = {}  # ticket id -> its SLA policy metrics
         self.webhook_secret: str | None = None
         self._clock = datetime.now(UTC).replace(microsecond=0)
 
@@ -156,6 +163,7 @@ class ZendeskEmulator(BaseEmulator):
                 "tags": list(tags or []), "ticket_form_id": form_id, "is_public": True,
                 "custom_fields": [{"id": k, "value": v}
                                   for k, v in (custom_fields or {}).items()],
+                "follower_ids": [],
             }
             self.comments[ticket_id] = []
             self.audits[ticket_id] = []
@@ -195,6 +203,23 @@ class ZendeskEmulator(BaseEmulator):
                     at: datetime | None = None, notify: bool = True) -> None:
         """An agent puts the ticket in another group (back down to tier 1, or a team's)."""
         self._update_as(ticket_id, agent_id, group_id=group_id, at=at, notify=notify)
+
+    def sla_metric(self, ticket_id: int, metric: str, *, breach_at: datetime | None,
+                   stage: str = "active", minutes: int | None = None) -> None:
+        """A target of the SLA policy applied to the ticket, as ``include=slas`` shows it:
+        ``metric`` (first_reply_time, next_reply_time, requester_wait_time…), ``stage``
+        (active, paused, achieved), ``breach_at`` (null while paused) and the target's length
+        (``minutes``, given as ``days`` or ``hours`` when whole)."""
+        if stage not in ("active", "paused", "achieved"):
+            raise ValueError(f"no SLA stage {stage!r}")
+        entry: dict = {"breach_at": None if breach_at is None or stage == "paused"
+                       else _iso(breach_at.astimezone(UTC)), "stage": stage, "metric": metric}
+        if minutes is not None:
+            unit, size = next((u, n) for u, n in (("days", 1440), ("hours", 60),
+                                                   ("minutes", 1)) if minutes % n == 0)
+            entry[unit] = minutes // size
+        with self._lock:
+            self.slas.setdefault(ticket_id, []).append(entry)
 
     def announce(self, ticket_id: int, kind: str = "comment_added",
                  actor: int | None = None) -> None:
@@ -323,17 +348,27 @@ class ZendeskEmulator(BaseEmulator):
         def incremental():
             """Incremental exports are "Allowed For: Admins",
             https://developer.zendesk.com/api-reference/ticketing/ticket-management/incremental_exports/:
-            an agent gets 403."""
+            an agent gets 403. Cursor-based: ``per_page`` tickets (at most 1,000,
+            ``export_page`` here) a page, the next by ``cursor`` from ``after_url``/
+            ``after_cursor`` until ``end_of_stream``."""
             if emulator.users[BOT_ID]["role"] != "admin":
                 return emulator._forbidden()
             since = request.args.get("start_time", 0, type=int)
+            start = int(request.args.get("cursor") or 0)
+            size = min(max(request.args.get("per_page", 1000, type=int), 1),
+                       emulator.export_page)
             with emulator._lock:
                 changed = sorted((t for t in emulator.tickets.values()
                                   if datetime.fromisoformat(t["updated_at"]).timestamp() >= since),
-                                 key=lambda t: t["updated_at"])
-                return emulator._reply(200, {"tickets": [dict(t) for t in changed],
-                                             "after_url": None, "after_cursor": None,
-                                             "end_of_stream": True})
+                                 key=lambda t: (t["updated_at"], t["id"]))
+            end = start + size >= len(changed)
+            after = None if end else str(start + size)
+            return emulator._reply(200, {
+                "tickets": [dict(t) for t in changed[start:start + size]],
+                "after_cursor": after, "before_cursor": str(start) if start else None,
+                "after_url": None if end else
+                f"{request.base_url}?{urlencode({'cursor': after, 'per_page': size})}",
+                "before_url": None, "end_of_stream": end})
 
         @app.get("/api/v2/groups.json")
         @app.get("/api/v2/groups/assignable.json")
@@ -352,24 +387,7 @@ class ZendeskEmulator(BaseEmulator):
             with emulator._lock:
                 listed = [dict(g) for _, g in sorted(emulator.groups.items())
                           if not (hide and g["deleted"])]
-            if "page[size]" not in request.args:
-                page = request.args.get("page", 1, type=int)
-                shown = listed[(page - 1) * 100:page * 100]
-                more = page * 100 < len(listed)
-                return emulator._reply(200, {
-                    "groups": shown, "count": len(listed), "previous_page": None,
-                    "next_page": f"{request.base_url}?page={page + 1}" if more else None})
-            size = min(request.args.get("page[size]", 100, type=int), 100)
-            start = request.args.get("page[after]", 0, type=int)
-            shown = listed[start:start + size]
-            more = start + size < len(listed)
-            after = str(start + size) if more else None
-            following = urlencode({"page[size]": size, "page[after]": after})
-            return emulator._reply(200, {
-                "groups": shown, "meta": {"has_more": more, "after_cursor": after,
-                                          "before_cursor": str(start) if start else None},
-                "links": {"next": f"{request.base_url}?{following}" if more else None,
-                          "prev": None}})
+            return emulator._reply(200, emulator._listing("groups", listed, PAGE_SIZE))
 
         @app.get("/api/v2/search.json")
         def search():
@@ -415,36 +433,76 @@ class ZendeskEmulator(BaseEmulator):
 
         @app.get("/api/v2/tickets/<int:ticket_id>.json")
         def show(ticket_id: int):
+            """Show Ticket, with ``follower_ids``; ``include=slas`` side-loads the ticket's SLA
+            policy targets as ``slas.policy_metrics`` (``breach_at``, ``stage``, ``metric``
+            and the target's ``days``/``hours``/``minutes``),
+            https://developer.zendesk.com/documentation/ticketing/using-the-zendesk-api/side_loading/
+            and https://developer.zendesk.com/api-reference/ticketing/business-rules/sla_policies/."""
             with emulator._lock:
                 if ticket_id not in emulator.tickets:
                     return emulator._not_found()
-                return emulator._reply(200, {"ticket": dict(emulator.tickets[ticket_id])})
+                ticket = dict(emulator.tickets[ticket_id])
+                ticket["follower_ids"] = list(ticket["follower_ids"])
+                if "slas" in request.args.get("include", "").split(","):
+                    ticket["slas"] = {"policy_metrics": [
+                        dict(m) for m in emulator.slas.get(ticket_id, ())]}
+                return emulator._reply(200, {"ticket": ticket})
 
         @app.get("/api/v2/tickets/<int:ticket_id>/comments.json")
         def comments(ticket_id: int):
+            """List Comments, oldest first, cursor or offset pages of at most ``page_size``
+            (100 on Zendesk); ``include=users`` side-loads the authors of the page's comments,
+            https://developer.zendesk.com/api-reference/ticketing/tickets/ticket_comments/#list-comments."""
             with emulator._lock:
                 if ticket_id not in emulator.tickets:
                     return emulator._not_found()
-                items = list(emulator.comments[ticket_id])
-                body: dict = {"comments": items, "meta": {"has_more": False}, "links": {}}
-                if "users" in request.args.get("include", ""):
-                    ids = {c["author_id"] for c in items}
+                body = emulator._listing("comments", list(emulator.comments[ticket_id]),
+                                         emulator.page_size)
+                if "users" in request.args.get("include", "").split(","):
+                    ids = {c["author_id"] for c in body["comments"]}
                     body["users"] = [emulator.users[i] for i in sorted(ids)
                                      if i in emulator.users]
                 return emulator._reply(200, body)
 
         @app.get("/api/v2/tickets/<int:ticket_id>/audits.json")
         def audits(ticket_id: int):
+            """List Audits for a Ticket, oldest first, cursor or offset pages of at most
+            ``page_size`` (100 on Zendesk),
+            https://developer.zendesk.com/api-reference/ticketing/tickets/ticket_audits/#list-audits-for-a-ticket."""
             with emulator._lock:
                 if ticket_id not in emulator.tickets:
                     return emulator._not_found()
-                return emulator._reply(200, {"audits": list(emulator.audits[ticket_id]),
-                                             "next_page": None, "previous_page": None,
-                                             "count": len(emulator.audits[ticket_id])})
+                return emulator._reply(200, emulator._listing(
+                    "audits", list(emulator.audits[ticket_id]), emulator.page_size))
 
         @app.put("/api/v2/tickets/<int:ticket_id>.json")
         def update(ticket_id: int):
             return emulator._api_update(ticket_id, request.get_json(force=True) or {})
+
+    def _listing(self, key: str, items: list[dict], limit: int) -> dict:
+        """One page of ``items`` as https://developer.zendesk.com/api-reference/introduction/pagination/
+        describes it: with ``page[size]`` (at most ``limit``) and ``page[after]``, a cursor
+        page (``meta.has_more``, ``after_cursor``, ``links.next``); without, an offset page of
+        ``per_page`` (at most ``limit``) records by ``page`` (``next_page``, ``count``)."""
+        if "page[size]" not in request.args:
+            page = max(request.args.get("page", 1, type=int), 1)
+            size = min(max(request.args.get("per_page", limit, type=int), 1), limit)
+            more = page * size < len(items)
+            args = {**request.args, "page": page + 1}
+            return {key: items[(page - 1) * size:page * size], "count": len(items),
+                    "previous_page": None if page == 1 else
+                    f"{request.base_url}?{urlencode({**args, 'page': page - 1})}",
+                    "next_page": f"{request.base_url}?{urlencode(args)}" if more else None}
+        size = min(max(request.args.get("page[size]", limit, type=int), 1), limit)
+        start = max(request.args.get("page[after]", 0, type=int), 0)
+        more = start + size < len(items)
+        after = str(start + size) if more else None
+        following = urlencode({**request.args, "page[size]": size, "page[after]": after})
+        return {key: items[start:start + size],
+                "meta": {"has_more": more, "after_cursor": after,
+                         "before_cursor": str(start) if start else None},
+                "links": {"next": f"{request.base_url}?{following}" if more else None,
+                          "prev": None}}
 
     def _authorized(self, header: str) -> bool:
         expected = base64.b64encode(f"{self.email}/token:{self.api_token}".encode()).decode()
@@ -456,6 +514,9 @@ class ZendeskEmulator(BaseEmulator):
                 return self._not_found()
             ticket = self.tickets[ticket_id]
             fields = body.get("ticket") or {}
+            malformed = _malformed_followers(fields.get("followers", []))
+            if malformed:
+                return self._reply(400, {"error": "InvalidValue", "description": malformed})
             if fields.get("safe_update") is not None and \
                     fields.get("updated_stamp") != ticket["updated_at"]:
                 return self._reply(409, {"error": "UpdateConflict", "description":
@@ -483,6 +544,11 @@ class ZendeskEmulator(BaseEmulator):
                                   "assignee_id": "agent_assignment_changed",
                                   "priority": "priority_changed",
                                   "tags": "tags_changed"}[name])
+            if fields.get("followers"):
+                followers = self._follow(ticket, fields["followers"])
+                if followers != ticket["follower_ids"]:
+                    ticket["follower_ids"] = followers
+                    kinds.append("followers_changed")
             if ticket["status"] == "new":
                 ticket["status"] = "open"
             if "comment" in fields:
@@ -497,6 +563,22 @@ class ZendeskEmulator(BaseEmulator):
                 self._emit(kind, ticket, BOT_ID)
             return self._reply(200, {"ticket": dict(ticket), "audit": self.audits[ticket_id][-1]})
 
+    def _follow(self, ticket: dict, changes: list[dict]) -> list[int]:
+        """The ticket's follower ids after ``followers`` changes (``put`` adds, ``delete``
+        removes; a user is named by ``user_id`` or ``user_email``)."""
+        followers = list(ticket["follower_ids"])
+        by_email = {u["email"]: user_id for user_id, u in self.users.items()}
+        for change in changes:
+            user = int(change["user_id"]) if "user_id" in change \
+                else by_email.get(change["user_email"])
+            if user is None:
+                continue
+            if change["action"] == "put" and user not in followers:
+                followers.append(user)
+            elif change["action"] == "delete" and user in followers:
+                followers.remove(user)
+        return followers
+
     def _forbidden(self):
         return self._reply(403, {"error": "Forbidden", "description": "You do not have access "
                                  "to this page. Please contact the account owner of this help "
@@ -504,3 +586,21 @@ class ZendeskEmulator(BaseEmulator):
 
     def _not_found(self):
         return self._reply(404, {"error": "RecordNotFound", "description": "Not found"})
+
+
+def _malformed_followers(followers: object) -> str | None:
+    """Why a ticket update's ``followers`` cannot be read (``None``: it can): a list of objects,
+    each naming an agent by ``user_id`` (a number) or ``user_email`` with an ``action`` of
+    ``put`` or ``delete``, "Setting followers" in
+    https://developer.zendesk.com/documentation/ticketing/managing-tickets/creating-and-updating-tickets/."""
+    if not isinstance(followers, list):
+        return "followers must be an array of objects"
+    for change in followers:
+        if not isinstance(change, dict) or change.get("action") not in FOLLOWER_ACTIONS:
+            return f"follower {change!r}: an object with an action of put or delete"
+        user_id, email = change.get("user_id"), change.get("user_email")
+        if not ((isinstance(user_id, int) and not isinstance(user_id, bool))
+                or (isinstance(user_id, str) and user_id.isdigit())
+                or ("user_id" not in change and isinstance(email, str) and "@" in email)):
+            return f"follower {change!r}: name the user by user_id or user_email"
+    return None
