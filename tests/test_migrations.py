@@ -7,6 +7,7 @@ skipped, saying why, where none answers.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -170,14 +171,33 @@ def test_tierlift_migrate_on_a_database_before_migrations(url):
         f"schema revision after: {head()} (head)"]
 
 
-def test_a_database_migrated_by_a_newer_version_is_refused_in_one_line(url):
+# Every command that opens the store, after --config (serve and worker start nothing: the
+# store is migrated before the receiver or a worker starts).
+OPENING_THE_STORE = [["migrate"], ["serve"], ["worker"], ["report"], ["prune"],
+                     ["replay", os.devnull]]
+
+
+@pytest.mark.parametrize("command", OPENING_THE_STORE, ids=lambda argv: argv[0])
+def test_a_database_migrated_by_a_newer_version_is_refused_in_one_line(url, command, tmp_path):
     store = Store(url)
     store.create_schema()
     with store.engine.begin() as conn:
         conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
     store.close()
-    done = CliRunner().invoke(main, ["migrate", "--database-url", url])
-    assert done.exit_code == 2
+    config = tmp_path / "tierlift.toml"
+    config.write_text(f"""database_url = {json.dumps(url)}
+tiers = ["L1", "L2"]
+
+[zendesk]
+base_url = "https://acme.zendesk.com"
+email = "bot@acme.example"
+api_token = "token"
+webhook_secret = "secret"
+tier_groups = {{ L1 = 101, L2 = 102 }}
+""")
+    name, *args = command
+    done = CliRunner().invoke(main, [name, "--config", str(config), *args])
+    assert done.exit_code == 2, done.output
     assert done.stderr == (f"store error: the store is at schema revision 9999, which this "
                            f"tierlift ({head()}) does not know: a newer version migrated it; "
                            "run that version\n")

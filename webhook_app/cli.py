@@ -60,6 +60,15 @@ def _require_store(url: str) -> None:
         _config_failure(ConfigError([f"database_url: {problem}"]))
 
 
+def _store(url: str) -> Store:
+    """The store at ``url`` (one line, exit 2, when it cannot be reached), closed when the
+    command ends, however it ends."""
+    _require_store(url)
+    store = Store(url)
+    click.get_current_context().call_on_close(store.close)
+    return store
+
+
 def _service(config_path: str | None, workers: int, log_level: str) -> Service:
     settings = _settings(config_path)
     configure_logging(log_level, settings.log_format)
@@ -71,12 +80,13 @@ def _service(config_path: str | None, workers: int, log_level: str) -> Service:
 
 
 class _Commands(click.Group):
-    """A store failing after the start is one line too (exit 2), never a traceback."""
+    """A store failing after the start, or one a newer version migrated, is one line too
+    (exit 2), never a traceback: in every command that opens the store."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, UnknownRevision) as exc:
             click.echo(f"store error: {failure(exc)}", err=True)
             sys.exit(2)
 
@@ -241,8 +251,7 @@ def report(config_path, database_url, ticket_ref, platform, days, override_days,
         where = load_store_settings(config_path, database_url=database_url)
     except ConfigError as exc:
         _config_failure(exc)
-    _require_store(where.database_url)
-    store = Store(where.database_url)
+    store = _store(where.database_url)
     if not store.holds_tierlift():
         click.echo("no tierlift store there (no audit table): give the database_url that "
                    "tierlift serve uses (--database-url, $TIERLIFT_DATABASE_URL or the config "
@@ -312,8 +321,7 @@ def prune(config_path, database_url, dry_run) -> None:
     if not retention.days:
         click.echo("retention_days = 0: everything is kept")
         return
-    _require_store(where.database_url)
-    store = Store(where.database_url)
+    store = _store(where.database_url)
     if not store.holds_tierlift():
         click.echo("no tierlift store there (no audit table): give the database_url that "
                    "tierlift serve uses (--database-url, $TIERLIFT_DATABASE_URL or the config "
@@ -343,15 +351,8 @@ def migrate(config_path, database_url) -> None:
         where = load_store_settings(config_path, database_url=database_url)
     except ConfigError as exc:
         _config_failure(exc)
-    _require_store(where.database_url)
-    store = Store(where.database_url)
-    try:
-        done = store.create_schema()
-    except UnknownRevision as exc:
-        click.echo(f"store error: {exc}", err=True)
-        sys.exit(2)
-    finally:
-        store.close()
+    store = _store(where.database_url)
+    done = store.create_schema()
     before = done.before or ("none (tables of a tierlift before migrations)" if done.legacy
                              else "none (empty database)")
     click.echo(f"schema revision before: {before}")
@@ -370,8 +371,7 @@ def replay(config_path, file) -> None:
     Signatures are not checked: whoever can run this can write the store anyway.
     """
     settings = _settings(config_path)
-    _require_store(settings.database_url)
-    store = Store(settings.database_url)
+    store = _store(settings.database_url)
     store.create_schema()
     parsers = {"zendesk": parse_zendesk, "jira": parse_jira}
     counts = Counter()

@@ -132,7 +132,11 @@ class Service:
         host = host or PolicyHost()
         policies = enabled_policies(settings, host)
         store = Store(settings.database_url)
-        store.create_schema()
+        try:
+            store.create_schema()
+        except BaseException:  # a store a newer version migrated: closed, for a clean exit
+            store.close()
+            raise
         metrics = Metrics(store, platforms=settings.platforms)
         reply = settings.escalation.public_reply
         escalator = Escalator(store, build_connectors(settings, metrics), policies,

@@ -15,6 +15,7 @@ once waits, then finds the database at head.
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,15 @@ from alembic.util import CommandError
 LOCK_KEY = int.from_bytes(b"tierlift", "big")
 # Alembic's ``context`` and ``op`` are process-wide: one upgrade at a time per process too.
 _IN_PROCESS = threading.Lock()
+
+
+def _not_per_connection(record: logging.LogRecord) -> bool:
+    """Alembic's two lines for every migration context, at every start, are left out of the
+    log (its "Running upgrade ..." lines stay): a refused start is its one line alone."""
+    return record.msg not in ("Context impl %s.", "Will assume %s DDL.")
+
+
+logging.getLogger("alembic.runtime.migration").addFilter(_not_per_connection)
 
 
 @dataclass(frozen=True)
