@@ -134,6 +134,7 @@ class Issue:
     team: str | None = None
     resolution: str | None = None  # set while the status is in the done category
     organizations: list[str] = field(default_factory=list)  # JSM organization ids
+    watchers: list[str] = field(default_factory=list)  # accountIds (Cloud), user names (DC)
 
 
 class _Invalid(Exception):
@@ -903,6 +904,45 @@ class JiraEmulator(BaseEmulator):
                                                              "flag are not valid."})
                 comment = self._comment(issue, self.bot, text, public=public, notify=True)
                 return self._reply(201, self._request_comment_json(comment))
+
+        @app.get(f"{api}/issue/<ref>/watchers")
+        def watchers(version: str, ref: str) -> Response:
+            """Get issue watchers: ``isWatching`` (the caller), ``watchCount``, ``watchers``,
+            https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issue-watchers/#api-rest-api-3-issue-issueidorkey-watchers-get,
+            https://docs.atlassian.com/software/jira/docs/api/REST/latest/#api/2/issue-getIssueWatchers."""
+            with self._lock:
+                issue = self._find(ref)
+                if issue is None:
+                    return self._reply(404, NOT_FOUND)
+                return self._reply(200, {
+                    "self": f"{self.site}/rest/api/{version}/issue/{issue.key}/watchers",
+                    "isWatching": self.bot in issue.watchers,
+                    "watchCount": len(issue.watchers),
+                    "watchers": [self._user_json(w, version) for w in issue.watchers]})
+
+        @app.post(f"{api}/issue/<ref>/watchers")
+        def add_watcher(version: str, ref: str) -> Response:
+            """Add watcher: the body is the user as a JSON string, the accountId on Cloud, the
+            user name on Data Center (no body: the caller); 204, 400 for another body, 404
+            for an unknown issue or user,
+            https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issue-watchers/#api-rest-api-3-issue-issueidorkey-watchers-post,
+            https://docs.atlassian.com/software/jira/docs/api/REST/latest/#api/2/issue-addWatcher."""
+            raw = request.get_data()
+            user = self.bot if not raw.strip() else request.get_json(silent=True)
+            if not isinstance(user, str) or not user:
+                kind = "an accountId" if self.cloud else "a user name"
+                return self._reply(400, {"errorMessages": [
+                    f"The request body must be {kind} as a JSON string."], "errors": {}})
+            with self._lock:
+                issue = self._find(ref)
+                if issue is None:
+                    return self._reply(404, NOT_FOUND)
+                if user not in self.users:
+                    return self._reply(404, {"errorMessages": [
+                        f"The user \"{user}\" does not exist."], "errors": {}})
+                if user not in issue.watchers:
+                    issue.watchers.append(user)
+                return self._reply(204, None)
 
         @app.get(f"{api}/issue/<ref>/transitions")
         def transitions(version: str, ref: str) -> Response:
