@@ -302,3 +302,36 @@ def test_check_reports_settings_and_policy_options_together(tmp_path, monkeypatc
         "org_fields, org_tags, priority, tier, route)",
         "config error: policies.vip.priority: expected one of low, normal, high, urgent (or "
         "empty)"]
+
+
+# -- 7. a placeholder or a character no HTTP header carries, in a secret --------------------------
+
+
+@pytest.mark.parametrize("value, line", [
+    ("…", "zendesk.api_token: a placeholder, not the secret: give the real one, best as "
+          "TIERLIFT_ZENDESK__API_TOKEN in the environment"),
+    ("...", "zendesk.api_token: a placeholder, not the secret: give the real one, best as "
+            "TIERLIFT_ZENDESK__API_TOKEN in the environment"),
+    (f"{SECRET}…", "zendesk.api_token: holds a character an HTTP header cannot carry (not "
+                   "Latin-1; a copied placeholder?): give the real secret, best as "
+                   "TIERLIFT_ZENDESK__API_TOKEN in the environment"),
+])
+def test_check_refuses_a_placeholder_or_non_latin1_secret_naming_the_key(tmp_path, value, line):
+    result = check(tmp_path, GOOD.replace(SECRET, value))
+    assert result.exit_code == 2
+    assert result.stderr == f"config error: {line}\n"
+    assert SECRET not in result.output
+
+
+def test_the_same_for_each_secret_from_the_environment(tmp_path, monkeypatch):
+    for variable in ("TIERLIFT_ZENDESK__WEBHOOK_SECRET", "TIERLIFT_ADMIN__TOKEN"):
+        monkeypatch.setenv(variable, "…")
+    jira = ('\n[jira]\nbase_url = "https://acme.atlassian.net"\npat = "p…t"\n'
+            'webhook_token = "t"\ntier_field = "customfield_10050"\n'
+            '[jira.tier_values]\nL1 = "Tier 1"\nL2 = "Tier 2"\nL3 = "Tier 3"\n')
+    result = check(tmp_path, GOOD + jira)
+    assert result.exit_code == 2
+    assert [line.split(":")[1] for line in result.stderr.splitlines()] == [
+        " zendesk.webhook_secret", " jira.pat", " admin.token"]
+    assert "p…t" not in result.output
+    assert "Latin-1" in result.stderr and "TIERLIFT_JIRA__PAT" in result.stderr

@@ -15,12 +15,14 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from urllib.parse import urlparse
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     SecretStr,
     TypeAdapter,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -56,13 +58,40 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _header_safe(section: str) -> AfterValidator:
+    """A token or webhook secret (real ones are ASCII): a copied placeholder ("…") or a
+    character outside Latin-1, which requests cannot put in a header, is refused in one line
+    naming the key and its variable, never the value."""
+
+    def check(secret: SecretStr, info: ValidationInfo) -> SecretStr:
+        value = secret.get_secret_value()
+        variable = f"TIERLIFT_{section}__{info.field_name}".upper()
+        if value and not value.strip(".…"):
+            raise ValueError(f"a placeholder, not the secret: give the real one, best as "
+                             f"{variable} in the environment")
+        try:
+            value.encode("latin-1")
+        except UnicodeEncodeError:
+            raise ValueError(f"holds a character an HTTP header cannot carry (not Latin-1; a "
+                             f"copied placeholder?): give the real secret, best as {variable} "
+                             "in the environment") from None
+        return secret
+
+    return AfterValidator(check)
+
+
+ZendeskSecret = Annotated[SecretStr, _header_safe("zendesk")]
+JiraSecret = Annotated[SecretStr, _header_safe("jira")]
+AdminSecret = Annotated[SecretStr, _header_safe("admin")]
+
+
 class ZendeskSettings(_Section):
     base_url: str | None = None
     subdomain: str | None = None
     email: str | None = None
-    api_token: SecretStr | None = None
-    oauth_token: SecretStr | None = None
-    webhook_secret: SecretStr
+    api_token: ZendeskSecret | None = None
+    oauth_token: ZendeskSecret | None = None
+    webhook_secret: ZendeskSecret
     tier_groups: dict[str, int] = Field(default_factory=dict)
     route_groups: dict[str, int] = Field(default_factory=dict, description="Specialist team "
                                          "(route) name -> id of the Zendesk group.")
@@ -87,10 +116,10 @@ class ZendeskSettings(_Section):
 class JiraSettings(_Section):
     base_url: str
     email: str | None = None
-    api_token: SecretStr | None = None
-    pat: SecretStr | None = None
-    webhook_secret: SecretStr | None = None
-    webhook_token: SecretStr | None = Field(None, description="Data Center, which may not sign "
+    api_token: JiraSecret | None = None
+    pat: JiraSecret | None = None
+    webhook_secret: JiraSecret | None = None
+    webhook_token: JiraSecret | None = Field(None, description="Data Center, which may not sign "
                                             "deliveries: a shared token sent as the "
                                             "X-Tierlift-Token header or ?token= parameter.")
     tier_field: str
@@ -198,10 +227,10 @@ class CalendarSettings(_Section):
 
 
 class AdminSettings(_Section):
-    token: SecretStr | None = Field(None, description="Opens the /admin dashboard: sent as "
-                                    "'Authorization: Bearer <token>', as ?token= from a "
-                                    "browser, or as the basic-auth password. Required unless "
-                                    "tierlift serve listens on loopback only.")
+    token: AdminSecret | None = Field(None, description="Opens the /admin dashboard: sent as "
+                                      "'Authorization: Bearer <token>', as ?token= from a "
+                                      "browser, or as the basic-auth password. Required "
+                                      "unless tierlift serve listens on loopback only.")
 
     @field_validator("token")
     @classmethod
