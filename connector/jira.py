@@ -8,7 +8,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -248,20 +248,29 @@ class JiraConnector:
         return organization
 
     def _slas(self, key: str) -> Iterator[PlatformDeadline]:
-        """The request's running JSM SLA cycles (``/servicedeskapi/request/{key}/sla``)."""
-        response = self.api.get(f"/rest/servicedeskapi/request/{quote(key)}/sla")
-        raise_for_status(response, f"SLAs of request {key}")
-        for sla in response.json().get("values") or ():
-            cycle = sla.get("ongoingCycle")
-            if not cycle:
-                continue  # completed, or not started
-            breach = (cycle.get("breachTime") or {}).get("iso8601")
-            yield PlatformDeadline(
-                metric=str(sla.get("name", "")),
-                due_at=None if cycle.get("paused") or not breach else parse_time(breach),
-                breached=bool(cycle.get("breached")),
-                goal_seconds=((cycle.get("goalDuration") or {}).get("millis") or 0) / 1000
-                or None)
+        """The request's running JSM SLA cycles, every page of Get SLA information
+        (``start``/``limit``, until ``isLastPage``),
+        https://developer.atlassian.com/cloud/jira/service-desk/rest/api-group-request/#api-rest-servicedeskapi-request-issueidorkey-sla-get."""
+        start = 0
+        for _ in range(MAX_PAGES):
+            response = self.api.get(f"/rest/servicedeskapi/request/{quote(key)}/sla",
+                                    start=start, limit=50)
+            raise_for_status(response, f"SLAs of request {key}")
+            page = response.json()
+            values = page.get("values") or []
+            for sla in values:
+                cycle = sla.get("ongoingCycle")
+                if not cycle:
+                    continue  # completed, or not started
+                yield PlatformDeadline(
+                    metric=str(sla.get("name", "")),
+                    due_at=None if cycle.get("paused") else _sla_time(cycle.get("breachTime")),
+                    breached=bool(cycle.get("breached")),
+                    goal_seconds=((cycle.get("goalDuration") or {}).get("millis") or 0) / 1000
+                    or None)
+            start += len(values)
+            if page.get("isLastPage", True) or not values:
+                return
 
     def _priority(self, raw: Mapping[str, Any] | None) -> Priority | None:
         name = (raw or {}).get("name")
@@ -566,6 +575,14 @@ class JiraConnector:
         raise_for_status(response, f"transition {self.transition!r} of issue {key}",
                          rejected=REFUSED)
         return sent
+
+
+def _sla_time(value: Mapping[str, Any] | None) -> datetime | None:
+    """A JSM ``DateDTO``: its ``epochMillis``, else its ``iso8601``."""
+    value = value or {}
+    if isinstance(value.get("epochMillis"), int):
+        return datetime.fromtimestamp(value["epochMillis"] / 1000, UTC)
+    return parse_time(value["iso8601"]) if value.get("iso8601") else None
 
 
 def _project(ref: str) -> str:

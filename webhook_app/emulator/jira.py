@@ -89,6 +89,20 @@ def _millis(moment: datetime) -> int:
     return round(moment.timestamp() * 1000)
 
 
+def _sla_date(moment: datetime) -> dict:
+    """A JSM ``DateDTO``."""
+    return {"iso8601": moment.strftime("%Y-%m-%dT%H:%M:%S+0000"), "jira": _stamp(moment),
+            "friendly": moment.strftime("%d/%b/%y %I:%M %p"), "epochMillis": _millis(moment)}
+
+
+def _sla_duration(span: timedelta) -> dict:
+    """A JSM ``DurationDTO`` (negative once past the goal)."""
+    millis = round(span.total_seconds() * 1000)
+    minutes = abs(millis) // 60000
+    return {"millis": millis, "friendly": f"{'-' if millis < 0 else ''}{minutes // 60}h "
+                                          f"{minutes % 60}m"}
+
+
 @dataclass(frozen=True)
 class User:
     ident: str  # Cloud accountId, Data Center name (and key)
@@ -135,6 +149,7 @@ class Issue:
     resolution: str | None = None  # set while the status is in the done category
     organizations: list[str] = field(default_factory=list)  # JSM organization ids
     watchers: list[str] = field(default_factory=list)  # accountIds (Cloud), user names (DC)
+    slas: list[dict] = field(default_factory=list)  # JSM SLAs: name, goal, start, paused
 
 
 class _Invalid(Exception):
@@ -178,6 +193,7 @@ class JiraEmulator(BaseEmulator):
     rate_limit_headers = ("X-RateLimit-Limit", "X-RateLimit-Remaining", None)
     changelog_page = 100  # histories Cloud inlines in an issue and pages by (smaller in tests)
     comment_page = 100  # comments Cloud inlines in an issue and pages by (smaller in tests)
+    sla_page = 50  # the default and here the most SLAs a /sla page holds (smaller in tests)
     unauthorized_body: ClassVar[dict] = {
         "errorMessages": ["Client must be authenticated to access this resource."], "errors": {}}
     rate_limited_body: ClassVar[dict] = {"errorMessages": ["Rate limit exceeded."], "errors": {}}
@@ -319,6 +335,18 @@ class JiraEmulator(BaseEmulator):
                                      "resolution": (issue.resolution or "Done") if done
                                      else None},
                       "issue_resolved" if done else "issue_generic", at=at, notify=notify)
+
+    def sla(self, key: str, name: str, *, goal_minutes: float, started: datetime,
+            paused: bool = False) -> None:
+        """A JSM SLA of the request (e.g. "Time to first response") with an ongoing cycle of
+        ``goal_minutes`` from ``started`` (24/7 calendar), paused or running."""
+        with self._lock:
+            issue = self.issues[key]
+            if not issue.service_desk:
+                raise ValueError(f"{key} is not a service desk request")
+            issue.slas.append({"id": str(len(issue.slas) + 1), "name": name,
+                               "goal": timedelta(minutes=goal_minutes),
+                               "started": started.astimezone(UTC), "paused": paused})
 
     def announce(self, key: str, actor: str | None = None) -> None:
         """Send the signed ``jira:issue_updated`` webhook for the issue as it is now (default
@@ -581,6 +609,23 @@ class JiraEmulator(BaseEmulator):
         if issue.service_desk:
             body["jsdPublic"] = comment.public
         return body
+
+    def _sla_json(self, issue: Issue, sla: dict) -> dict:
+        """A JSM SLA as Get SLA information shows it, its ongoing cycle as of now."""
+        now = datetime.now(UTC)
+        breach = sla["started"] + sla["goal"]
+        elapsed = min(now, breach) - sla["started"] if sla["paused"] else now - sla["started"]
+        cycle = {"startTime": _sla_date(sla["started"]), "breached": now >= breach,
+                 "paused": sla["paused"], "withinCalendarHours": True,
+                 "goalDuration": _sla_duration(sla["goal"]),
+                 "elapsedTime": _sla_duration(elapsed),
+                 "remainingTime": _sla_duration(sla["goal"] - elapsed)}
+        if not sla["paused"]:
+            cycle["breachTime"] = _sla_date(breach)
+        return {"id": sla["id"], "name": sla["name"], "completedCycles": [],
+                "ongoingCycle": cycle, "slaDisplayFormat": "NEW_SLA_FORMAT",
+                "_links": {"self": f"{self.site}/rest/servicedeskapi/request/{issue.id}/sla/"
+                                   f"{sla['id']}"}}
 
     def _request_comment_json(self, comment: Comment) -> dict:
         """A comment as ``/rest/servicedeskapi`` shows it."""
@@ -904,6 +949,36 @@ class JiraEmulator(BaseEmulator):
                                                              "flag are not valid."})
                 comment = self._comment(issue, self.bot, text, public=public, notify=True)
                 return self._reply(201, self._request_comment_json(comment))
+
+        @app.get("/rest/servicedeskapi/request/<ref>/sla")
+        def slas(ref: str) -> Response:
+            """Get SLA information: a page (``start``, ``limit``, default 50; ``size``,
+            ``isLastPage``, ``_links``) of ``values``, each SLA with ``completedCycles`` and an
+            ``ongoingCycle`` (``startTime``, ``breachTime``, ``breached``, ``paused``,
+            ``withinCalendarHours``, ``goalDuration``, ``elapsedTime``, ``remainingTime``;
+            times as ``iso8601``/``jira``/``friendly``/``epochMillis``, durations as
+            ``millis``/``friendly``),
+            https://developer.atlassian.com/cloud/jira/service-desk/rest/api-group-request/#api-rest-servicedeskapi-request-issueidorkey-sla-get;
+            Data Center: https://docs.atlassian.com/jira-servicedesk/REST/5.12.0/#servicedeskapi/request/{issueIdOrKey}/sla-getSlaInformation."""
+            start = max(request.args.get("start", 0, type=int), 0)
+            limit = min(max(request.args.get("limit", self.sla_page, type=int), 1),
+                        self.sla_page)
+            with self._lock:
+                issue = self._find(ref)
+                if issue is None or not issue.service_desk:
+                    return self._reply(404, {"errorMessage": "Request does not exist or you "
+                                                             "do not have permission to see it."})
+                values = [self._sla_json(issue, sla) for sla in issue.slas]
+            shown = values[start:start + limit]
+            last = start + limit >= len(values)
+            base = f"{self.site}/rest/servicedeskapi"
+            links = {"base": self.site, "context": "",
+                     "self": f"{base}/request/{issue.id}/sla?start={start}&limit={limit}"}
+            if not last:
+                links["next"] = f"{base}/request/{issue.id}/sla?start={start + limit}" \
+                    f"&limit={limit}"
+            return self._reply(200, {"size": len(shown), "start": start, "limit": limit,
+                                     "isLastPage": last, "values": shown, "_links": links})
 
         @app.get(f"{api}/issue/<ref>/watchers")
         def watchers(version: str, ref: str) -> Response:
