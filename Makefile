@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: demo test bench browser clean
+.PHONY: demo test bench browser wrk clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -29,10 +29,18 @@ browser:
 
 # Benchmarks (numbers; bench/decisions.py also fails on a safety count above 0; bench/faults.py
 # on any delivery lost, ticket written twice or stall, and restarts the PostgreSQL cluster twice).
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed wrk
+	$(PY) bench/intake.py
 	$(PY) bench/backtest.py
 	$(PY) bench/decisions.py
 	$(PY) bench/faults.py
+
+# The load generator of bench/intake.py: Debian's wrk, installed once when missing.
+wrk:
+	@command -v wrk >/dev/null || \
+	{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk \
+	    >/dev/null; } || echo "make wrk: wrk is not installed (needs root and apt-get)"
 
 clean:
 	rm -rf $(VENV) *.egg-info
