@@ -250,3 +250,32 @@ def test_issue_needs_online(tmp_path):
     result = CliRunner().invoke(main, ["check", "--issue", "ABC-1"])
     assert result.exit_code == 2
     assert "--issue goes with --online" in result.output
+
+
+def test_one_run_reports_every_problem_of_both_helpdesks_each_in_one_line(tmp_path,
+                                                                          zendesk_team, jira):
+    """An agent bot, a missing group and a missing Jira option: one run, one line each, and
+    the run goes on after each FAIL (a wrong token stops only its own helpdesk's checks)."""
+    zendesk_team.users[900001]["role"] = "agent"
+    result = check_online(tmp_path,
+                          zendesk_table(zendesk_team, groups={"L1": L1, "L2": 999, "L3": L3}),
+                          jira_table(jira, tier_values={"L1": "Tier 1", "L2": "Tier 2",
+                                                        "L3": "Tier 4"}))
+    lines = online_output(result)
+    for line in ("zendesk: ok   sweep: uses the Search API (the bot is an agent; the incremental "
+                 "export needs an admin)",
+                 "zendesk: FAIL tier_groups.L2 = 999: no such group",
+                 "jira: FAIL tier_values.L3 = 'Tier 4': not an option of customfield_10050 "
+                 "(options: 'Tier 1', 'Tier 2', 'Tier 3')"):
+        assert lines.count(line) == 1, line
+    assert result.exit_code == 1
+    wrong = check_online(tmp_path, zendesk_table(zendesk_team, token=WRONG_TOKEN),
+                         jira_table(jira, tier_values={"L1": "Tier 1", "L2": "Tier 2",
+                                                       "L3": "Tier 4"}))
+    lines = online_output(wrong)
+    assert lines[0] == "zendesk: FAIL authentication refused (HTTP 401): check email and " \
+        "api_token"
+    assert not any(line.startswith("zendesk:") for line in lines[1:])
+    assert "jira: FAIL tier_values.L3 = 'Tier 4': not an option of customfield_10050 " \
+        "(options: 'Tier 1', 'Tier 2', 'Tier 3')" in lines
+    only_gets(zendesk_team, jira)
