@@ -12,6 +12,7 @@ come from unique keys, never from memory: a delivery's dedupe key, a ticket's le
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -252,6 +253,75 @@ def _insert(engine: sa.Engine, table: sa.Table):
     return dialect.insert(table)
 
 
+class _Statements:
+    """The receiver's statements, built once per store (their compiled forms are cached)."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        values = {c.name: sa.bindparam(c.name) for c in inbox.c
+                  if c.name not in ("id", "status", "attempts", "processed_at", "audit_id")}
+        self.insert_delivery = (_insert(engine, inbox)
+                                .values(**values, status="pending", attempts=0)
+                                .on_conflict_do_nothing().returning(inbox.c.id))
+        self.insert_ticket = (_insert(engine, tickets)
+                              .values(platform=sa.bindparam("platform"),
+                                      ticket_ref=sa.bindparam("ticket_ref"))
+                              .on_conflict_do_nothing())
+        same = inbox.c.platform == sa.bindparam("platform")
+        self.seen = sa.select(inbox.c.id).where(same, sa.or_(
+            inbox.c.dedupe_key == sa.bindparam("dedupe_key"),
+            sa.and_(sa.bindparam("body_hash", type_=sa.String) .is_not(None),
+                    inbox.c.body_hash == sa.bindparam("body_hash")))).limit(1)
+
+
+class GroupCommit:
+    """Runs ``write(batch)`` for items that arrive together: the first caller writes everything
+    queued so far while later ones queue for the next batch; each caller gets its own item's
+    result (or error) once the batch holding it is written. A batch that fails is written again
+    item by item, so one bad item fails alone."""
+
+    def __init__(self, write: Callable[[list[Any]], list[Any]]) -> None:
+        self._write = write
+        self._writing = threading.Lock()  # held by the caller writing a batch
+        self._queue_lock = threading.Lock()
+        self._queue: list[_Queued] = []
+
+    def submit(self, item: Any) -> Any:
+        queued = _Queued(item)
+        with self._queue_lock:
+            self._queue.append(queued)
+        with self._writing:
+            if not queued.done:
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                self._run(batch)
+        if queued.error is not None:
+            raise queued.error
+        return queued.result
+
+    def _run(self, batch: list[_Queued]) -> None:
+        try:
+            results = self._write([q.item for q in batch])
+        except Exception as exc:
+            if len(batch) == 1:
+                batch[0].finish(error=exc)
+                return
+            for queued in batch:
+                self._run([queued])
+            return
+        for queued, result in zip(batch, results, strict=True):
+            queued.finish(result=result)
+
+
+class _Queued:
+    __slots__ = ("done", "error", "item", "result")
+
+    def __init__(self, item: Any) -> None:
+        self.item, self.done, self.result, self.error = item, False, None, None
+
+    def finish(self, *, result: Any = None, error: BaseException | None = None) -> None:
+        self.result, self.error, self.done = result, error, True
+
+
 class Store:
     def __init__(self, url: str, *, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock
@@ -261,6 +331,8 @@ class Store:
             sa.event.listen(self.engine, "begin", _sqlite_begin)
         else:
             self.engine = sa.create_engine(url, pool_pre_ping=True)
+        self._statements = _Statements(self.engine)
+        self._intake = GroupCommit(self._receive_together)
 
     def _writing(self):
         """A write transaction (on SQLite: BEGIN IMMEDIATE; reads stay deferred and unblocked)."""
@@ -299,38 +371,37 @@ class Store:
     # -- receiving --------------------------------------------------------------------------
 
     def receive(self, delivery: Delivery, *, delay: float = 0.0) -> bool:
-        """Store a delivery durably; ``False`` if its dedupe key was seen before."""
+        """Store a delivery durably; ``False`` if its dedupe key (or body hash) was seen
+        before. A duplicate is found by a read, without the write lock; new deliveries that
+        arrive together are committed together (one transaction, one fsync), each call
+        returning only once its own delivery is committed."""
+        if self._seen(delivery):
+            return False
+        return self._intake.submit((delivery, delay))
+
+    def _seen(self, delivery: Delivery) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(self._statements.seen, {
+                "platform": delivery.platform, "dedupe_key": delivery.dedupe_key,
+                "body_hash": delivery.body_hash}).first() is not None
+
+    def _receive_together(self, batch: list[tuple[Delivery, float]]) -> list[bool]:
         with self._writing() as conn:
-            return self._enqueue(conn, delivery, self.clock(), delay)
+            now = self.clock()
+            return [self._enqueue(conn, delivery, now, delay) for delivery, delay in batch]
 
     def _enqueue(self, conn: sa.Connection, delivery: Delivery, now: float,
                  delay: float) -> bool:
         # RETURNING, not rowcount: with PostgreSQL's implicit RETURNING the rowcount of a
         # skipped INSERT ... ON CONFLICT DO NOTHING is -1, which would read as "stored".
-        inserted = conn.execute(
-            _insert(self.engine, inbox)
-            .values(
-                platform=delivery.platform,
-                dedupe_key=delivery.dedupe_key,
-                ticket_ref=delivery.ticket_ref,
-                kind=delivery.kind,
-                actor=delivery.actor,
-                payload=delivery.payload,
-                body_hash=delivery.body_hash,
-                received_at=now,
-                available_at=now + delay,
-                status="pending",
-                attempts=0,
-            )
-            .on_conflict_do_nothing()
-            .returning(inbox.c.id)
-        ).first() is not None
+        inserted = conn.execute(self._statements.insert_delivery, {
+            "platform": delivery.platform, "dedupe_key": delivery.dedupe_key,
+            "ticket_ref": delivery.ticket_ref, "kind": delivery.kind, "actor": delivery.actor,
+            "payload": delivery.payload, "body_hash": delivery.body_hash, "received_at": now,
+            "available_at": now + delay}).first() is not None
         if inserted:
-            conn.execute(
-                _insert(self.engine, tickets)
-                .values(platform=delivery.platform, ticket_ref=delivery.ticket_ref)
-                .on_conflict_do_nothing()
-            )
+            conn.execute(self._statements.insert_ticket,
+                         {"platform": delivery.platform, "ticket_ref": delivery.ticket_ref})
         return inserted
 
     # -- working ----------------------------------------------------------------------------

@@ -1,0 +1,135 @@
+"""The receiver's path into the store: duplicates found without the write lock, new deliveries
+committed in groups, each caller answered only once its own delivery is committed."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from webhook_app.store import Delivery, GroupCommit, Store
+
+
+def test_items_that_arrive_while_a_batch_is_written_are_written_together():
+    first_started, release = threading.Event(), threading.Event()
+    batches: list[list[int]] = []
+
+    def write(batch: list[int]) -> list[int]:
+        batches.append(list(batch))
+        if batch == [0]:
+            first_started.set()
+            release.wait(5)
+        return [n * 10 for n in batch]
+
+    group = GroupCommit(write)
+    results: dict[int, int] = {}
+
+    def submit(n: int) -> None:
+        results[n] = group.submit(n)
+
+    first = threading.Thread(target=submit, args=(0,))
+    first.start()
+    assert first_started.wait(5)
+    others = [threading.Thread(target=submit, args=(n,)) for n in range(1, 6)]
+    for thread in others:
+        thread.start()
+    _until(lambda: len(group._queue) == 5)
+    assert results == {}  # nobody is answered before its batch is written
+    release.set()
+    for thread in [first, *others]:
+        thread.join(5)
+    assert batches[0] == [0]
+    assert sorted(batches[1]) == [1, 2, 3, 4, 5] and len(batches) == 2
+    assert results == {n: n * 10 for n in range(6)}
+
+
+def test_a_batch_that_fails_is_written_again_item_by_item_so_one_bad_item_fails_alone():
+    started, release = threading.Event(), threading.Event()
+    calls: list[list[str]] = []
+
+    def write(batch: list[str]) -> list[str]:
+        calls.append(sorted(batch))
+        if batch == ["first"]:
+            started.set()
+            release.wait(5)
+        if "bad" in batch:
+            raise ValueError("refused")
+        return [item.upper() for item in batch]
+
+    group = GroupCommit(write)
+    outcomes: dict[str, object] = {}
+
+    def submit(item: str) -> None:
+        try:
+            outcomes[item] = group.submit(item)
+        except ValueError as exc:
+            outcomes[item] = exc
+
+    threads = [threading.Thread(target=submit, args=(item,)) for item in ("first", "bad", "good")]
+    threads[0].start()
+    assert started.wait(5)
+    for thread in threads[1:]:
+        thread.start()
+    _until(lambda: len(group._queue) == 2)  # both wait behind "first", for one batch
+    release.set()
+    for thread in threads:
+        thread.join(5)
+    assert outcomes["first"] == "FIRST" and outcomes["good"] == "GOOD"
+    assert str(outcomes["bad"]) == "refused"
+    assert calls[0] == ["first"] and calls[1] == ["bad", "good"]
+    assert sorted(calls[2:]) == [["bad"], ["good"]]
+
+
+@pytest.fixture
+def db(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    store.create_schema()
+    yield store
+    store.close()
+
+
+def test_a_duplicate_is_answered_while_another_process_holds_the_write_lock(db):
+    delivery = Delivery("zendesk", "event:a", "42", "ticket.comment_added", "{}")
+    assert db.receive(delivery) is True
+    other = Store(db.engine.url.render_as_string(hide_password=False))
+    with other._writing():  # BEGIN IMMEDIATE: SQLite's one write lock, held
+        started = time.monotonic()
+        assert db.receive(delivery) is False
+        assert time.monotonic() - started < 2  # not queued behind the lock (busy_timeout 10 s)
+    other.close()
+
+
+def test_a_replayed_body_hash_is_a_duplicate_found_by_the_read(db):
+    first = Delivery("jira", "webhook:a", "SUP-1", "jira:issue_updated", "{}", body_hash="a" * 64)
+    assert db.receive(first) is True
+    replay = Delivery("jira", "webhook:b", "SUP-1", "jira:issue_updated", "{}",
+                      body_hash="a" * 64)
+    assert db._seen(replay) and db.receive(replay) is False
+    assert not db._seen(Delivery("jira", "webhook:c", "SUP-1", "x", "{}"))
+
+
+def test_concurrent_receivers_store_each_delivery_once(db):
+    keys = [f"event:{n % 40}" for n in range(200)]  # every key five times
+    answers: list[bool] = []
+    lock = threading.Lock()
+
+    def receive(key: str) -> None:
+        new = db.receive(Delivery("zendesk", key, key.rsplit(":", 1)[1], "ticket.created", "{}"))
+        with lock:
+            answers.append(new)
+
+    threads = [threading.Thread(target=receive, args=(key,)) for key in keys]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert answers.count(True) == 40 and answers.count(False) == 160
+    assert db.inbox_counts() == {"pending": 40}
+
+
+def _until(predicate, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.005)
