@@ -71,11 +71,8 @@ def store(settings) -> Store:
 @pytest.fixture
 def zendesk():
     """The loopback Zendesk emulator, serving a small support team (see ``emulated.team``)."""
-    from emulated import team
+    from emulated import served, team
 
     emulator = team()
-    server = emulator.serve()
-    emulator.url = server.url
-    yield emulator
-    emulator.close()
-    server.stop()
+    with served(emulator):
+        yield emulator

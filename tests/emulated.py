@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -166,3 +167,15 @@ def write_jira_config(path: Path, jira, db: Path, *, secret: str | None = None,
         L3 = "Tier 3"
     """).replace("[jira]\n", f"[jira]\n{auth}\n{webhook}\n"))
     return path
+
+
+@contextmanager
+def served(emulator):
+    """``emulator`` listening on loopback, its ``url`` set, until the block ends."""
+    server = emulator.serve()
+    emulator.url = server.url
+    try:
+        yield emulator
+    finally:
+        emulator.close()
+        server.stop()

@@ -7,7 +7,7 @@ import time
 
 import pytest
 import requests
-from emulated import Tierlift, wait_for, write_jira_config
+from emulated import Tierlift, served, wait_for, write_jira_config
 
 from webhook_app.emulator.jira import JiraEmulator
 from webhook_app.signatures import jira_signature
@@ -22,11 +22,8 @@ def jira(request):
     emulator = JiraEmulator(cloud=request.param == "cloud")
     emulator.user(CUSTOMER, "Maya Lind", customer=True)
     emulator.user(AGENT, "Chen")
-    server = emulator.serve()
-    emulator.url = server.url
-    yield emulator
-    emulator.close()
-    server.stop()
+    with served(emulator):
+        yield emulator
 
 
 @pytest.fixture

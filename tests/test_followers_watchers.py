@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from builders import LADDER
+from emulated import served
 
 from connector.errors import NotFound
 from connector.http import ApiSession, BearerAuth
@@ -20,21 +21,15 @@ NOTE = "Moved to tier 2.\nevidence: test"
 @pytest.fixture
 def zendesk():
     emulator = ZendeskEmulator()
-    server = emulator.serve()
-    emulator.url = server.url
-    yield emulator
-    emulator.close()
-    server.stop()
+    with served(emulator):
+        yield emulator
 
 
 @pytest.fixture(params=["cloud", "dc"])
 def jira(request):
     emulator = JiraEmulator(cloud=request.param == "cloud")
-    server = emulator.serve()
-    emulator.url = server.url
-    yield emulator
-    emulator.close()
-    server.stop()
+    with served(emulator):
+        yield emulator
 
 
 def test_zendesk_followers_are_put_and_read_back(zendesk):

@@ -8,6 +8,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from builders import LADDER
+from emulated import served
 
 from connector.http import ApiSession, BearerAuth
 from connector.jira import JiraConnector
@@ -30,22 +31,16 @@ def evaluate(ticket, now: datetime):
 @pytest.fixture
 def zendesk():
     emulator = ZendeskEmulator()
-    server = emulator.serve()
-    emulator.url = server.url
-    yield emulator
-    emulator.close()
-    server.stop()
+    with served(emulator):
+        yield emulator
 
 
 @pytest.fixture(params=["cloud", "dc"])
 def jira(request):
     emulator = JiraEmulator(cloud=request.param == "cloud")
     emulator.sla_page = 1
-    server = emulator.serve()
-    emulator.url = server.url
-    yield emulator
-    emulator.close()
-    server.stop()
+    with served(emulator):
+        yield emulator
 
 
 def test_zendesk_sla_targets_drive_the_policy(zendesk):

@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from builders import LADDER
+from emulated import served
 
 from connector.http import ApiSession, BearerAuth
 from connector.jira import JiraConnector
@@ -21,11 +22,8 @@ TIERS = ("Tier 1", "Tier 2", "Tier 3")
 def jira(request):
     emulator = JiraEmulator(cloud=request.param == "cloud")
     emulator.changelog_page = 3
-    server = emulator.serve()
-    emulator.url = server.url
-    yield emulator
-    emulator.close()
-    server.stop()
+    with served(emulator):
+        yield emulator
 
 
 def seven_changes(jira: JiraEmulator) -> str:

@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from builders import LADDER
+from emulated import served
 
 from connector.http import ApiSession, BearerAuth
 from connector.jira import JiraConnector
@@ -20,11 +21,8 @@ def jira(request):
     emulator = JiraEmulator(cloud=request.param == "cloud")
     emulator.comment_page = 2
     emulator.search_page = 2
-    server = emulator.serve()
-    emulator.url = server.url
-    yield emulator
-    emulator.close()
-    server.stop()
+    with served(emulator):
+        yield emulator
 
 
 def connect(jira: JiraEmulator) -> tuple[JiraConnector, list[str]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import make_settings
+from emulated import served
 
 from plugins.manager import PolicyHost
 from webhook_app.emulator.jira import JiraEmulator
@@ -23,11 +24,8 @@ def jira(request):
     emulator = JiraEmulator(cloud=request.param == "cloud")
     emulator.user(CUSTOMER, "Hannah Weber", customer=True)
     emulator.user(OTHER, "Luc Moreau", customer=True)
-    server = emulator.serve()
-    emulator.url = server.url
-    yield emulator
-    emulator.close()
-    server.stop()
+    with served(emulator):
+        yield emulator
 
 
 @pytest.fixture

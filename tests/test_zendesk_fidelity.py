@@ -13,6 +13,7 @@ import pytest
 import responses
 from builders import LADDER
 from conftest import TIER_GROUPS, ZENDESK_URL
+from emulated import served
 
 from connector.errors import AuthError
 from connector.http import ApiSession, RateBudget
@@ -113,11 +114,8 @@ def emulator(request):
 
     emulator = ZendeskEmulator(role=getattr(request, "param", "agent"))
     emulator.user(501, "Maya Lind")
-    server = emulator.serve()
-    emulator.url = server.url
-    yield emulator
-    emulator.close()
-    server.stop()
+    with served(emulator):
+        yield emulator
 
 
 def connect(emulator) -> tuple[ZendeskConnector, list[str]]:

@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from builders import LADDER
+from emulated import served
 
 from connector.http import ApiSession
 from connector.zendesk import ZendeskConnector
@@ -21,11 +22,8 @@ CUSTOMER, AGENT, TIER1, TIER2 = 501, 601, 101, 102
 def zendesk():
     emulator = ZendeskEmulator()
     emulator.page_size = 2
-    server = emulator.serve()
-    emulator.url = server.url
-    yield emulator
-    emulator.close()
-    server.stop()
+    with served(emulator):
+        yield emulator
 
 
 def connect(zendesk: ZendeskEmulator) -> tuple[ZendeskConnector, list[str]]:
