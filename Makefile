@@ -28,12 +28,17 @@ browser:
 	echo "make browser: chromium is not installed (needs root and apt-get); the browser test will be skipped"
 
 # Benchmarks (numbers; bench/decisions.py also fails on a safety count above 0; bench/faults.py
-# on any delivery lost, ticket written twice or stall, and restarts the PostgreSQL cluster twice).
+# on any delivery lost, ticket written twice or stall, and restarts the PostgreSQL cluster twice;
+# bench/scale.py and bench/two_receivers.py on any ticket written twice or delivery lost; the
+# full-size scale-out figure is in docs/performance.md with its command).
 bench: $(VENV)/.installed wrk
 	$(PY) bench/intake.py
 	$(PY) bench/backtest.py
 	$(PY) bench/decisions.py
 	$(PY) bench/faults.py
+	$(PY) bench/scale.py --tickets 300 --layouts 1x1,1x2,1x4
+	$(PY) bench/two_receivers.py
+	$(PY) bench/ack_latency.py --tickets 100 --rate 5
 
 # The load generator of bench/intake.py: Debian's wrk, installed once when missing.
 wrk:

@@ -1,91 +1,138 @@
-"""Webhook acknowledgement latency and end-to-end escalation time, against the emulator.
+"""End to end: webhook to write-back latency, and API calls per decision, Zendesk and Jira.
 
-Starts the loopback Zendesk emulator with N tickets whose customer asked for a manager, runs
-``tierlift serve`` as its own process (as in production), sends one signed delivery per ticket
-(plus one duplicate each) from C client threads, and reports the 202/200 latency distribution
-and how long until every escalation was written back.
+The loopback emulators (rate limit off, no faults: the figure is tierlift's, not the account's
+request budget) make ``--tickets`` tickets each whose customer asks for a manager (two webhooks
+per ticket: created, then the comment). ``tierlift serve`` runs as its own process; the two
+signed deliveries of a ticket are posted back to back, one ticket every 1/``--rate`` s from
+when it was due (open loop). Printed per helpdesk:
 
-    .venv/bin/python bench/ack_latency.py --tickets 300 --clients 4 [--rate-limit 700]
+- ack p50/p99: the receiver's answer to each post;
+- write-back p50/p99: from the start of the comment's POST to the emulator's recorded tier
+  write for that ticket (it includes the ``coalesce_seconds`` wait, printed with it);
+- API calls per ticket, reads (GET) and writes, as the emulator recorded them, plus the calls
+  that name no ticket; and evaluations per ticket (audit entries).
+
+    .venv/bin/python bench/ack_latency.py [--tickets 200] [--rate 10] [--coalesce 0.5]
+        [--store sqlite|postgres] [--workers 1]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import statistics
+import sys
+import tempfile
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from pathlib import Path
 
+import faults
 import requests
-from loopback import signed, start_tierlift, zendesk_team
+import sqlalchemy as sa
+from loopback import (
+    asking_ticket,
+    close_helpdesks,
+    helpdesks,
+    postgres_database,
+    requests_by_ticket,
+)
 
-CUSTOMER_REQUEST = "[policies.customer_request]\nenabled = true\n"
-
-
-def delivery(ticket: int) -> bytes:
-    return json.dumps({
-        "type": "zen:event-type:ticket.comment_added", "id": str(uuid.uuid4()),
-        "subject": f"zen:ticket:{ticket}", "time": datetime.now(UTC).isoformat(),
-        "detail": {"id": str(ticket), "actor_id": "1"}, "event": {},
-    }).encode()
-
-
-def post(session: requests.Session, url: str, body: bytes) -> tuple[int, float]:
-    headers = signed(body)
-    started = time.perf_counter()
-    status = session.post(url, data=body, headers=headers, timeout=10).status_code
-    return status, (time.perf_counter() - started) * 1000
+from webhook_app.store import audit
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tickets", type=int, default=300)
-    parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--rate-limit", type=int, default=700,
-                        help="the emulated account's API requests per minute")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
+def quantiles(values: list[float]) -> str:
+    q = statistics.quantiles(values, n=100)
+    return f"p50 {q[49]:.0f} ms  p99 {q[98]:.0f} ms"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tickets", type=int, default=200, help="per helpdesk")
+    parser.add_argument("--rate", type=float, default=10, help="tickets a second")
+    parser.add_argument("--coalesce", type=float, default=0.5,
+                        help="worker.coalesce_seconds (tierlift's default: 0.5)")
+    parser.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--workers", type=int, default=1, help="tierlift serve --workers")
+    args = parser.parse_args(argv)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    workdir = Path(tempfile.mkdtemp(prefix="tierlift-e2e-"))
+    if args.store == "sqlite":
+        url, drop = f"sqlite:///{workdir / 'tierlift.db'}", (lambda: None)
+    else:
+        url, drop = postgres_database("tierlift_e2e")
+    captured: list = []
+    zendesk, jira = helpdesks(captured)
+    config = workdir / "tierlift.toml"
+    config.write_text(faults.config_text(url, zendesk, jira).replace(
+        "coalesce_seconds = 0.2", f"coalesce_seconds = {args.coalesce}"))
+    server = faults.Serve(config, workdir / "serve.log", args.workers)
+    print(f"{args.tickets} tickets per helpdesk at {args.rate:g}/s, {args.store}, "
+          f"{args.workers} worker(s), coalesce_seconds {args.coalesce:g}, emulator rate limit "
+          "off", flush=True)
+    try:
+        server.start()
+        db = faults.Inbox(url)
+        for platform in ("zendesk", "jira"):
+            report(platform, args, server, zendesk, jira, captured, db)
+        db.close()
+    finally:
+        server.stop()
+        drop()
+        close_helpdesks(zendesk, jira)
+    return 0
 
-    zendesk = zendesk_team(args.rate_limit)
-    tickets = [zendesk.create_ticket(subject=f"Issue {n}", description="I want to speak to a "
-                                     "manager.", requester_id=1, group_id=101, notify=False)
-               for n in range(args.tickets)]
-    zendesk_server = zendesk.serve()
-    server, base = start_tierlift(zendesk, zendesk_server.url, CUSTOMER_REQUEST,
-                                  "tierlift-bench-")
-    url = f"{base}/webhooks/zendesk"
 
-    bodies = [delivery(t) for t in tickets]
-    session = requests.Session()
-    started = time.perf_counter()
-    with ThreadPoolExecutor(args.clients) as pool:
-        results = list(pool.map(lambda b: post(session, url, b), bodies + bodies))
-    sent = time.perf_counter() - started
-    while len(zendesk.writes()) < len(tickets) and time.perf_counter() - started < 300:
-        time.sleep(0.05)
-    done = time.perf_counter() - started
+def report(platform: str, args: argparse.Namespace, server: faults.Serve, zendesk, jira,
+           captured: list, db: faults.Inbox) -> None:
+    """Post one helpdesk's tickets, wait for their writes, print its figures."""
+    tickets = []
+    for _ in range(args.tickets):
+        start = len(captured)
+        ref = asking_ticket(zendesk, jira, platform)
+        tickets.append((ref, captured[start:len(captured)]))
+    acks: list[float] = []
+    posted: dict[str, float] = {}
+    began = time.monotonic()
+    with requests.Session() as session, ThreadPoolExecutor(8) as pool:
+        def send(n: int) -> None:
+            due = began + n / args.rate
+            time.sleep(max(0.0, due - time.monotonic()))
+            ref, deliveries = tickets[n]
+            for _, body, sign in deliveries:
+                posted[ref] = time.time()
+                sent = time.perf_counter()
+                session.post(f"{server.url}/webhooks/{platform}", data=body,
+                             headers=sign(body), timeout=10).raise_for_status()
+                acks.append((time.perf_counter() - sent) * 1000)
 
-    statuses = sorted({s for s, _ in results})
-    latencies = sorted(ms for _, ms in results)
-    quantiles = statistics.quantiles(latencies, n=100)
-    print(f"{len(results)} deliveries ({args.tickets} new + {args.tickets} duplicates) from "
-          f"{args.clients} clients in {sent:.2f}s = {len(results) / sent:.0f}/s; "
-          f"statuses {statuses}")
-    print(f"ack latency ms: p50 {quantiles[49]:.1f}  p95 {quantiles[94]:.1f}  "
-          f"p99 {quantiles[98]:.1f}  max {latencies[-1]:.1f}")
-    refused = sum(1 for r in zendesk.requests if r.status == 429)
-    print(f"API requests {len(zendesk.requests)}, answered 429 (rate limited): {refused}")
-    print(f"{len(zendesk.writes())}/{args.tickets} escalations written, all within "
-          f"{done:.2f}s of the first delivery ({args.tickets / done:.1f} tickets/s, one "
-          f"worker, 4 API calls each, account limit {args.rate_limit} requests/min)")
-    server.terminate()
-    server.wait(10)
-    zendesk_server.stop()
+        for future in [pool.submit(send, n) for n in range(len(tickets))]:
+            future.result()
+
+    def writes() -> dict[str, list]:
+        calls = requests_by_ticket(zendesk, jira)
+        return {ref: [r for r in calls.get((platform, ref), [])
+                      if faults.tier_moves(platform, [r], jira.tier_field)]
+                for ref, _ in tickets}
+
+    faults.wait_for(lambda: all(writes().values()), 60)
+    written = writes()
+    latencies = [(w[0].at - posted[ref]) * 1000 for ref, w in written.items() if w]
+    calls = requests_by_ticket(zendesk, jira)
+    mine = [calls.get((platform, ref), []) for ref, _ in tickets]
+    emulator = zendesk if platform == "zendesk" else jira
+    other = len(emulator.requests) - sum(len(c) for c in mine)
+    reads = sum(r.method == "GET" for c in mine for r in c) / len(tickets)
+    changes = sum(r.method != "GET" for c in mine for r in c) / len(tickets)
+    with db.engine.connect() as conn:
+        evaluations = conn.execute(sa.select(sa.func.count()).select_from(audit)
+                                   .where(audit.c.platform == platform)).scalar()
+    print(f"{platform}: ack {quantiles(acks)}; write-back {quantiles(latencies)} "
+          f"({len(latencies)}/{len(tickets)} written; includes the {args.coalesce:g} s "
+          f"coalesce wait)\n  API calls per ticket: {reads:.2f} reads + {changes:.2f} writes, "
+          f"plus {other} calls naming no ticket in all; evaluations per ticket "
+          f"{evaluations / len(tickets):.2f}", flush=True)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -3,16 +3,24 @@ process against it, with signed deliveries."""
 
 from __future__ import annotations
 
+import os
+import re
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import faults
 import requests
+import sqlalchemy as sa
 
+from webhook_app.emulator.base import BaseEmulator, Recorded
+from webhook_app.emulator.jira import JiraEmulator
 from webhook_app.emulator.zendesk import ZendeskEmulator
 from webhook_app.signatures import ZENDESK_SIGNATURE, ZENDESK_TIMESTAMP, zendesk_signature
 
@@ -83,3 +91,98 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+# -- both helpdesks, their webhooks captured, for the scale-out and end-to-end benchmarks -------
+
+RATE_LIMIT_OFF = 1_000_000_000  # requests a minute: the emulators never answer 429
+
+
+class Captured:
+    """An emulator's webhook sender that keeps each signed delivery for the benchmark to post
+    (``deliveries``: (platform, body, sign) in the order the helpdesk made them)."""
+
+    def __init__(self, platform: str, deliveries: list) -> None:
+        self._platform, self._deliveries = platform, deliveries
+
+    def send(self, body: bytes, sign) -> None:
+        self._deliveries.append((self._platform, body, sign))
+
+    def close(self) -> None:
+        pass
+
+
+def helpdesks(deliveries: list) -> tuple[ZendeskEmulator, JiraEmulator]:
+    """The fault suite's Zendesk and Jira on loopback with no rate limit and no faults, their
+    webhooks (signed with faults.SECRET) appended to ``deliveries``."""
+    zendesk = ZendeskEmulator(rate_limit=RATE_LIMIT_OFF)
+    zendesk.user(faults.MAYA, "Maya Lind")
+    zendesk.user(faults.ANA, "Ana", role="agent")
+    zendesk.group(faults.L1, faults.ANA)
+    zendesk.group(faults.L2)
+    zendesk.group(faults.L3)
+    jira = JiraEmulator(rate_limit=RATE_LIMIT_OFF)
+    jira.user(faults.CUSTOMER, "Maya Lind", customer=True)
+    jira.user(faults.AGENT, "Chen")
+    for emulator, platform in ((zendesk, "zendesk"), (jira, "jira")):
+        emulator.webhook_secret = faults.SECRET
+        emulator.sender = Captured(platform, deliveries)
+        emulator.server = emulator.serve()
+        emulator.url = emulator.server.url
+    return zendesk, jira
+
+
+def asking_ticket(zendesk: ZendeskEmulator, jira: JiraEmulator, platform: str) -> str:
+    """A new ticket whose customer then asks for a manager (two webhooks captured: created,
+    commented); returns its reference."""
+    if platform == "zendesk":
+        ticket = zendesk.create_ticket(subject="Charged twice", description="I was charged "
+                                       "twice.", requester_id=faults.MAYA, group_id=faults.L1,
+                                       assignee_id=faults.ANA)
+        zendesk.customer_comment(ticket, faults.ASK)
+        return str(ticket)
+    key = jira.create_issue("Invoices export fails", "Export gives error 500.", faults.CUSTOMER)
+    jira.customer_comment(key, faults.ASK)
+    return key
+
+
+def requests_by_ticket(zendesk: ZendeskEmulator,
+                       jira: JiraEmulator) -> dict[tuple[str, str], list[Recorded]]:
+    """Every API request the emulators recorded, by the ticket its path names (one pass: the
+    emulators' ``writes(ticket)`` scans the whole log per call)."""
+    keys = {issue.id: key for key, issue in jira.issues.items()}  # a path may name the id
+    found: dict[tuple[str, str], list[Recorded]] = defaultdict(list)
+    for platform, emulator, pattern in (("zendesk", zendesk, _ZENDESK_TICKET),
+                                        ("jira", jira, _JIRA_ISSUE)):
+        for recorded in list(emulator.requests):
+            if match := pattern.search(recorded.path):
+                ref = match.group(1)
+                found[platform, keys.get(ref, ref)].append(recorded)
+    return found
+
+
+_ZENDESK_TICKET = re.compile(r"/tickets/(\d+)(?:\.json|/)")
+_JIRA_ISSUE = re.compile(r"/(?:issue|request)/([^/]+)")
+
+
+def close_helpdesks(*emulators: BaseEmulator) -> None:
+    for emulator in emulators:
+        emulator.server.stop()
+        emulator.close()
+
+
+def postgres_database(prefix: str) -> tuple[str, Callable[[], None]]:
+    """A fresh database ``<prefix>_<pid>`` on faults.PG_ADMIN's server, and how to drop it."""
+    admin = sa.create_engine(faults.PG_ADMIN, isolation_level="AUTOCOMMIT",
+                             poolclass=sa.pool.NullPool)
+    name = f"{prefix}_{os.getpid()}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.dispose()
+
+    return admin.url.set(database=name).render_as_string(hide_password=False), drop
