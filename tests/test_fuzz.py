@@ -342,7 +342,8 @@ def postgres_app(tmp_path_factory):
         admin.dispose()
         pytest.skip(f"no PostgreSQL at {POSTGRES}: {exc.orig}")
     store = Store(POSTGRES)
-    store.engine = store.engine.execution_options(schema_translate_map={None: schema})
+    store.engine.dispose()  # its own schema, by search_path as a deployment would set it
+    store.engine = sa.create_engine(POSTGRES, connect_args={"options": f"-csearch_path={schema}"})
     metadata.create_all(store.engine)
     app, _ = _app(tmp_path_factory.mktemp("fuzz-pg"), store)
     yield app.test_client()

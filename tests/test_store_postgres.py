@@ -39,7 +39,8 @@ def pg():
         pytest.skip(f"no PostgreSQL at {URL}: {exc.orig}")
     clock = Clock()
     store = Store(URL, clock=clock)
-    store.engine = store.engine.execution_options(schema_translate_map={None: schema})
+    store.engine.dispose()  # its own schema, by search_path as a deployment would set it
+    store.engine = sa.create_engine(URL, connect_args={"options": f"-csearch_path={schema}"})
     metadata.create_all(store.engine)
     yield store, clock
     store.close()

@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -253,24 +254,41 @@ def _insert(engine: sa.Engine, table: sa.Table):
     return dialect.insert(table)
 
 
+class _DriverStatement:
+    """A Core statement compiled once for the engine's driver, run on a raw DBAPI cursor: the
+    receiver's hot path skips SQLAlchemy's per-execution machinery (its errors are still
+    raised as SQLAlchemy's, see :meth:`Store._driver`)."""
+
+    def __init__(self, engine: sa.Engine, statement: sa.Executable) -> None:
+        compiled = statement.compile(dialect=engine.dialect)
+        self.sql = compiled.string
+        self.order = compiled.positiontup  # None for a driver with named parameters
+
+    def params(self, values: dict[str, Any]) -> tuple | dict[str, Any]:
+        return values if self.order is None else tuple(values[n] for n in self.order)
+
+
 class _Statements:
-    """The receiver's statements, built once per store (their compiled forms are cached)."""
+    """The receiver's statements, compiled once per store."""
 
     def __init__(self, engine: sa.Engine) -> None:
-        values = {c.name: sa.bindparam(c.name) for c in inbox.c
+        values = {c.name: sa.bindparam(c.name, type_=c.type) for c in inbox.c
                   if c.name not in ("id", "status", "attempts", "processed_at", "audit_id")}
-        self.insert_delivery = (_insert(engine, inbox)
-                                .values(**values, status="pending", attempts=0)
-                                .on_conflict_do_nothing().returning(inbox.c.id))
-        self.insert_ticket = (_insert(engine, tickets)
-                              .values(platform=sa.bindparam("platform"),
-                                      ticket_ref=sa.bindparam("ticket_ref"))
-                              .on_conflict_do_nothing())
-        same = inbox.c.platform == sa.bindparam("platform")
-        self.seen = sa.select(inbox.c.id).where(same, sa.or_(
-            inbox.c.dedupe_key == sa.bindparam("dedupe_key"),
-            sa.and_(sa.bindparam("body_hash", type_=sa.String) .is_not(None),
-                    inbox.c.body_hash == sa.bindparam("body_hash")))).limit(1)
+        self.insert_delivery = _DriverStatement(engine, (
+            _insert(engine, inbox)
+            .values(**values, status=sa.literal_column("'pending'"),
+                    attempts=sa.literal_column("0"))
+            .on_conflict_do_nothing().returning(inbox.c.id)))
+        self.insert_ticket = _DriverStatement(engine, (
+            _insert(engine, tickets)
+            .values(platform=sa.bindparam("platform", type_=sa.String),
+                    ticket_ref=sa.bindparam("ticket_ref", type_=sa.String))
+            .on_conflict_do_nothing()))
+        body_hash = sa.bindparam("body_hash", type_=sa.String)
+        self.seen = _DriverStatement(engine, sa.select(inbox.c.id).where(
+            inbox.c.platform == sa.bindparam("platform", type_=sa.String),
+            sa.or_(inbox.c.dedupe_key == sa.bindparam("dedupe_key", type_=sa.String),
+                   sa.and_(body_hash.is_not(None), inbox.c.body_hash == body_hash))))
 
 
 class GroupCommit:
@@ -380,28 +398,78 @@ class Store:
         return self._intake.submit((delivery, delay))
 
     def _seen(self, delivery: Delivery) -> bool:
-        with self.engine.connect() as conn:
-            return conn.execute(self._statements.seen, {
+        seen = self._statements.seen
+        with self._driver() as cursor:
+            cursor.execute(seen.sql, seen.params({
                 "platform": delivery.platform, "dedupe_key": delivery.dedupe_key,
-                "body_hash": delivery.body_hash}).first() is not None
+                "body_hash": delivery.body_hash}))
+            return cursor.fetchone() is not None
 
     def _receive_together(self, batch: list[tuple[Delivery, float]]) -> list[bool]:
-        with self._writing() as conn:
+        insert, ticket = self._statements.insert_delivery, self._statements.insert_ticket
+        results = []
+        with self._driver(write=True) as cursor:
             now = self.clock()
-            return [self._enqueue(conn, delivery, now, delay) for delivery, delay in batch]
+            for delivery, delay in batch:
+                cursor.execute(insert.sql, insert.params({
+                    "platform": delivery.platform, "dedupe_key": delivery.dedupe_key,
+                    "ticket_ref": delivery.ticket_ref, "kind": delivery.kind,
+                    "actor": delivery.actor, "payload": delivery.payload,
+                    "body_hash": delivery.body_hash, "received_at": now,
+                    "available_at": now + delay}))
+                # RETURNING, not rowcount: a skipped INSERT ... ON CONFLICT DO NOTHING
+                # returns no row
+                new = cursor.fetchone() is not None
+                if new:
+                    cursor.execute(ticket.sql, ticket.params(
+                        {"platform": delivery.platform, "ticket_ref": delivery.ticket_ref}))
+                results.append(new)
+        return results
+
+    @contextmanager
+    def _driver(self, *, write: bool = False) -> Iterator[Any]:
+        """A DBAPI cursor on a pooled connection; ``write``: in a write transaction (SQLite:
+        BEGIN IMMEDIATE) committed at the end. The driver's errors are raised as SQLAlchemy's
+        (the receiver answers those 503), and the connection goes back to the pool."""
+        dbapi = self.engine.dialect.loaded_dbapi
+        connection = self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            if write and self.engine.dialect.name == "sqlite":
+                cursor.execute("BEGIN IMMEDIATE")
+            yield cursor
+            cursor.close()
+            if write:
+                connection.commit()
+        except dbapi.Error as exc:  # the connection may be broken: replace it
+            connection.invalidate()
+            raise sa.exc.DBAPIError.instance("(receiver)", None, exc, dbapi.Error) from exc
+        except BaseException:
+            connection.rollback()
+            raise
+        finally:
+            connection.close()
 
     def _enqueue(self, conn: sa.Connection, delivery: Delivery, now: float,
                  delay: float) -> bool:
+        """Enqueue inside a transaction of the store's own (re-evaluations, sweeps, deadlines)."""
         # RETURNING, not rowcount: with PostgreSQL's implicit RETURNING the rowcount of a
         # skipped INSERT ... ON CONFLICT DO NOTHING is -1, which would read as "stored".
-        inserted = conn.execute(self._statements.insert_delivery, {
-            "platform": delivery.platform, "dedupe_key": delivery.dedupe_key,
-            "ticket_ref": delivery.ticket_ref, "kind": delivery.kind, "actor": delivery.actor,
-            "payload": delivery.payload, "body_hash": delivery.body_hash, "received_at": now,
-            "available_at": now + delay}).first() is not None
+        inserted = conn.execute(
+            _insert(self.engine, inbox)
+            .values(platform=delivery.platform, dedupe_key=delivery.dedupe_key,
+                    ticket_ref=delivery.ticket_ref, kind=delivery.kind, actor=delivery.actor,
+                    payload=delivery.payload, body_hash=delivery.body_hash, received_at=now,
+                    available_at=now + delay, status="pending", attempts=0)
+            .on_conflict_do_nothing()
+            .returning(inbox.c.id)
+        ).first() is not None
         if inserted:
-            conn.execute(self._statements.insert_ticket,
-                         {"platform": delivery.platform, "ticket_ref": delivery.ticket_ref})
+            conn.execute(
+                _insert(self.engine, tickets)
+                .values(platform=delivery.platform, ticket_ref=delivery.ticket_ref)
+                .on_conflict_do_nothing()
+            )
         return inserted
 
     # -- working ----------------------------------------------------------------------------
