@@ -130,8 +130,11 @@ class JiraConnector:
             self._me = user_id(response.json())
         return self._me
 
-    def fetch(self, ref: str, *, needs: frozenset[str] = frozenset()) -> Ticket:
-        """The issue as it is now, with comments and tier history (one request, usually).
+    def fetch(self, ref: str, *, needs: frozenset[str] = frozenset(),
+              reuse: bool = False) -> Ticket:
+        """The issue as it is now, with comments and tier history (one request, usually; so
+        ``reuse``, which lets Zendesk's connector skip reads of an unchanged ticket, changes
+        nothing here).
 
         Comments are always read: they also show whether our own note is already there. With
         the ``organization`` need, a JSM issue's first organization is read too. An answer

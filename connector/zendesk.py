@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import copy
+import email.utils
 import logging
 import re
+import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from itertools import chain, islice
@@ -48,8 +51,39 @@ ID = re.compile(r"[0-9]+")  # Zendesk ids, the only refs a URL is built from
 SLA_UNITS = (("minutes", 60), ("hours", 3600), ("days", 86400))  # an SLA target's length
 
 
+# Ticket versions whose comments and history a worker process keeps, and how long after a
+# version's ``updated_at`` (whole seconds) a read must come to be kept: a change within the
+# same second would not change the version.
+VERSIONS_KEPT = 2048
+SETTLED = timedelta(seconds=2)
+
+
 def parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value)
+
+
+class VersionCache:
+    """A bounded LRU of what was read about one version of a ticket (a version's comments and
+    history never change), so that re-evaluating an unchanged ticket reads the ticket alone."""
+
+    def __init__(self, size: int = VERSIONS_KEPT) -> None:
+        self._size = size
+        self._items: OrderedDict[Hashable, dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> dict[str, Any] | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: Hashable, value: dict[str, Any]) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
 
 
 class ZendeskConnector:
@@ -75,6 +109,7 @@ class ZendeskConnector:
         self._export_refused = False  # the export answered 403: the sweep searches instead
         self.search_page_size = 100  # smaller in tests
         self.search_limit = SEARCH_LIMIT
+        self.versions = VersionCache()
 
     def tier_of_group(self, group_id: object) -> str:
         return self._tier_of_group.get(str(group_id), self.ladder.default)
@@ -87,9 +122,12 @@ class ZendeskConnector:
             self._me = str(response.json()["user"]["id"])
         return self._me
 
-    def fetch(self, ref: str, *, needs: frozenset[str] = NEEDS) -> Ticket:
+    def fetch(self, ref: str, *, needs: frozenset[str] = NEEDS, reuse: bool = False) -> Ticket:
         """The ticket as it is now; ``needs`` says which extra reads policies asked for.
 
+        The comments and history read are kept per version (once settled, see ``SETTLED``) in
+        :attr:`versions`; with ``reuse`` (nothing reported a change) those of the version the
+        ticket read shows are taken from there: an unchanged ticket costs one read.
         Raises :class:`Misdirected` when the answer is about another ticket than ``ref``.
         """
         if not ID.fullmatch(ref):
@@ -102,16 +140,29 @@ class ZendeskConnector:
             raise Misdirected(f"ticket {ref}: the helpdesk answered for ticket "
                               f"{raw.get('id')} when ticket {ref} was asked; nothing written")
         ticket = self.parse_ticket(raw)
+        settled = _server_time(response) - ticket.updated_at >= SETTLED
         if "platform_sla" in needs:
             ticket = replace(ticket, platform_deadlines=tuple(_slas(raw)))
         if "comments" in needs:
-            comments, locale = self._comments(ticket)
-            ticket = replace(ticket, comments=comments, locale=locale)
+            ticket = replace(ticket, **self._of_version("comments", ticket, settled, reuse,
+                                                         self._comments))
         if "history" in needs:
-            ticket = self._history(ticket)
+            ticket = replace(ticket, **self._of_version("history", ticket, settled, reuse,
+                                                         self._history))
         if "organization" in needs and ticket.organization_id:
             ticket = replace(ticket, organization=self._organization(ticket.organization_id))
         return ticket
+
+    def _of_version(self, part: str, ticket: Ticket, settled: bool, reuse: bool,
+                    read: Callable[[Ticket], dict[str, Any]]) -> dict[str, Any]:
+        """``read(ticket)``, or (``reuse``) what it gave for this version of the ticket before."""
+        key = (PLATFORM, ticket.ref, ticket.version, part)
+        found = self.versions.get(key) if reuse else None
+        if found is None:
+            found = read(ticket)
+            if settled:
+                self.versions.put(key, found)
+        return found
 
     def _organization(self, org_id: str) -> Organization:
         """The organization, cached for a few minutes: it rarely changes, tickets come often."""
@@ -152,9 +203,9 @@ class ZendeskConnector:
             followers=tuple(str(f) for f in raw.get("follower_ids") or ()),
         )
 
-    def _comments(self, ticket: Ticket) -> tuple[tuple[Comment, ...], str | None]:
-        """Every comment, oldest first, and the requester's locale (from the side-loaded users:
-        the helpdesk's own word on the customer's language)."""
+    def _comments(self, ticket: Ticket) -> dict[str, Any]:
+        """``comments``: every comment, oldest first, and ``locale``: the requester's locale
+        (from the side-loaded users: the helpdesk's own word on the customer's language)."""
         me = self.whoami()
         path = f"/api/v2/tickets/{ticket.ref}/comments.json"
         params = {"include": "users", "page[size]": 100}
@@ -175,12 +226,13 @@ class ZendeskConnector:
                     body=raw.get("plain_body") or raw.get("body") or "",
                     created_at=parse_time(raw["created_at"]),
                 ))
-        return tuple(comments), locale
+        return {"comments": tuple(comments), "locale": locale}
 
-    def _history(self, ticket: Ticket) -> Ticket:
-        """The ticket with what its audit trail says: group changes as tier changes and team
-        (route) changes, each starting with the group the ticket was created in; how often it
-        was reopened (solved or closed, then open again); status and priority changes."""
+    def _history(self, ticket: Ticket) -> dict[str, Any]:
+        """What the ticket's audit trail says, as :class:`Ticket` fields: group changes as tier
+        changes and team (route) changes, each starting with the group the ticket was created
+        in; how often it was reopened (solved or closed, then open again); status and priority
+        changes."""
         changes: list[TierChange] = []
         routes: list[tuple[datetime, str | None]] = []
         statuses: list[tuple] = []
@@ -211,12 +263,11 @@ class ZendeskConnector:
                             str(event.get("previous_value")))))
                     changes.append(TierChange(at, self.tier_of_group(event.get("value"))))
                     routes.append((at, self._route_of_group.get(str(event.get("value")))))
-        return replace(ticket, tier_history=tuple(changes or [TierChange(ticket.created_at,
-                                                                         ticket.tier)]),
-                       reopens=reopens, status_history=tuple(statuses),
-                       route_history=tuple(routes or [(ticket.created_at, ticket.route)]),
-                       priority_history=tuple(priorities
-                                              or [(ticket.created_at, ticket.priority)]))
+        return {"tier_history": tuple(changes or [TierChange(ticket.created_at, ticket.tier)]),
+                "reopens": reopens, "status_history": tuple(statuses),
+                "route_history": tuple(routes or [(ticket.created_at, ticket.route)]),
+                "priority_history": tuple(priorities
+                                          or [(ticket.created_at, ticket.priority)])}
 
     def recently_updated(self, since: datetime, *,
                          open_only: bool = True) -> Iterator[tuple[str, str]]:
@@ -405,6 +456,14 @@ class ZendeskConnector:
         if response.status_code >= 400:
             log.warning("public reply on %s refused: HTTP %s", path, response.status_code)
         return SentRequest("PUT", path, body, response.status_code)
+
+
+def _server_time(response) -> datetime:
+    """When the helpdesk answered (its ``Date`` header), else now by our clock."""
+    try:
+        return email.utils.parsedate_to_datetime(response.headers["Date"])
+    except (KeyError, TypeError, ValueError):
+        return datetime.now(UTC)
 
 
 def _search_time(moment: datetime) -> str:

@@ -38,13 +38,17 @@ MAX_BACKOFF = 600.0
 RELATED_WINDOW = timedelta(days=90)
 BACKFILL_TTL = 3600.0  # seconds: how long a requester's or organization's search is reused
 UNCONFIRMED_LOOKBACK = 20  # a ticket's latest audits searched for a write left unconfirmed
+# Deliveries tierlift enqueues itself (a deadline, the sweep, a look after another ticket):
+# they report no change, so an unchanged ticket's comments and history read before are reused.
+# A helpdesk's delivery is always read afresh: not every change is known to bump the version.
+REEVALUATIONS = frozenset({"deadline", "sweep", "reevaluate"})
 
 
 class Connector(Protocol):
     platform: str
 
     def whoami(self) -> str: ...
-    def fetch(self, ref: str, *, needs: frozenset[str]) -> Ticket: ...
+    def fetch(self, ref: str, *, needs: frozenset[str], reuse: bool) -> Ticket: ...
     def escalate(self, ticket: Ticket, write: TierWrite) -> WriteResult: ...
     def tickets_of(self, kind: str, ident: str, since: datetime) -> list[TicketSummary]: ...
 
@@ -174,10 +178,11 @@ class Escalator:
         audited as the escalation it was, never written again."""
         rounds = record.detail.setdefault("rounds", [])
         unconfirmed = self._unconfirmed_write(claim)
+        reuse = all(e.kind in REEVALUATIONS for e in claim.entries)
         for _ in range(MAX_ROUNDS):
             # our note tells our write: read the comments to look for it
             needs = self.policies.needs | {"comments"} if unconfirmed else self.policies.needs
-            ticket = connector.fetch(claim.ticket_ref, needs=needs)
+            ticket = connector.fetch(claim.ticket_ref, needs=needs, reuse=reuse)
             self.store.index(ticket)
             if "related" in self.policies.needs:
                 self._backfill(ticket, connector, record)
