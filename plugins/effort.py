@@ -231,7 +231,8 @@ def _confirmed(ticket, options: Options) -> bool:
         if comment.public and comment.author_role is AuthorRole.AGENT:
             verdict = None
         elif comment.from_customer:
-            if any(_find(_words(comment.body), p) for p in contradicts):
+            words = _words(comment.body)
+            if any(_find(words, p) for p in contradicts):
                 verdict = False
             elif _confirms(comment.body, confirms):
                 verdict = True
@@ -268,7 +269,9 @@ def _phrase_words(confirms: tuple[str, ...], contradicts: tuple[str, ...]):
 def _words(text: str) -> list[str]:
     """Lower-case words without accents, and commas; an apostrophe splits ("c'est": c, est)."""
     folded = unicodedata.normalize("NFKD", text.casefold())
-    return _WORD.findall("".join(c for c in folded if not unicodedata.combining(c)))
+    if not folded.isascii():  # ASCII has no combining marks
+        folded = "".join(c for c in folded if not unicodedata.combining(c))
+    return _WORD.findall(folded)
 
 
 def _find(words: list[str], phrase: tuple[str, ...]) -> list[int]:

@@ -223,9 +223,12 @@ def symptoms(text: str) -> dict[str, str]:
 _STATUS_CODE = re.compile(r"(?<![\w.,:/#$€£-])[45]0\d(?![\w.,:/%€£-])")
 
 
+@lru_cache(maxsize=8192)
 def words_of(words_in: SubjectWords, text: str, *, named: bool = True) -> frozenset[str]:
     """The significant words of ``text``, their roots; with ``named``, a symptom named in any
-    language stands for the words that named it, and an HTTP error status is a word."""
+    language stands for the words that named it, and an HTTP error status is a word. Cached:
+    incident and repeat_issue read the same recent tickets' subjects and first messages at
+    every evaluation."""
     words = set(map(root, words_in(text)))
     if named:
         for symptom, term in symptoms(text).items():

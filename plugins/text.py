@@ -17,6 +17,8 @@ from bisect import bisect_right
 from collections.abc import Callable
 from functools import cached_property, lru_cache
 from itertools import accumulate
+from re import _constants as _c
+from re import _parser
 from typing import TypeVar
 
 from connector.ticket import AuthorRole, Comment, Ticket
@@ -108,6 +110,11 @@ class Matcher:
         self.terms: list[tuple[str, re.Pattern[str], frozenset[bytes]]] = []
         self.variants: dict[bytes, set[bytes]] = {}  # a token, or a last one's plural -> token
         self.scan: list[str] = []  # terms without a plain word to gate them: always tried
+        # a string -> the scanned terms that cannot match without it or another of theirs (the
+        # longest literal of "login*", "webhook* ... fail*"; of a pattern, see _needed): a
+        # scanned term is tried only when one of its strings is in the text
+        self.scanned: dict[str, list[int]] = {}
+        self.unscanned: list[int] = []  # scanned terms without such strings: always tried
         self.gated: dict[bytes, list[int]] = {}  # token -> the terms it gates
         self.negation = negation
         self.exclude = Matcher(exclude) if exclude else None
@@ -122,6 +129,13 @@ class Matcher:
             required = [t for t in words if len(t) > 3] or sorted(words, key=len)[-1:]
             if not required:
                 self.scan.append(normal)
+                pieces = [w.rstrip("*") for w in plain.split() if w.rstrip("*")]
+                needed = [max(pieces, key=len)] if pieces else \
+                    () if plain else _needed(regex.pattern, regex.flags)
+                for string in needed:
+                    self.scanned.setdefault(string, []).append(len(self.terms))
+                if not needed:
+                    self.unscanned.append(len(self.terms))
             for token in required:
                 self.variants.setdefault(token, set()).add(token)
             if plural and words and words[-1] in required:
@@ -138,10 +152,16 @@ class Matcher:
         out."""
         present = {t for token in self.keys.intersection(text.tokens) for t in self.variants[token]}
         candidates = sorted(i for token in present for i in self.gated.get(token, ()))
-        if self.scan:
-            scanned = {i for i, (_, _, required) in enumerate(self.terms) if not required}
-            candidates = sorted({*candidates, *scanned})
         lower = text.lower
+        if self.scan:
+            if _CASE_ODD.isdisjoint(lower):  # else a pattern's needed strings may miss
+                scanned = {i for string, terms in self.scanned.items() if string in lower
+                           for i in terms}
+                scanned.update(self.unscanned)
+            else:
+                scanned = {i for terms in self.scanned.values() for i in terms}
+                scanned.update(self.unscanned)
+            candidates = sorted(scanned.union(candidates))
         excluded = None
         for term, regex, required in map(self.terms.__getitem__, candidates):
             if required <= present:
@@ -164,6 +184,44 @@ class Matcher:
     def first_matches(self, text: CustomerText) -> dict[str, re.Match[str]]:
         """Each term present -> its first occurrence."""
         return dict(self.occurrences(text, first_only=True))
+
+
+# Characters an ASCII letter matches case-insensitively: long s, Kelvin sign, dotted and dotless i
+_CASE_ODD = frozenset("\u017f\u212a\u0130\u0131")
+
+
+def _needed(pattern: str, flags: int) -> tuple[str, ...]:
+    """Strings a pattern cannot match without one of (in lower-case text), from its parse: a
+    literal run, or each alternative's, of some element every match has; () when none is
+    found. Lets ``occurrences`` skip a pattern a ticket's text cannot match, unscanned."""
+    try:
+        return _one_of(_parser.parse(pattern, flags)) or ()
+    except (re.error, RecursionError):
+        return ()
+
+
+def _one_of(sequence) -> tuple[str, ...] | None:
+    """The most telling (longest shortest string) of the sequence's needed-string sets."""
+    found: list[tuple[str, ...]] = []
+    run = ""
+    for op, av in [*sequence, (None, None)]:
+        if op is _c.LITERAL:
+            run += chr(av)
+            continue
+        if run:
+            found.append((run,))
+            run = ""
+        if op is _c.SUBPATTERN and not av[1] and not av[2]:
+            found.append(_one_of(av[3]))
+        elif op is _c.BRANCH:
+            branches = [_one_of(b) for b in av[1]]
+            if all(branches):
+                found.append(tuple(x for b in branches for x in b))
+        elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT) and av[0] >= 1:
+            found.append(_one_of(av[2]))
+    found = [tuple(x.lower() for x in f) for f in found
+             if f and all(x and x.isascii() for x in f)]
+    return max(found, key=lambda f: (min(map(len, f)), -len(f)), default=None)
 
 
 def is_word(char: str) -> bool:
