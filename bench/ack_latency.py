@@ -10,7 +10,8 @@ when it was due (open loop). Printed per helpdesk:
 - write-back p50/p99: from the start of the comment's POST to the emulator's recorded tier
   write for that ticket (it includes the ``coalesce_seconds`` wait, printed with it);
 - API calls per ticket, reads (GET) and writes, as the emulator recorded them, plus the calls
-  that name no ticket; and evaluations per ticket (audit entries).
+  that name no ticket; and evaluations per ticket (audit entries: with a short coalesce wait
+  the ticket's two webhooks are evaluated apart, with the default mostly together).
 
     .venv/bin/python bench/ack_latency.py [--tickets 200] [--rate 10] [--coalesce 0.5]
         [--store sqlite|postgres] [--workers 1]
@@ -115,7 +116,7 @@ def report(platform: str, args: argparse.Namespace, server: faults.Serve, zendes
                       if faults.tier_moves(platform, [r], jira.tier_field)]
                 for ref, _ in tickets}
 
-    faults.wait_for(lambda: all(writes().values()), 60)
+    faults.wait_for(lambda: all(writes().values()) and db.pending() == 0, 60)
     written = writes()
     latencies = [(w[0].at - posted[ref]) * 1000 for ref, w in written.items() if w]
     calls = requests_by_ticket(zendesk, jira)
@@ -131,7 +132,8 @@ def report(platform: str, args: argparse.Namespace, server: faults.Serve, zendes
           f"({len(latencies)}/{len(tickets)} written; includes the {args.coalesce:g} s "
           f"coalesce wait)\n  API calls per ticket: {reads:.2f} reads + {changes:.2f} writes, "
           f"plus {other} calls naming no ticket in all; evaluations per ticket "
-          f"{evaluations / len(tickets):.2f}", flush=True)
+          f"{evaluations / len(tickets):.2f} (reads per evaluation "
+          f"{reads * len(tickets) / max(evaluations, 1):.2f})", flush=True)
 
 
 if __name__ == "__main__":

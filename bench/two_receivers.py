@@ -3,8 +3,9 @@
 Both helpdesk emulators (rate limit off, no faults) make ``--tickets`` tickets whose customer
 asks for a manager (two webhooks each: created, commented), Zendesk and Jira alternately. Their
 signed deliveries are posted at ``--rate`` a second by 4 clients, each to one of the two
-receivers at random; halfway through the stream one receiver is killed with SIGKILL (its
-workers with it, holding their leases) and stays down. A post to it from then on fails over to
+receivers at random; halfway through the stream, just after the next Zendesk tier write was
+carried out (its answer held back 3 s), one receiver is killed with SIGKILL (its workers with
+it, holding their leases) and stays down. A post to it from then on fails over to
 the other receiver, as behind a load balancer. The survivor's workers must finish everything.
 
 Printed: deliveries acknowledged (by each receiver), processed, lost (acknowledged, not in the
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
 
             futures = [pool.submit(send, n) for n in range(len(stream))]
             futures[killed_at].result()
-            servers[victim].kill()
+            held = faults.write_then_kill(zendesk, faults.WRITES["zendesk"], servers[victim])
             pending_at_kill = db.pending()
             for future in futures:
                 future.result()
@@ -133,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     survivor = 1 - victim
     print(f"{len(stream)} deliveries for {args.tickets} tickets posted in {posted:.1f} s; "
           f"receiver {victim} killed -9 after delivery {killed_at} ({pending_at_kill} pending "
-          f"then), not restarted")
+          f"then), not restarted; the kill came while the answer of a Zendesk tier write "
+          f"(either receiver's) was held back: {'yes' if held else 'no'}")
     print(f"acknowledged {figures.acknowledged} (receiver {victim}: {acked_by[victim]}, "
           f"receiver {survivor}: {acked_by[survivor]}), processed {figures.processed}, lost "
           f"{len(figures.lost)}, not done {len(figures.failed) + len(figures.stalled)}, never "
