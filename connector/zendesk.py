@@ -9,7 +9,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator, Mapping
+from collections.abc import Hashable, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from itertools import chain, islice
@@ -40,6 +40,7 @@ DONE = frozenset({"solved", "closed"})
 ORGANIZATION_TTL = 300.0
 MAX_PAGES = 60  # 100 per page: Zendesk caps a ticket at 5,000 comments
 NEEDS = frozenset({"comments", "history"})  # what fetch() can add to the ticket itself
+COMMENT_EVENTS = frozenset({"Comment", "VoiceComment"})  # audit events that are comments
 # The Search API answers 100 results a page and 1,000 a query (page 11 is refused with 422):
 # https://developer.zendesk.com/api-reference/ticketing/ticket-management/search/
 SEARCH_PAGES = 10
@@ -125,7 +126,8 @@ class ZendeskConnector:
     def fetch(self, ref: str, *, needs: frozenset[str] = NEEDS, reuse: bool = False) -> Ticket:
         """The ticket as it is now; ``needs`` says which extra reads policies asked for.
 
-        The comments and history read are kept per version (once settled, see ``SETTLED``) in
+        Comments and history come from one read, the ticket's audits (:meth:`_trail`). They
+        are kept per version (once settled, see ``SETTLED``) in
         :attr:`versions`; with ``reuse`` (nothing reported a change) those of the version the
         ticket read shows are taken from there: an unchanged ticket costs one read.
         Raises :class:`Misdirected` when the answer is about another ticket than ``ref``.
@@ -143,23 +145,22 @@ class ZendeskConnector:
         settled = _server_time(response) - ticket.updated_at >= SETTLED
         if "platform_sla" in needs:
             ticket = replace(ticket, platform_deadlines=tuple(_slas(raw)))
-        if "comments" in needs:
-            ticket = replace(ticket, **self._of_version("comments", ticket, settled, reuse,
-                                                         self._comments))
-        if "history" in needs:
-            ticket = replace(ticket, **self._of_version("history", ticket, settled, reuse,
-                                                         self._history))
+        if needs & {"comments", "history"}:
+            trail = self._of_version(ticket, "comments" in needs, settled, reuse)
+            for part in ("comments", "history"):
+                if part in needs:
+                    ticket = replace(ticket, **trail[part])
         if "organization" in needs and ticket.organization_id:
             ticket = replace(ticket, organization=self._organization(ticket.organization_id))
         return ticket
 
-    def _of_version(self, part: str, ticket: Ticket, settled: bool, reuse: bool,
-                    read: Callable[[Ticket], dict[str, Any]]) -> dict[str, Any]:
-        """``read(ticket)``, or (``reuse``) what it gave for this version of the ticket before."""
-        key = (PLATFORM, ticket.ref, ticket.version, part)
+    def _of_version(self, ticket: Ticket, comments: bool, settled: bool,
+                    reuse: bool) -> dict[str, dict]:
+        """:meth:`_trail`, or (``reuse``) what it gave for this version of the ticket before."""
+        key = (PLATFORM, ticket.ref, ticket.version)
         found = self.versions.get(key) if reuse else None
-        if found is None:
-            found = read(ticket)
+        if found is None or (comments and found["comments"] is None):
+            found = self._trail(ticket, comments=comments)
             if settled:
                 self.versions.put(key, found)
         return found
@@ -203,50 +204,55 @@ class ZendeskConnector:
             followers=tuple(str(f) for f in raw.get("follower_ids") or ()),
         )
 
-    def _comments(self, ticket: Ticket) -> dict[str, Any]:
-        """``comments``: every comment, oldest first, and ``locale``: the requester's locale
-        (from the side-loaded users: the helpdesk's own word on the customer's language)."""
-        me = self.whoami()
-        path = f"/api/v2/tickets/{ticket.ref}/comments.json"
-        params = {"include": "users", "page[size]": 100}
-        comments: list[Comment] = []
-        locale = None
-        for page in self._pages(path, params, what=f"comments of ticket {ticket.ref}"):
-            users = {str(u["id"]): u for u in page.get("users") or ()}
-            requester = users.get(str(ticket.requester_id))
-            locale = locale or (requester or {}).get("locale")
-            for raw in page.get("comments") or ():
-                author = str(raw.get("author_id"))
-                comments.append(Comment(
-                    id=str(raw["id"]),
-                    author_id=author,
-                    author_role=_role(author, (users.get(author) or {}).get("role"),
-                                      ticket.requester_id, me),
-                    public=bool(raw.get("public")),
-                    body=raw.get("plain_body") or raw.get("body") or "",
-                    created_at=parse_time(raw["created_at"]),
-                ))
-        return {"comments": tuple(comments), "locale": locale}
+    def _trail(self, ticket: Ticket, *, comments: bool) -> dict[str, dict | None]:
+        """What the ticket's audits (List Audits for a Ticket, users side-loaded) say, as
+        :class:`Ticket` fields.
 
-    def _history(self, ticket: Ticket) -> dict[str, Any]:
-        """What the ticket's audit trail says, as :class:`Ticket` fields: group changes as tier
+        ``comments``: every comment (``Comment`` and ``VoiceComment`` events: id, author,
+        public flag and body, at their audit's time; a later ``CommentPrivacyChange`` makes one
+        private), oldest first, and the requester's ``locale`` (the side-loaded users: the
+        helpdesk's own word on the customer's language). ``history``: group changes as tier
         changes and team (route) changes, each starting with the group the ticket was created
         in; how often it was reopened (solved or closed, then open again); status and priority
-        changes."""
+        changes. Without ``comments`` (history alone), ``comments`` is ``None``.
+        """
+        me = self.whoami() if comments else ""
+        said: dict[str, Comment] = {}
+        locale = None
         changes: list[TierChange] = []
         routes: list[tuple[datetime, str | None]] = []
         statuses: list[tuple] = []
         priorities: list[tuple[datetime, Priority | None]] = []
         reopens = 0
         path = f"/api/v2/tickets/{ticket.ref}/audits.json"
-        for page in self._pages(path, {}, what=f"audits of ticket {ticket.ref}"):
+        for page in self._pages(path, {"include": "users"}, what=f"audits of ticket {ticket.ref}"):
+            users = {str(u["id"]): u for u in page.get("users") or ()}
+            locale = locale or (users.get(str(ticket.requester_id)) or {}).get("locale")
             for audit in page.get("audits") or ():
                 at = parse_time(audit["created_at"])
                 for event in audit.get("events") or ():
+                    kind = event.get("type")
+                    if kind in COMMENT_EVENTS:
+                        author = str(event.get("author_id"))
+                        said[str(event["id"])] = Comment(
+                            id=str(event["id"]),
+                            author_id=author,
+                            author_role=_role(author, (users.get(author) or {}).get("role"),
+                                              ticket.requester_id, me),
+                            public=bool(event.get("public")),
+                            body=event.get("plain_body") or event.get("body") or "",
+                            created_at=at,
+                        )
+                        continue
+                    if kind == "CommentPrivacyChange":
+                        made = said.get(str(event.get("comment_id")))
+                        if made is not None:
+                            said[made.id] = replace(made, public=bool(event.get("public")))
+                        continue
                     field_name = event.get("field_name")
                     if field_name == "status" and event.get("value"):
                         statuses.append((at, str(event["value"])))
-                    if field_name == "status" and event.get("type") == "Change" and \
+                    if field_name == "status" and kind == "Change" and \
                             event.get("previous_value") in DONE and \
                             event.get("value") not in DONE:
                         reopens += 1
@@ -263,11 +269,15 @@ class ZendeskConnector:
                             str(event.get("previous_value")))))
                     changes.append(TierChange(at, self.tier_of_group(event.get("value"))))
                     routes.append((at, self._route_of_group.get(str(event.get("value")))))
-        return {"tier_history": tuple(changes or [TierChange(ticket.created_at, ticket.tier)]),
+        return {
+            "comments": {"comments": tuple(said.values()), "locale": locale} if comments
+            else None,
+            "history": {
+                "tier_history": tuple(changes or [TierChange(ticket.created_at, ticket.tier)]),
                 "reopens": reopens, "status_history": tuple(statuses),
                 "route_history": tuple(routes or [(ticket.created_at, ticket.route)]),
-                "priority_history": tuple(priorities
-                                          or [(ticket.created_at, ticket.priority)])}
+                "priority_history": tuple(priorities or [(ticket.created_at, ticket.priority)])},
+        }
 
     def recently_updated(self, since: datetime, *,
                          open_only: bool = True) -> Iterator[tuple[str, str]]:

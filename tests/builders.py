@@ -41,24 +41,36 @@ def zendesk_ticket(tid: int = 42, *, group_id: int = 101, updated_at: str = "202
     }}
 
 
+ZENDESK_USERS = [{"id": 1, "role": "end-user"}, {"id": 501, "role": "agent"},
+                 {"id": 601, "role": "agent"}, {"id": 900, "role": "admin"}]
+
+
 def zendesk_comments(*items: tuple[int, int, str, bool, str]) -> dict:
     """``(comment id, author id, body, public, created_at)`` tuples, users side-loaded."""
     return {
         "comments": [{"id": cid, "type": "Comment", "author_id": author, "body": body,
                       "plain_body": body, "public": public, "created_at": at}
                      for cid, author, body, public, at in items],
-        "users": [{"id": 1, "role": "end-user"}, {"id": 501, "role": "agent"},
-                  {"id": 601, "role": "agent"}, {"id": 900, "role": "admin"}],
+        "users": [dict(u) for u in ZENDESK_USERS],
         "meta": {"has_more": False}, "links": {},
     }
 
 
-def zendesk_audits(*group_changes: tuple[str, int]) -> dict:
-    """``(created_at, group id)`` changes; the first is the creation."""
+def zendesk_audits(*group_changes: tuple[str, int],
+                   comments: tuple[tuple[int, int, str, bool, str], ...] = ()) -> dict:
+    """``(created_at, group id)`` changes (the first is the creation) and ``comments``, as
+    :func:`zendesk_comments` takes them, each a ``Comment`` event in an audit of its own; oldest
+    first, users side-loaded."""
     audits = []
     for n, (at, group) in enumerate(group_changes):
         kind = "Create" if n == 0 else "Change"
         audits.append({"id": 7000 + n, "ticket_id": 42, "created_at": at, "author_id": 1,
                        "events": [{"id": 8000 + n, "type": kind, "field_name": "group_id",
                                    "value": str(group)}]})
-    return {"audits": audits, "next_page": None, "previous_page": None, "count": len(audits)}
+    for n, (cid, author, body, public, at) in enumerate(comments):
+        audits.append({"id": 7500 + n, "ticket_id": 42, "created_at": at, "author_id": author,
+                       "events": [{"id": cid, "type": "Comment", "author_id": author,
+                                   "body": body, "plain_body": body, "public": public}]})
+    audits.sort(key=lambda audit: audit["created_at"])
+    return {"audits": audits, "users": [dict(u) for u in ZENDESK_USERS],
+            "next_page": None, "previous_page": None, "count": len(audits)}

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 import responses
-from builders import zendesk_audits, zendesk_comments, zendesk_ticket
+from builders import zendesk_audits, zendesk_ticket
 from conftest import TIER_GROUPS, ZENDESK_URL, make_settings
 
 from connector.http import ApiSession
@@ -20,12 +20,12 @@ from webhook_app.store import Delivery, Store
 from webhook_app.worker import Worker
 
 TICKET = f"{ZENDESK_URL}/api/v2/tickets/42.json"
-COMMENTS = f"{ZENDESK_URL}/api/v2/tickets/42/comments.json"
 AUDITS = f"{ZENDESK_URL}/api/v2/tickets/42/audits.json"
 BOT = 900
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 ASK = (11, 1, "Honestly, I want to speak to a manager.", True, "2026-11-20T09:05:00Z")
 THANKS = (11, 1, "The printer works again, thanks.", True, "2026-11-20T09:05:00Z")
+CREATED = ("2026-11-20T09:00:00Z", 101)
 
 JIRA = "https://acme.atlassian.net"
 ISSUE = f"{JIRA}/rest/api/3/issue/SUP-7"
@@ -60,7 +60,6 @@ def store(settings) -> Store:
 def zd():
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         mock.get(f"{ZENDESK_URL}/api/v2/users/me.json", json={"user": {"id": BOT}})
-        mock.get(AUDITS, json=zendesk_audits(("2026-11-20T09:00:00Z", 101)))
         yield mock
 
 
@@ -74,17 +73,16 @@ def zendesk_worker(store, settings, zd) -> Worker:
     return Worker(store, escalator, settings.worker)
 
 
-def test_zendesk_new_ticket_costs_three_reads_and_one_write(store, zendesk_worker, zd):
+def test_zendesk_new_ticket_costs_two_reads_and_one_write(store, zendesk_worker, zd):
     zd.get(TICKET, json=zendesk_ticket())
-    zd.get(COMMENTS, json=zendesk_comments(ASK))
+    zd.get(AUDITS, json=zendesk_audits(CREATED, comments=(ASK,)))
     zd.put(TICKET, json=zendesk_ticket(group_id=102, updated_at="2026-11-20T12:00:01Z"))
     warm = len(zd.calls)
     assert store.receive(Delivery("zendesk", "event:ask", "42", "ticket.comment_added", "{}",
                                   "1"))
     zendesk_worker.run_once()
     assert store.audit_log()[-1]["outcome"] == "escalated"
-    assert requests_sent(zd, warm) == [("GET", TICKET), ("GET", COMMENTS), ("GET", AUDITS),
-                                       ("PUT", TICKET)]
+    assert requests_sent(zd, warm) == [("GET", TICKET), ("GET", AUDITS), ("PUT", TICKET)]
 
 
 def test_zendesk_echo_of_our_write_costs_no_request(store, zendesk_worker, zd):
@@ -99,7 +97,7 @@ def test_zendesk_echo_of_our_write_costs_no_request(store, zendesk_worker, zd):
 def test_zendesk_unchanged_ticket_costs_the_ticket_read_alone_and_decides_the_same(
         store, zendesk_worker, zd):
     zd.get(TICKET, json=zendesk_ticket())
-    zd.get(COMMENTS, json=zendesk_comments(THANKS))
+    zd.get(AUDITS, json=zendesk_audits(CREATED, comments=(THANKS,)))
     assert store.receive(Delivery("zendesk", "event:thanks", "42", "ticket.comment_added", "{}",
                                   "1"))
     zendesk_worker.run_once()
@@ -114,7 +112,7 @@ def test_zendesk_unchanged_ticket_costs_the_ticket_read_alone_and_decides_the_sa
     assert store.receive(Delivery("zendesk", "event:look", "42", "ticket.tags_changed", "{}",
                                   "501"))
     zendesk_worker.run_once()
-    assert requests_sent(zd, warm) == [("GET", TICKET), ("GET", COMMENTS), ("GET", AUDITS)]
+    assert requests_sent(zd, warm) == [("GET", TICKET), ("GET", AUDITS)]
     first, cached, fresh = store.audit_log()
     assert cached["outcome"] == fresh["outcome"] == first["outcome"] == "no_change"
     assert cached["detail"]["rounds"] == fresh["detail"]["rounds"] == first["detail"]["rounds"]
@@ -122,7 +120,7 @@ def test_zendesk_unchanged_ticket_costs_the_ticket_read_alone_and_decides_the_sa
 
 def test_zendesk_a_new_version_is_read_in_full(store, zendesk_worker, zd):
     zd.get(TICKET, json=zendesk_ticket())
-    zd.get(COMMENTS, json=zendesk_comments(THANKS))
+    zd.get(AUDITS, json=zendesk_audits(CREATED, comments=(THANKS,)))
     assert store.receive(Delivery("zendesk", "event:thanks", "42", "ticket.comment_added", "{}",
                                   "1"))
     zendesk_worker.run_once()
@@ -130,7 +128,7 @@ def test_zendesk_a_new_version_is_read_in_full(store, zendesk_worker, zd):
     warm = len(zd.calls)
     assert store.receive(deadline("zendesk", "42"))
     zendesk_worker.run_once()
-    assert requests_sent(zd, warm) == [("GET", TICKET), ("GET", COMMENTS), ("GET", AUDITS)]
+    assert requests_sent(zd, warm) == [("GET", TICKET), ("GET", AUDITS)]
 
 
 def test_zendesk_a_version_read_within_its_second_is_not_kept(settings, zd):
@@ -138,11 +136,11 @@ def test_zendesk_a_version_read_within_its_second_is_not_kept(settings, zd):
     connector = ZendeskConnector(ApiSession(ZENDESK_URL, ("bot", "token")), TIER_GROUPS,
                                  settings.ladder)
     zd.get(TICKET, json=zendesk_ticket(), headers={"Date": "Fri, 20 Nov 2026 10:00:01 GMT"})
-    zd.get(COMMENTS, json=zendesk_comments(THANKS))
+    zd.get(AUDITS, json=zendesk_audits(CREATED, comments=(THANKS,)))
     first = connector.fetch("42", reuse=True)
     again = connector.fetch("42", reuse=True)
     assert first == again
-    assert [url for _, url in requests_sent(zd)].count(COMMENTS) == 2
+    assert [url for _, url in requests_sent(zd)].count(AUDITS) == 2
 
     zd.replace(responses.GET, TICKET, json=zendesk_ticket(),
                headers={"Date": "Fri, 20 Nov 2026 10:00:02 GMT"})

@@ -124,7 +124,8 @@ def test_a_kill_in_the_middle_of_processing_is_finished_once_after_restart(zende
     zendesk.slow_next("GET", rf"/tickets/{ticket}/audits\.json", 30)
     tl = tierlift(coalesce_seconds=0, lease_seconds=2).start()
     assert post(tl, comment_added(ticket, MAYA))[0] == 202
-    wait_for(lambda: any(r.path.endswith("/comments.json") for r in zendesk.requests),
+    wait_for(lambda: any(r.method == "GET" and r.path == f"/api/v2/tickets/{ticket}.json"
+                         for r in zendesk.requests),
              what="the worker to be mid-ticket")
     tl.kill()
     assert zendesk.writes(ticket) == []

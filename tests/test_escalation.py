@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 import requests
 import responses
-from builders import zendesk_audits, zendesk_comments, zendesk_ticket
+from builders import zendesk_audits, zendesk_ticket
 from conftest import TIER_GROUPS, ZENDESK_URL
 
 from connector.http import ApiSession
@@ -25,7 +25,6 @@ from webhook_app.store import Delivery, Store
 from webhook_app.worker import Worker
 
 TICKET = f"{ZENDESK_URL}/api/v2/tickets/42.json"
-COMMENTS = f"{ZENDESK_URL}/api/v2/tickets/42/comments.json"
 AUDITS = f"{ZENDESK_URL}/api/v2/tickets/42/audits.json"
 ME = f"{ZENDESK_URL}/api/v2/users/me.json"
 BOT = 900
@@ -88,8 +87,7 @@ def deliver(store: Store, key: str, actor: str | None = "1") -> None:
 def serve_ticket(zd, *, group=101, updated="2026-11-20T10:00:00Z", comments=(ASK,),
                  groups=(("2026-11-20T09:00:00Z", 101),), **kw) -> None:
     zd.get(TICKET, json=zendesk_ticket(group_id=group, updated_at=updated, **kw))
-    zd.get(COMMENTS, json=zendesk_comments(*comments))
-    zd.get(AUDITS, json=zendesk_audits(*groups))
+    zd.get(AUDITS, json=zendesk_audits(*groups, comments=comments))
 
 
 def puts(zd) -> list[dict]:
@@ -127,7 +125,7 @@ def test_a_customer_asking_for_a_manager_is_moved_to_tier_2_in_one_put(store, wo
     assert worker.run_once() is False
 
     assert [(c.request.method, c.request.url.split("?")[0]) for c in zd.calls] == [
-        ("GET", ME), ("GET", TICKET), ("GET", COMMENTS), ("GET", AUDITS), ("PUT", TICKET)]
+        ("GET", ME), ("GET", TICKET), ("GET", AUDITS), ("PUT", TICKET)]
     assert puts(zd) == [expected_put()]
     [entry] = store.audit_log()
     assert (entry["outcome"], entry["from_tier"], entry["to_tier"], entry["priority"]) == \
@@ -164,9 +162,9 @@ def test_after_escalating_the_same_comment_never_writes_again(store, worker, zd)
     # An agent moves it back down to tier 1; a webhook about that arrives.
     zd.replace(responses.GET, TICKET, json=zendesk_ticket(group_id=101,
                                                           updated_at="2026-11-20T11:00:00Z"))
-    zd.replace(responses.GET, AUDITS, json=zendesk_audits(
-        ("2026-11-20T09:00:00Z", 101), ("2026-11-20T10:00:01Z", 102),
-        ("2026-11-20T11:00:00Z", 101)))
+    moves = (("2026-11-20T09:00:00Z", 101), ("2026-11-20T10:00:01Z", 102),
+             ("2026-11-20T11:00:00Z", 101))
+    zd.replace(responses.GET, AUDITS, json=zendesk_audits(*moves, comments=(ASK,)))
     deliver(store, "event:moved-down", actor="601")
     worker.run_once()
     assert len(puts(zd)) == 1
@@ -175,7 +173,7 @@ def test_after_escalating_the_same_comment_never_writes_again(store, worker, zd)
 
     # New evidence: the customer asks again. That escalates, on the new comment alone.
     again = (12, 1, "I still need to speak to a manager!", True, "2026-11-20T11:30:00Z")
-    zd.replace(responses.GET, COMMENTS, json=zendesk_comments(ASK, again))
+    zd.replace(responses.GET, AUDITS, json=zendesk_audits(*moves, comments=(ASK, again)))
     deliver(store, "event:asked-again")
     worker.run_once()
     assert puts(zd)[-1] == expected_put(stamp="2026-11-20T11:00:00Z", evidence="comment:12",
@@ -237,7 +235,8 @@ def test_a_write_whose_answer_was_lost_is_audited_as_escalated_on_the_re_read(st
     serve_ticket(zd)
     zd.add(responses.GET, TICKET, json=zendesk_ticket(group_id=102,
                                                       updated_at="2026-11-20T10:00:01Z"))
-    zd.add(responses.GET, COMMENTS, json=zendesk_comments(ASK, OUR_NOTE))
+    zd.add(responses.GET, AUDITS, json=zendesk_audits(("2026-11-20T09:00:00Z", 101),
+                                                      comments=(ASK, OUR_NOTE)))
     zd.put(TICKET, body=requests.ReadTimeout("read timed out"))
     told = []
     worker.escalator.notifier = SimpleNamespace(send=told.extend)
@@ -283,14 +282,14 @@ def test_a_retried_delivery_confirms_the_write_an_earlier_attempt_lost(store, wo
 
     zd.remove(responses.GET, TICKET)
     zd.get(TICKET, json=zendesk_ticket(group_id=102, updated_at="2026-11-20T10:00:01Z"))
-    zd.replace(responses.GET, COMMENTS, json=zendesk_comments(ASK, OUR_NOTE))
     zd.replace(responses.GET, AUDITS, json=zendesk_audits(("2026-11-20T09:00:00Z", 101),
-                                                          ("2026-11-20T10:00:01Z", 102)))
+                                                          ("2026-11-20T10:00:01Z", 102),
+                                                          comments=(ASK, OUR_NOTE)))
     clock.now += 1000
     calls = len(zd.calls)
     assert worker.run_once() is True
     assert [(c.request.method, c.request.url.split("?")[0]) for c in zd.calls[calls:]] == [
-        ("GET", TICKET), ("GET", COMMENTS), ("GET", AUDITS)]
+        ("GET", TICKET), ("GET", AUDITS)]
     assert len(applied) == 1
     _, confirmed = store.audit_log()
     assert audited(confirmed) == {
@@ -344,21 +343,20 @@ def test_an_answer_about_another_ticket_is_refused_audited_and_counted(store, wo
     assert misdirected_count(worker) == 1
 
 
-def test_a_comments_page_link_to_another_host_is_refused_and_nothing_written(store, worker, zd):
-    page = zendesk_comments(ASK)
-    page["meta"]["has_more"] = True
-    page["links"]["next"] = "https://collector.example/api/v2/tickets/42/comments.json?p=2"
+def test_an_audits_page_link_to_another_host_is_refused_and_nothing_written(store, worker, zd):
+    page = zendesk_audits(("2026-11-20T09:00:00Z", 101), comments=(ASK,))
+    page["next_page"] = "https://collector.example/api/v2/tickets/42/audits.json?page=2"
     zd.get(TICKET, json=zendesk_ticket())
-    zd.get(COMMENTS, json=page)
+    zd.get(AUDITS, json=page)
     deliver(store, "event:a")
     worker.run_once()
     assert [(c.request.method, c.request.url.split("?")[0]) for c in zd.calls] == [
-        ("GET", ME), ("GET", TICKET), ("GET", COMMENTS)]
+        ("GET", ME), ("GET", TICKET), ("GET", AUDITS)]
     [entry] = store.audit_log()
     assert (entry["outcome"], entry["detail"]["error"]) == ("rejected", (
-        "comments of ticket 42: next page "
-        "'https://collector.example/api/v2/tickets/42/comments.json?p=2' is not on "
-        f"{COMMENTS}; not followed"))
+        "audits of ticket 42: next page "
+        "'https://collector.example/api/v2/tickets/42/audits.json?page=2' is not on "
+        f"{AUDITS}; not followed"))
     assert misdirected_count(worker) == 1
 
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 import responses
-from builders import LADDER, T0, comment, ticket, zendesk_comments, zendesk_ticket
+from builders import LADDER, T0, comment, ticket, zendesk_audits, zendesk_ticket
 
 from connector.http import ApiSession
 from connector.ticket import AuthorRole
@@ -61,9 +61,10 @@ def test_the_handoff_note_names_the_language():
 def test_zendesk_gives_the_requesters_locale_from_the_side_loaded_users():
     responses.get(f"{ZENDESK}/api/v2/users/me.json", json={"user": {"id": 900}})
     responses.get(f"{ZENDESK}/api/v2/tickets/42.json", json=zendesk_ticket())
-    body = zendesk_comments((1, 1, "Olá, preciso de ajuda", True, "2026-11-20T09:00:00Z"))
+    body = zendesk_audits(("2026-11-20T09:00:00Z", 101), comments=(
+        (1, 1, "Olá, preciso de ajuda", True, "2026-11-20T09:00:00Z"),))
     body["users"][0]["locale"] = "pt-BR"
-    responses.get(f"{ZENDESK}/api/v2/tickets/42/comments.json", json=body)
+    responses.get(f"{ZENDESK}/api/v2/tickets/42/audits.json", json=body)
     connector = ZendeskConnector(ApiSession(ZENDESK, ("bot@acme.example/token", "t")),
                                  {"L1": 101, "L2": 102, "L3": 103}, LADDER)
     fetched = connector.fetch("42", needs=frozenset({"comments"}))

@@ -9,7 +9,7 @@ import logging
 import pytest
 import responses
 import sqlalchemy as sa
-from builders import zendesk_audits, zendesk_comments, zendesk_ticket
+from builders import zendesk_audits, zendesk_ticket
 from conftest import TIER_GROUPS, ZENDESK_URL, make_settings, sign
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import ValidationError
@@ -27,8 +27,8 @@ from webhook_app.store import Delivery, Store, tickets
 from webhook_app.worker import Worker
 
 TICKET = f"{ZENDESK_URL}/api/v2/tickets/42.json"
-COMMENTS = f"{ZENDESK_URL}/api/v2/tickets/42/comments.json"
 AUDITS = f"{ZENDESK_URL}/api/v2/tickets/42/audits.json"
+CREATED = ("2026-11-20T09:00:00Z", 101)
 ME = f"{ZENDESK_URL}/api/v2/users/me.json"
 ASK = (11, 1, "Honestly, I want to speak to a manager.", True, "2026-11-20T09:05:00Z")
 TRIGGER = {"ticket_id": "42", "updated_at": "2026-11-20T10:00:00Z", "actor": "1"}
@@ -76,8 +76,7 @@ def zd():
     with responses.RequestsMock() as mock:
         mock.get(ME, json={"user": {"id": 900, "role": "admin"}})
         mock.get(TICKET, json=zendesk_ticket())
-        mock.get(COMMENTS, json=zendesk_comments(ASK))
-        mock.get(AUDITS, json=zendesk_audits(("2026-11-20T09:00:00Z", 101)))
+        mock.get(AUDITS, json=zendesk_audits(CREATED, comments=(ASK,)))
         mock.put(TICKET, json=zendesk_ticket(group_id=102))
         yield mock
 
@@ -142,22 +141,22 @@ def test_metrics_after_deliveries_and_one_evaluation(settings, store, clock, met
                  result="ok") == 1.0
     assert value(after, "tierlift_decisions_total", outcome="escalated", mode="live") == 1.0
     assert value(after, "tierlift_decisions_total", outcome="escalated", mode="shadow") is None
-    # whoami, the ticket, its comments and audits, then the write
+    # whoami, the ticket, its audits (comments included), then the write
     assert value(after, "tierlift_api_requests_total", platform="zendesk", method="GET",
-                 status="200") == 4.0
+                 status="200") == 3.0
     assert value(after, "tierlift_api_requests_total", platform="zendesk", method="PUT",
                  status="200") == 1.0
     assert value(after, "tierlift_api_rate_limited_total", platform="zendesk") is None
 
 
 def test_no_change_and_shadow_decisions_are_counted_by_mode(settings, store, metrics, zd):
-    zd.replace(responses.GET, COMMENTS, json=zendesk_comments(
-        (11, 1, "The printer works again, thanks.", True, "2026-11-20T09:05:00Z")))
+    zd.replace(responses.GET, AUDITS, json=zendesk_audits(CREATED, comments=(
+        (11, 1, "The printer works again, thanks.", True, "2026-11-20T09:05:00Z"),)))
     zd.remove(responses.PUT, TICKET)
     store.receive(Delivery("zendesk", "event:quiet", "42", "ticket.comment_added", "{}", "1"))
     Worker(store, make_escalator(store, settings, metrics), settings.worker).run_once()
 
-    zd.replace(responses.GET, COMMENTS, json=zendesk_comments(ASK))
+    zd.replace(responses.GET, AUDITS, json=zendesk_audits(CREATED, comments=(ASK,)))
     store.receive(Delivery("zendesk", "event:ask", "42", "ticket.comment_added", "{}", "1"))
     Worker(store, make_escalator(store, settings, metrics, shadow=True),
            settings.worker).run_once()
@@ -171,7 +170,7 @@ def test_no_change_and_shadow_decisions_are_counted_by_mode(settings, store, met
 
 
 def test_a_deadline_evaluated_late_is_measured(settings, store, clock, metrics, zd):
-    zd.replace(responses.GET, COMMENTS, json=zendesk_comments())
+    zd.replace(responses.GET, AUDITS, json=zendesk_audits(CREATED))
     zd.remove(responses.PUT, TICKET)
     store.receive(Delivery("zendesk", "event:a", "42", "ticket.created", "{}", "1"))
     with store.engine.begin() as conn:

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 import pytest
 import responses
-from builders import zendesk_audits, zendesk_comments, zendesk_ticket
+from builders import zendesk_audits, zendesk_ticket
 from conftest import TIER_GROUPS, ZENDESK_URL
 from emulated import L1, L2, MAYA, team, wait_for
 from responses import matchers
@@ -279,10 +279,9 @@ def zd():
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         mock.get(f"{ZENDESK_URL}/api/v2/users/me.json", json={"user": {"id": 900}})
         mock.get(TICKET, json=ticket)
-        mock.get(f"{ZENDESK_URL}/api/v2/tickets/42/comments.json", json=zendesk_comments(
-            (11, 1, "The printer is on fire again.", True, "2026-11-20T09:00:00Z")))
-        mock.get(f"{ZENDESK_URL}/api/v2/tickets/42/audits.json",
-                 json=zendesk_audits(("2026-11-20T09:00:00Z", 101)))
+        mock.get(f"{ZENDESK_URL}/api/v2/tickets/42/audits.json", json=zendesk_audits(
+            ("2026-11-20T09:00:00Z", 101),
+            comments=((11, 1, "The printer is on fire again.", True, "2026-11-20T09:00:00Z"),)))
         mock.put(TICKET, json=zendesk_ticket(group_id=102))
         yield mock
 

@@ -28,13 +28,13 @@ from connector.zendesk import ZendeskConnector
 LADDER = TierLadder(("L1", "L2", "L3"), "L1")
 TICKET_PATH = "/api/v2/tickets/1.json"
 TICKET_URL = f"{ZENDESK_URL}{TICKET_PATH}"
-COMMENTS_URL = f"{ZENDESK_URL}/api/v2/tickets/1/comments.json"
 AUDITS_URL = f"{ZENDESK_URL}/api/v2/tickets/1/audits.json"
 ME_URL = f"{ZENDESK_URL}/api/v2/users/me.json"
 BOT_ID = 7000000000001
 REQUESTER_ID = 6130869168922  # ticket-show.json requester_id
 FIXTURE_GROUP = 6130852536346  # ticket-show.json group_id, not in TIER_GROUPS
 FIXTURE_AUTHOR = 26155588908179  # author of the one comment in ticket-comments.json
+FIXTURE_COMMENT = 6130852545306  # the Comment event of ticket-audits.json's creation audit
 CREATED = datetime(2023, 9, 9, 23, 52, 5, tzinfo=UTC)
 NOTE = "tierlift escalated this ticket from L1 to L2."
 ASSIGNEE_422 = {
@@ -46,7 +46,7 @@ ASSIGNEE_422 = {
         ]
     },
 }
-FIRST_PAGE_QUERY = {"include": "users", "page[size]": "100"}
+AUDITS_QUERY = {"include": "users"}
 
 
 def fixture(name: str) -> dict:
@@ -55,10 +55,6 @@ def fixture(name: str) -> dict:
 
 def show_body() -> dict:
     return fixture("ticket-show")["response"]["body"]
-
-
-def comments_body() -> dict:
-    return copy.deepcopy(fixture("ticket-comments")["response"]["body"])
 
 
 def serve(mock, method, url, name=None, *, body=None, status=None, headers=None, match=()):
@@ -219,40 +215,39 @@ def test_an_organization_id_that_is_not_an_id_is_never_put_in_a_url(connector, r
 # fetch: comments
 
 
-def test_fetch_comments_makes_exactly_one_request_when_has_more_is_false(connector, rsps):
-    body = comments_body()
-    assert body["meta"]["has_more"] is False
-    assert body["links"]["next"]  # set, but must not be followed
+def test_fetch_comments_reads_them_from_the_audits_in_one_request(connector, rsps):
+    body = audits_body(create_audit())
+    body["links"]["next"] = f"{AUDITS_URL}?page%5Bafter%5D=CURSOR1"  # set, never followed
     serve(rsps, responses.GET, TICKET_URL, "ticket-show")
     serve_me(rsps)
-    serve(rsps, responses.GET, COMMENTS_URL, "ticket-comments",
-          match=[matchers.query_param_matcher(FIRST_PAGE_QUERY)])
+    serve(rsps, responses.GET, AUDITS_URL, "ticket-audits", body=body,
+          match=[matchers.query_param_matcher(AUDITS_QUERY)])
     ticket = connector.fetch("1", needs=frozenset({"comments"}))
-    assert len(calls_to(rsps, COMMENTS_URL)) == 1
-    assert [c.request.url.split("?")[0] for c in rsps.calls] == [TICKET_URL, ME_URL, COMMENTS_URL]
-    assert query_of(calls_to(rsps, COMMENTS_URL)[0]) == {"include": ["users"],
-                                                         "page[size]": ["100"]}
+    assert [c.request.url.split("?")[0] for c in rsps.calls] == [TICKET_URL, ME_URL, AUDITS_URL]
     assert len(ticket.comments) == 1
     comment = ticket.comments[0]
-    assert comment.id == "33144692244499"
-    assert comment.author_id == "26155588908179"
-    assert comment.author_role is AuthorRole.AGENT  # not side-loaded and not the requester
+    assert comment.id == str(FIXTURE_COMMENT)
+    assert comment.author_id == str(REQUESTER_ID)
+    assert comment.author_role is AuthorRole.CUSTOMER  # not side-loaded, but the requester
     assert comment.public is True
-    assert comment.body == "Some comment"
-    assert comment.created_at == datetime(2024, 9, 6, 18, 52, 11, tzinfo=UTC)
+    assert comment.body.startswith("Hi there, \n\n I\u2019m sending an email because")
+    assert comment.created_at == CREATED  # its audit's time
     assert ticket.tier_history == ()
 
 
 def _comments_by(*authors: int) -> dict:
-    """The fixture comments body with one copy of its comment per author, ids 1, 2, ..."""
-    body = comments_body()
-    template = body["comments"][0]
-    body["comments"] = []
+    """An audits page: the creation audit, then one audit per author, each with a copy of the
+    creation's comment (comment ids 1, 2, ..., an hour apart)."""
+    creation = create_audit()
+    template = next(e for e in creation["events"] if e["type"] == "Comment")
+    creation["events"] = [e for e in creation["events"] if e["type"] != "Comment"]
+    audits = [creation]
     for n, author in enumerate(authors, start=1):
-        raw = copy.deepcopy(template)
-        raw.update(id=n, author_id=author, plain_body=f"comment {n}")
-        body["comments"].append(raw)
-    return body
+        comment = copy.deepcopy(template)
+        comment.update(id=n, author_id=author, plain_body=f"comment {n}")
+        audits.append({"id": 100 + n, "ticket_id": 1, "author_id": author,
+                       "created_at": f"2023-09-10T{n:02d}:00:00Z", "events": [comment]})
+    return audits_body(*audits)
 
 
 def test_author_roles_from_side_loaded_users(connector, rsps):
@@ -265,8 +260,8 @@ def test_author_roles_from_side_loaded_users(connector, rsps):
     ]
     serve(rsps, responses.GET, TICKET_URL, "ticket-show")
     serve_me(rsps)
-    serve(rsps, responses.GET, COMMENTS_URL, "ticket-comments", body=body,
-          match=[matchers.query_param_matcher(FIRST_PAGE_QUERY)])
+    serve(rsps, responses.GET, AUDITS_URL, "ticket-audits", body=body,
+          match=[matchers.query_param_matcher(AUDITS_QUERY)])
     ticket = connector.fetch("1", needs=frozenset({"comments"}))
     assert [(c.id, c.author_role) for c in ticket.comments] == [
         ("1", AuthorRole.CUSTOMER),
@@ -284,41 +279,48 @@ def test_author_roles_without_side_loaded_users(connector, rsps):
     assert "users" not in body
     serve(rsps, responses.GET, TICKET_URL, "ticket-show")
     serve_me(rsps)
-    serve(rsps, responses.GET, COMMENTS_URL, "ticket-comments", body=body)
+    serve(rsps, responses.GET, AUDITS_URL, "ticket-audits", body=body)
     ticket = connector.fetch("1", needs=frozenset({"comments"}))
     assert [c.author_role for c in ticket.comments] == [
         AuthorRole.CUSTOMER, AuthorRole.AGENT, AuthorRole.SELF
     ]
 
 
+def test_a_comment_made_private_later_is_private(connector, rsps):
+    body = _comments_by(REQUESTER_ID, 501)
+    body["audits"].append({"id": 200, "ticket_id": 1, "author_id": 501,
+                           "created_at": "2023-09-11T00:00:00Z", "events": [
+                               {"id": 201, "type": "CommentPrivacyChange", "comment_id": 1,
+                                "public": False}]})
+    serve(rsps, responses.GET, TICKET_URL, "ticket-show")
+    serve_me(rsps)
+    serve(rsps, responses.GET, AUDITS_URL, "ticket-audits", body=body)
+    ticket = connector.fetch("1", needs=frozenset({"comments"}))
+    assert [(c.id, c.public) for c in ticket.comments] == [("1", False), ("2", True)]
+
+
 def test_whoami_is_asked_once(connector, rsps):
     serve(rsps, responses.GET, TICKET_URL, "ticket-show")
     serve_me(rsps)
-    serve(rsps, responses.GET, COMMENTS_URL, "ticket-comments")
+    serve(rsps, responses.GET, AUDITS_URL, "ticket-audits", body=audits_body(create_audit()))
     connector.fetch("1", needs=frozenset({"comments"}))
     connector.fetch("1", needs=frozenset({"comments"}))
     assert len(calls_to(rsps, ME_URL)) == 1
-    assert len(calls_to(rsps, COMMENTS_URL)) == 2
+    assert len(calls_to(rsps, AUDITS_URL)) == 2
     assert connector.whoami() == str(BOT_ID)
 
 
-def test_comments_follow_cursor_pagination_in_order(connector, rsps):
-    next_url = f"{COMMENTS_URL}?include=users&page%5Bafter%5D=CURSOR1&page%5Bsize%5D=100"
-    first = _comments_by(REQUESTER_ID, 501)
-    first["meta"]["has_more"] = True
-    first["links"]["next"] = next_url
-    second = _comments_by(501, REQUESTER_ID)
-    for n, raw in enumerate(second["comments"], start=3):
-        raw.update(id=n, plain_body=f"comment {n}")
-    second["links"]["next"] = f"{COMMENTS_URL}?page%5Bafter%5D=CURSOR2&page%5Bsize%5D=100"
-    assert second["meta"]["has_more"] is False
+def test_comments_follow_the_audits_pages_in_order(connector, rsps):
+    next_url = f"{AUDITS_URL}?include=users&page=2"
+    audits = _comments_by(REQUESTER_ID, 501, 501, REQUESTER_ID)["audits"]
+    first = {"audits": audits[:3], "next_page": next_url, "previous_page": None, "count": 5}
+    second = {"audits": audits[3:], "next_page": None, "previous_page": None, "count": 5}
     serve(rsps, responses.GET, TICKET_URL, "ticket-show")
     serve_me(rsps)
-    serve(rsps, responses.GET, COMMENTS_URL, "ticket-comments", body=first,
-          match=[matchers.query_param_matcher(FIRST_PAGE_QUERY)])
-    serve(rsps, responses.GET, COMMENTS_URL, "ticket-comments", body=second,
-          match=[matchers.query_param_matcher(
-              {"include": "users", "page[after]": "CURSOR1", "page[size]": "100"})])
+    serve(rsps, responses.GET, AUDITS_URL, "ticket-audits", body=first,
+          match=[matchers.query_param_matcher(AUDITS_QUERY)])
+    serve(rsps, responses.GET, AUDITS_URL, "ticket-audits", body=second,
+          match=[matchers.query_param_matcher({"include": "users", "page": "2"})])
     ticket = connector.fetch("1", needs=frozenset({"comments"}))
     assert [c.id for c in ticket.comments] == ["1", "2", "3", "4"]
     assert [c.body for c in ticket.comments] == ["comment 1", "comment 2", "comment 3",
@@ -326,31 +328,30 @@ def test_comments_follow_cursor_pagination_in_order(connector, rsps):
     assert [c.author_role for c in ticket.comments] == [
         AuthorRole.CUSTOMER, AuthorRole.AGENT, AuthorRole.AGENT, AuthorRole.CUSTOMER
     ]
-    assert len(calls_to(rsps, COMMENTS_URL)) == 2
-    assert calls_to(rsps, COMMENTS_URL)[1].request.url == next_url
+    assert len(calls_to(rsps, AUDITS_URL)) == 2
+    assert calls_to(rsps, AUDITS_URL)[1].request.url == next_url
 
 
 @pytest.mark.parametrize("next_url", [
-    "https://elsewhere.example/api/v2/tickets/1/comments.json?page%5Bafter%5D=CURSOR1",
-    f"{ZENDESK_URL}/api/v2/tickets/2/comments.json?page%5Bafter%5D=CURSOR1",
-    f"{ZENDESK_URL}/api/v2/users.json?page%5Bafter%5D=CURSOR1",
-    "http://acme.zendesk.com/api/v2/tickets/1/comments.json?page%5Bafter%5D=CURSOR1",
-    "/api/v2/tickets/1/comments.json?page%5Bafter%5D=CURSOR1",
+    "https://elsewhere.example/api/v2/tickets/1/audits.json?include=users&page=2",
+    f"{ZENDESK_URL}/api/v2/tickets/2/audits.json?include=users&page=2",
+    f"{ZENDESK_URL}/api/v2/users.json?page=2",
+    "http://acme.zendesk.com/api/v2/tickets/1/audits.json?include=users&page=2",
+    "/api/v2/tickets/1/audits.json?include=users&page=2",
 ])
 def test_a_next_link_off_the_listing_on_our_helpdesk_is_refused(connector, rsps, next_url):
-    first = _comments_by(REQUESTER_ID, 501)
-    first["meta"]["has_more"] = True
-    first["links"]["next"] = next_url
+    first = {"audits": _comments_by(REQUESTER_ID, 501)["audits"], "next_page": next_url,
+             "previous_page": None, "count": 6}
     serve(rsps, responses.GET, TICKET_URL, "ticket-show")
     serve_me(rsps)
-    serve(rsps, responses.GET, COMMENTS_URL, "ticket-comments", body=first,
-          match=[matchers.query_param_matcher(FIRST_PAGE_QUERY)])
+    serve(rsps, responses.GET, AUDITS_URL, "ticket-audits", body=first,
+          match=[matchers.query_param_matcher(AUDITS_QUERY)])
     with pytest.raises(Misdirected) as caught:
         connector.fetch("1", needs=frozenset({"comments"}))
-    assert str(caught.value) == (f"comments of ticket 1: next page {next_url!r} is not on "
-                                 f"{COMMENTS_URL}; not followed")
+    assert str(caught.value) == (f"audits of ticket 1: next page {next_url!r} is not on "
+                                 f"{AUDITS_URL}; not followed")
     assert [c.request.url.split("?")[0] for c in rsps.calls] == [TICKET_URL, ME_URL,
-                                                                 COMMENTS_URL]
+                                                                 AUDITS_URL]
 
 
 def test_an_audits_next_page_of_another_ticket_is_refused(connector, rsps):
@@ -361,7 +362,7 @@ def test_an_audits_next_page_of_another_ticket_is_refused(connector, rsps):
     serve(rsps, responses.GET, AUDITS_URL, "ticket-audits", body=first)
     with pytest.raises(Misdirected, match="audits of ticket 1: next page"):
         connector.fetch("1", needs=frozenset({"history"}))
-    assert [c.request.url for c in rsps.calls] == [TICKET_URL, AUDITS_URL]
+    assert [c.request.url for c in rsps.calls] == [TICKET_URL, f"{AUDITS_URL}?include=users"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -381,7 +382,7 @@ def test_tier_history_from_audits(connector, rsps):
     assert ticket.tier_at(changed - timedelta(seconds=1)) == "L1"
     assert ticket.tier_at(changed) == "L2"
     assert ticket.tier_at(changed + timedelta(days=3)) == "L2"
-    assert [c.request.url for c in rsps.calls] == [TICKET_URL, AUDITS_URL]
+    assert [c.request.url for c in rsps.calls] == [TICKET_URL, f"{AUDITS_URL}?include=users"]
     assert ticket.comments == ()
 
 
@@ -412,16 +413,16 @@ def test_tier_history_without_group_events_is_the_current_tier(sleeps, rsps):
 
 
 def test_tier_history_follows_offset_pagination(connector, rsps):
-    next_page = f"{AUDITS_URL}?page=2"
+    next_page = f"{AUDITS_URL}?include=users&page=2"
     first = {"audits": [create_audit("101")], "next_page": next_page, "previous_page": None,
              "count": 2}
     second = {"audits": [change_audit("2023-09-12T00:00:00Z", "101", "102")], "next_page": None,
               "previous_page": f"{AUDITS_URL}?page=1", "count": 2}
     serve(rsps, responses.GET, TICKET_URL, "ticket-show")
     serve(rsps, responses.GET, AUDITS_URL, "ticket-audits", body=first,
-          match=[matchers.query_param_matcher({})])
+          match=[matchers.query_param_matcher(AUDITS_QUERY)])
     serve(rsps, responses.GET, AUDITS_URL, "ticket-audits", body=second,
-          match=[matchers.query_param_matcher({"page": "2"})])
+          match=[matchers.query_param_matcher({"include": "users", "page": "2"})])
     ticket = connector.fetch("1", needs=frozenset({"history"}))
     assert ticket.tier_history == (
         TierChange(CREATED, "L1"),
@@ -430,16 +431,13 @@ def test_tier_history_follows_offset_pagination(connector, rsps):
     assert len(calls_to(rsps, AUDITS_URL)) == 2
 
 
-def test_default_fetch_reads_ticket_comments_and_audits(connector, rsps):
+def test_default_fetch_reads_the_ticket_and_its_audits(connector, rsps):
     serve(rsps, responses.GET, TICKET_URL, "ticket-show")
     serve_me(rsps)
-    serve(rsps, responses.GET, COMMENTS_URL, "ticket-comments")
     serve(rsps, responses.GET, AUDITS_URL, "ticket-audits", body=audits_body(create_audit()))
     ticket = connector.fetch("1")
-    assert [c.request.url.split("?")[0] for c in rsps.calls] == [
-        TICKET_URL, ME_URL, COMMENTS_URL, AUDITS_URL
-    ]
-    assert [c.id for c in ticket.comments] == ["33144692244499"]
+    assert [c.request.url.split("?")[0] for c in rsps.calls] == [TICKET_URL, ME_URL, AUDITS_URL]
+    assert [c.id for c in ticket.comments] == [str(FIXTURE_COMMENT)]
     assert ticket.tier_history == (TierChange(CREATED, "L1"),)
 
 

@@ -55,17 +55,16 @@ def long_ticket(zendesk: ZendeskEmulator) -> int:
     return ticket
 
 
-def test_comments_are_read_through_every_cursor_page(zendesk):
+def test_comments_are_read_from_every_audits_page(zendesk):
     ticket = long_ticket(zendesk)
     connector, urls = connect(zendesk)
     read = connector.fetch(str(ticket), needs=frozenset({"comments"}))
     assert [c.body for c in read.comments] == ["first", "more 0", "more 1", "more 2", "more 3"]
     assert read.locale == "en-US"  # the requester, side-loaded with the first page
-    assert asked(urls, f"/tickets/{ticket}/comments.json") == [
-        {"include": "users", "page[size]": "100"},
-        {"include": "users", "page[size]": "2", "page[after]": "2"},
-        {"include": "users", "page[size]": "2", "page[after]": "4"},
-    ]
+    assert asked(urls, f"/tickets/{ticket}/audits.json") == [
+        {"include": "users"}, {"include": "users", "page": "2"},
+        {"include": "users", "page": "3"}]
+    assert asked(urls, f"/tickets/{ticket}/comments.json") == []
 
 
 def test_audits_are_read_through_every_offset_page(zendesk):
@@ -73,7 +72,9 @@ def test_audits_are_read_through_every_offset_page(zendesk):
     connector, urls = connect(zendesk)
     read = connector.fetch(str(ticket), needs=frozenset({"history"}))
     assert [change.tier for change in read.tier_history] == ["L1", "L2"]  # in the 6th audit
-    assert asked(urls, f"/tickets/{ticket}/audits.json") == [{}, {"page": "2"}, {"page": "3"}]
+    assert asked(urls, f"/tickets/{ticket}/audits.json") == [
+        {"include": "users"}, {"include": "users", "page": "2"},
+        {"include": "users", "page": "3"}]
 
 
 def test_cursor_and_offset_pages_as_documented(zendesk):

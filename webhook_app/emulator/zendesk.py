@@ -467,13 +467,21 @@ class ZendeskEmulator(BaseEmulator):
         @app.get("/api/v2/tickets/<int:ticket_id>/audits.json")
         def audits(ticket_id: int):
             """List Audits for a Ticket, oldest first, cursor or offset pages of at most
-            ``page_size`` (100 on Zendesk),
+            ``page_size`` (100 on Zendesk); ``include=users`` side-loads the authors of the
+            page's audits and comments,
             https://developer.zendesk.com/api-reference/ticketing/tickets/ticket_audits/#list-audits-for-a-ticket."""
             with emulator._lock:
                 if ticket_id not in emulator.tickets:
                     return emulator._not_found()
-                return emulator._reply(200, emulator._listing(
-                    "audits", list(emulator.audits[ticket_id]), emulator.page_size))
+                body = emulator._listing("audits", list(emulator.audits[ticket_id]),
+                                         emulator.page_size)
+                if "users" in request.args.get("include", "").split(","):
+                    ids = {a["author_id"] for a in body["audits"]} | {
+                        e["author_id"] for a in body["audits"] for e in a["events"]
+                        if e.get("type") == "Comment"}
+                    body["users"] = [emulator.users[i] for i in sorted(ids)
+                                     if i in emulator.users]
+                return emulator._reply(200, body)
 
         @app.put("/api/v2/tickets/<int:ticket_id>.json")
         def update(ticket_id: int):
