@@ -471,9 +471,10 @@ class ZendeskConnector:
 def _server_time(response) -> datetime:
     """When the helpdesk answered (its ``Date`` header), else now by our clock."""
     try:
-        return email.utils.parsedate_to_datetime(response.headers["Date"])
+        when = email.utils.parsedate_to_datetime(response.headers["Date"])
     except (KeyError, TypeError, ValueError):
         return datetime.now(UTC)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)  # "-0000": UTC, no zone given
 
 
 def _search_time(moment: datetime) -> str:
