@@ -35,6 +35,8 @@ bench: $(VENV)/.installed wrk
 	$(PY) bench/intake.py
 	$(PY) bench/backtest.py
 	$(PY) bench/decisions.py
+	$(PY) bench/evaluate.py --rounds 3
+	$(PY) bench/deadlines.py
 	$(PY) bench/faults.py
 	$(PY) bench/scale.py --tickets 300 --layouts 1x1,1x2,1x4
 	$(PY) bench/two_receivers.py

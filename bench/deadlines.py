@@ -1,78 +1,101 @@
-"""Deadline accuracy: how long after its SLA deadline each ticket is written back.
+"""Deadline accuracy: how late the scheduler fires deadlines spread over real milliseconds.
 
-Starts the loopback Zendesk emulator and ``tierlift serve`` (its own process, SQLite) with only
-the ``sla`` policy (first reply target T, no at-risk step), creates N tickets spaced S apart so
-that their deadlines are staggered, announces each by one webhook, sends nothing else, and
-reports the distribution of (write-back time - deadline).
+Stores N deadlines in a fresh SQLite store (``tickets.next_due_at``, as an evaluation leaves
+them), at uniformly random moments (float seconds, no rounding) over ``--span`` seconds starting
+``--lead`` seconds from now, and runs ``webhook_app.scheduler.Scheduler`` on it as ``tierlift
+serve`` does (its thread, the default 1 s poll). A deadline fires when ``Store.fire_due`` has
+committed its delivery to the inbox; lateness = that moment - the deadline. The reference, in
+the same run over the same schedule (shifted to start as far ahead), is a plain timer loop:
+``threading.Event.wait`` until each deadline in turn, then read the clock. Prints p50/p99/max
+of both and the scheduler's as a multiple of the reference's.
 
-    .venv/bin/python bench/deadlines.py [--tickets 200] [--target-seconds 15] [--spacing 0.05]
+    .venv/bin/python bench/deadlines.py [--deadlines 1000] [--span 5] [--lead 1]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import logging
+import random
 import statistics
+import tempfile
+import threading
 import time
-import uuid
-from datetime import datetime
+from pathlib import Path
 
-import requests
-from loopback import signed, start_tierlift, zendesk_team
+from webhook_app.scheduler import Scheduler
+from webhook_app.store import Store, tickets
 
-SLA = """
-[policies.sla]
-enabled = true
-calendar = "24x7"
-at_risk_percent = 0
-[policies.sla.first_reply_minutes]
-normal = {minutes}
-"""
+
+def reference(due: list[float]) -> list[float]:
+    """Lateness of a timer loop over ``due`` (sorted, ``time.time`` seconds)."""
+    late, wake = [], threading.Event()
+    for deadline in due:
+        wait = deadline - time.time()
+        if wait > 0:
+            wake.wait(wait)
+        late.append(time.time() - deadline)
+    return late
+
+
+def scheduled(due: list[float], workdir: Path) -> list[float]:
+    """Lateness of the scheduler over ``due`` (sorted), from the moments ``fire_due`` returns."""
+    store = Store(f"sqlite:///{workdir / 'deadlines.db'}")
+    store.create_schema()
+    with store.engine.begin() as conn:
+        conn.execute(tickets.insert(), [{"platform": "zendesk", "ticket_ref": str(n),
+                                         "next_due_at": at} for n, at in enumerate(due)])
+    fired_at: list[float] = []
+    fire_due = store.fire_due
+
+    def timed_fire_due() -> int:
+        fired = fire_due()
+        fired_at.extend([store.clock()] * fired)  # in deadline order, as fire_due takes them
+        return fired
+
+    store.fire_due = timed_fire_due
+    stop = threading.Event()
+    scheduler = Scheduler(store, on_due=threading.Event())
+    thread = threading.Thread(target=scheduler.run, args=(stop,), daemon=True)
+    thread.start()
+    give_up = due[-1] + 30
+    while len(fired_at) < len(due) and time.time() < give_up:
+        time.sleep(0.05)
+    stop.set()
+    scheduler.changed.set()
+    thread.join(5)
+    store.close()
+    if len(fired_at) < len(due):
+        raise SystemExit(f"only {len(fired_at)}/{len(due)} deadlines fired within 30 s")
+    return [at - deadline for at, deadline in zip(fired_at, due, strict=True)]
+
+
+def summary(late: list[float]) -> tuple[float, float, float]:
+    q = statistics.quantiles(late, n=100)
+    return q[49], q[98], max(late)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tickets", type=int, default=200)
-    parser.add_argument("--target-seconds", type=float, default=15.0)
-    parser.add_argument("--spacing", type=float, default=0.05)
+    parser.add_argument("--deadlines", type=int, default=1000)
+    parser.add_argument("--span", type=float, default=5.0, help="seconds the deadlines cover")
+    parser.add_argument("--lead", type=float, default=1.0, help="seconds to the first one")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-
-    zendesk = zendesk_team(100_000)
-    server = zendesk.serve()
-    serve, base = start_tierlift(zendesk, server.url,
-                                 SLA.format(minutes=args.target_seconds / 60),
-                                 "tierlift-deadlines-")
-    session = requests.Session()
-    deadlines: dict[int, float] = {}
-    for n in range(args.tickets):
-        ticket = zendesk.create_ticket(subject=f"Question {n}", description="Hello?",
-                                       requester_id=1, group_id=101, notify=False)
-        created = datetime.fromisoformat(zendesk.tickets[ticket]["created_at"]).timestamp()
-        deadlines[ticket] = created + args.target_seconds
-        body = json.dumps({"type": "zen:event-type:ticket.created", "id": str(uuid.uuid4()),
-                           "subject": f"zen:ticket:{ticket}",
-                           "detail": {"id": str(ticket), "actor_id": "1"}}).encode()
-        session.post(f"{base}/webhooks/zendesk", data=body, timeout=10, headers=signed(body))
-        time.sleep(args.spacing)
-    give_up = max(deadlines.values()) + 60
-    while time.time() < give_up and len({r.path for r in zendesk.writes()}) < args.tickets:
-        time.sleep(0.1)
-    late = sorted(next(r.at for r in zendesk.writes(t)) - due
-                  for t, due in deadlines.items() if zendesk.writes(t))
-    serve.terminate()
-    serve.wait(10)
-    server.stop()
-    q = statistics.quantiles(late, n=100)
-    print(f"{len(late)}/{args.tickets} tickets escalated after their first-reply deadline "
-          f"({args.target_seconds:g} s target, deadlines {args.spacing * 1000:g} ms apart), "
-          "with no webhook after the first:")
-    print(f"  write-back - deadline: min {late[0]:.2f} s  p50 {q[49]:.2f} s  p90 {q[89]:.2f} s  "
-          f"p99 {q[98]:.2f} s  max {late[-1]:.2f} s")
-    print("  (Zendesk timestamps have whole seconds: a deadline is known to ±1 s, so "
-          "negative values down to -1 s are the stamp's rounding, not an early write)")
+    rng = random.Random(12)
+    offsets = sorted(rng.uniform(0, args.span) for _ in range(args.deadlines))
+    start = time.time() + args.lead
+    base = reference([start + o for o in offsets])
+    start = time.time() + args.lead
+    with tempfile.TemporaryDirectory(prefix="tierlift-deadlines-") as workdir:
+        late = scheduled([start + o for o in offsets], Path(workdir))
+    print(f"{args.deadlines} deadlines at random moments over {args.span:g} s "
+          f"(mean {args.span / args.deadlines * 1000:.1f} ms apart), SQLite store:")
+    ms = 1000
+    (p50, p99, top), (r50, r99, rtop) = summary(late), summary(base)
+    print(f"  scheduler (fire_due committed) - deadline: p50 {p50 * ms:.2f} ms  "
+          f"p99 {p99 * ms:.2f} ms  max {top * ms:.2f} ms")
+    print(f"  reference (Event.wait timer loop):         p50 {r50 * ms:.2f} ms  "
+          f"p99 {r99 * ms:.2f} ms  max {rtop * ms:.2f} ms")
+    print(f"  scheduler / reference: p50 {p50 / r50:.1f}x  p99 {p99 / r99:.1f}x")
 
 
 if __name__ == "__main__":
