@@ -135,7 +135,7 @@ def test_zendesk_a_version_read_within_its_second_is_not_kept(settings, zd):
     """A change in the same second as the read would not change ``updated_at``."""
     connector = ZendeskConnector(ApiSession(ZENDESK_URL, ("bot", "token")), TIER_GROUPS,
                                  settings.ladder)
-    zd.get(TICKET, json=zendesk_ticket(), headers={"Date": "Fri, 20 Nov 2026 10:00:01 GMT"})
+    zd.get(TICKET, json=zendesk_ticket(), headers={"Date": "Fri, 20 Nov 2026 10:00:01 -0000"})
     zd.get(AUDITS, json=zendesk_audits(CREATED, comments=(THANKS,)))
     first = connector.fetch("42", reuse=True)
     again = connector.fetch("42", reuse=True)
