@@ -276,6 +276,8 @@ def _words(text: str) -> list[str]:
 
 def _find(words: list[str], phrase: tuple[str, ...]) -> list[int]:
     """Where ``phrase`` starts in ``words``, as whole words."""
+    if phrase[0] not in words:
+        return []
     n = len(phrase)
     return [i for i in range(len(words) - n + 1)
             if words[i] == phrase[0] and tuple(words[i:i + n]) == phrase]
