@@ -15,13 +15,11 @@ import io
 import json
 import os
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 import pytest
-import sqlalchemy as sa
-from conftest import FIXTURES, SECRET, make_settings, recorded, sign
+from conftest import FIXTURES, SECRET, make_settings, postgres_store, recorded, sign
 from hypothesis import currently_in_test_context, event, given, settings
 from hypothesis import strategies as st
 from werkzeug.datastructures import Headers
@@ -46,7 +44,7 @@ from webhook_app.signatures import (
     verify_jira_freshness,
     zendesk_signature,
 )
-from webhook_app.store import Delivery, Store, inbox, metadata
+from webhook_app.store import Delivery, Store, inbox
 
 settings.register_profile("ci", derandomize=True, deadline=None, database=None,
                           print_blob=True)
@@ -64,8 +62,6 @@ def budget(examples: int) -> settings:
 ANSWERS = {200, 202, 400, 401, 413}  # ignored/duplicate, accepted, malformed, refused, too large
 JIRA_SECRET = "jira-fuzz-secret"
 JIRA_TOKEN = "jira-fuzz-token"
-POSTGRES = os.environ.get("TIERLIFT_TEST_POSTGRES",
-                          "postgresql+psycopg://postgres@127.0.0.1/test")
 
 
 # -- encoding: JSON with raw tokens json.dumps will not write ---------------------------------
@@ -332,25 +328,9 @@ def sqlite_app(tmp_path_factory):
 def postgres_app(tmp_path_factory):
     """The receiver on a PostgreSQL store in a schema of its own (its column limits are real,
     SQLite's are not); skipped where no PostgreSQL answers."""
-    pytest.importorskip("psycopg")
-    schema = f"tierlift_fuzz_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(POSTGRES)
-    try:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        pytest.skip(f"no PostgreSQL at {POSTGRES}: {exc.orig}")
-    store = Store(POSTGRES)
-    store.engine.dispose()  # its own schema, by search_path as a deployment would set it
-    store.engine = sa.create_engine(POSTGRES, connect_args={"options": f"-csearch_path={schema}"})
-    metadata.create_all(store.engine)
-    app, _ = _app(tmp_path_factory.mktemp("fuzz-pg"), store)
-    yield app.test_client()
-    store.close()
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-    admin.dispose()
+    with postgres_store(prefix="tierlift_fuzz") as store:
+        app, _ = _app(tmp_path_factory.mktemp("fuzz-pg"), store)
+        yield app.test_client()
 
 
 PARSERS = {"zendesk": parse_zendesk, "jira": parse_jira}

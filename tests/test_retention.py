@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -12,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from builders import ticket
 from click.testing import CliRunner
-from test_store_postgres import URL
+from conftest import postgres_store
 
 from plugins.manager import ConfigError
 from webhook_app.cli import main
@@ -25,7 +24,6 @@ from webhook_app.store import (
     audit,
     backfills,
     inbox,
-    metadata,
     ticket_index,
 )
 from webhook_app.worker import Pruner, Worker
@@ -190,20 +188,8 @@ def test_pruning_is_batched_and_a_dry_run_changes_nothing(db, clock):
 
 
 def test_prune_on_postgresql():
-    pytest.importorskip("psycopg")
-    schema = f"tierlift_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(URL)
-    try:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    except sa.exc.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL at {URL}: {exc.orig}")
     clock = Clock()
-    store = Store(URL, clock=clock)
-    store.engine.dispose()  # its own schema, by search_path as a deployment would set it
-    store.engine = sa.create_engine(URL, connect_args={"options": f"-csearch_path={schema}"})
-    try:
-        metadata.create_all(store.engine)
+    with postgres_store(clock=clock) as store:
         done(store, "event:1", "42")
         assert store.receive(delivery("event:2", "43"), delay=1000 * DAY)
         store.index(replace(ticket(ref="42"), created_at=datetime.fromtimestamp(T0 - 100 * DAY,
@@ -218,11 +204,6 @@ def test_prune_on_postgresql():
         assert not store.receive(delivery("event:1", "42"))
         assert keys(store) == [("event:1", "done"), ("event:2", "pending"), ("event:3", "done")]
         assert [e["at"] for e in store.audit_log()] == [T0 + DAY]
-    finally:
-        store.close()
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
 
 
 # -- settings and the command ----------------------------------------------------------------

@@ -6,17 +6,17 @@ Runs against the PostgreSQL on loopback (``TIERLIFT_TEST_POSTGRES``, default
 
 from __future__ import annotations
 
-import os
 import threading
 import uuid
 
 import pytest
 import sqlalchemy as sa
 from builders import comment, ticket
+from conftest import POSTGRES, postgres_store
 
-from webhook_app.store import AuditRecord, Delivery, Store, StoreHistory, metadata
+from webhook_app.store import AuditRecord, Delivery, Store, StoreHistory
 
-URL = os.environ.get("TIERLIFT_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1/test")
+URL = POSTGRES
 
 
 class Clock:
@@ -29,24 +29,9 @@ class Clock:
 
 @pytest.fixture
 def pg():
-    pytest.importorskip("psycopg")
-    schema = f"tierlift_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(URL)
-    try:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    except sa.exc.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL at {URL}: {exc.orig}")
     clock = Clock()
-    store = Store(URL, clock=clock)
-    store.engine.dispose()  # its own schema, by search_path as a deployment would set it
-    store.engine = sa.create_engine(URL, connect_args={"options": f"-csearch_path={schema}"})
-    metadata.create_all(store.engine)
-    yield store, clock
-    store.close()
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-    admin.dispose()
+    with postgres_store(clock=clock) as store:
+        yield store, clock
 
 
 def test_dedupe_lease_ledger_and_deadlines_on_postgresql(pg):
