@@ -12,7 +12,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import requests
+from builders import LADDER
 
+from connector.http import ApiSession, BearerAuth
+from connector.jira import JiraConnector
 from webhook_app.emulator.zendesk import ZendeskEmulator
 from webhook_app.store import Store
 
@@ -179,3 +182,15 @@ def served(emulator):
     finally:
         emulator.close()
         server.stop()
+
+
+def jira_connector(jira) -> tuple[JiraConnector, list[str]]:
+    """A connector to the served Jira emulator ``jira``, and the URLs it requests, in order."""
+    auth = (jira.email, jira.api_token) if jira.cloud else BearerAuth(jira.pat)
+    api = ApiSession(jira.url, auth)
+    urls: list[str] = []
+    api.session.hooks["response"].append(lambda r, *_, **__: urls.append(r.request.url))
+    connector = JiraConnector(api, cloud=jira.cloud, tier_field=jira.tier_field,
+                              tier_values={"L1": "Tier 1", "L2": "Tier 2", "L3": "Tier 3"},
+                              ladder=LADDER, priorities={})
+    return connector, urls

@@ -8,11 +8,8 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from builders import LADDER
-from emulated import served
+from emulated import jira_connector, served
 
-from connector.http import ApiSession, BearerAuth
-from connector.jira import JiraConnector
 from webhook_app.emulator.jira import JiraEmulator
 
 TIERS = ("Tier 1", "Tier 2", "Tier 3")
@@ -38,20 +35,9 @@ def seven_changes(jira: JiraEmulator) -> str:
     return key
 
 
-def connect(jira: JiraEmulator) -> tuple[JiraConnector, list[str]]:
-    auth = (jira.email, jira.api_token) if jira.cloud else BearerAuth(jira.pat)
-    api = ApiSession(jira.url, auth)
-    urls: list[str] = []
-    api.session.hooks["response"].append(lambda r, *_, **__: urls.append(r.request.url))
-    connector = JiraConnector(api, cloud=jira.cloud, tier_field=jira.tier_field,
-                              tier_values={"L1": "Tier 1", "L2": "Tier 2", "L3": "Tier 3"},
-                              ladder=LADDER, priorities={})
-    return connector, urls
-
-
 def test_every_history_is_read_through_the_documented_requests(jira, caplog):
     key = seven_changes(jira)
-    connector, urls = connect(jira)
+    connector, urls = jira_connector(jira)
     ticket = connector.fetch(key, needs=frozenset({"history"}))
     assert [change.tier for change in ticket.tier_history] == \
         ["L1", "L2", "L3", "L1", "L2", "L3", "L1", "L2"]  # at creation, then all 7 changes
@@ -72,6 +58,6 @@ def test_every_history_is_read_through_the_documented_requests(jira, caplog):
 
 def test_a_changelog_without_history_needs_sends_no_changelog_request(jira):
     key = seven_changes(jira)
-    connector, urls = connect(jira)
+    connector, urls = jira_connector(jira)
     connector.fetch(key)
     assert not [u for u in urls if "changelog" in u]

@@ -8,11 +8,8 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from builders import LADDER
-from emulated import served
+from emulated import jira_connector, served
 
-from connector.http import ApiSession, BearerAuth
-from connector.jira import JiraConnector
 from webhook_app.emulator.jira import JiraEmulator
 
 
@@ -23,17 +20,6 @@ def jira(request):
     emulator.search_page = 2
     with served(emulator):
         yield emulator
-
-
-def connect(jira: JiraEmulator) -> tuple[JiraConnector, list[str]]:
-    auth = (jira.email, jira.api_token) if jira.cloud else BearerAuth(jira.pat)
-    api = ApiSession(jira.url, auth)
-    urls: list[str] = []
-    api.session.hooks["response"].append(lambda r, *_, **__: urls.append(r.request.url))
-    connector = JiraConnector(api, cloud=jira.cloud, tier_field=jira.tier_field,
-                              tier_values={"L1": "Tier 1", "L2": "Tier 2", "L3": "Tier 3"},
-                              ladder=LADDER, priorities={})
-    return connector, urls
 
 
 def asked(urls: list[str], path: str) -> list[dict[str, str]]:
@@ -48,7 +34,7 @@ def test_every_comment_is_read(jira):
     for n in range(5):
         jira.customer_comment(key, f"comment {n}", at=now - timedelta(hours=5 - n),
                               notify=False)
-    connector, urls = connect(jira)
+    connector, urls = jira_connector(jira)
     ticket = connector.fetch(key)
     assert [c.body for c in ticket.comments] == \
         ["the description", *(f"comment {n}" for n in range(5))]
@@ -64,7 +50,7 @@ def test_every_comment_is_read(jira):
 def test_every_search_result_is_read(jira):
     jira.user("qm:c", "Cy", customer=True)
     keys = [jira.create_issue(f"s{n}", "d", "qm:c", notify=False) for n in range(5)]
-    connector, urls = connect(jira)
+    connector, urls = jira_connector(jira)
     since = datetime.now(UTC) - timedelta(hours=1)
     assert [key for key, _ in connector.recently_updated(since)] == keys
     if jira.cloud:
