@@ -49,14 +49,6 @@ def deadline(platform: str, ref: str) -> Delivery:
 
 
 @pytest.fixture
-def store(settings) -> Store:
-    store = Store(settings.database_url)
-    store.create_schema()
-    yield store
-    store.close()
-
-
-@pytest.fixture
 def zd():
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         mock.get(f"{ZENDESK_URL}/api/v2/users/me.json", json={"user": {"id": BOT}})
