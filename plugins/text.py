@@ -12,14 +12,18 @@ before it in the same clause (``no need to escalate``, ``pas besoin d'escalader`
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
+import weakref
 from bisect import bisect_right
 from collections.abc import Callable
 from functools import cached_property, lru_cache
 from itertools import accumulate
 from re import _constants as _c
 from re import _parser
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
+
+from ahocorasick_rs import AhoCorasick
 
 from connector.ticket import AuthorRole, Comment, Ticket
 
@@ -145,25 +149,25 @@ class Matcher:
                 self.gated.setdefault(max(required, key=len), []).append(len(self.terms))
             self.terms.append((term, regex, frozenset(required)))
         self.keys = frozenset(self.variants)
+        VOCABULARY.add(self)
 
     def occurrences(self, text: CustomerText, *, first_only: bool = False):
         """``(term, match)`` for every whole-word occurrence in ``text.lower``, term by term
         (``first_only``: the first occurrence of each term), excluded and negated ones left
         out."""
-        present = {t for token in self.keys.intersection(text.tokens) for t in self.variants[token]}
-        candidates = sorted(i for token in present for i in self.gated.get(token, ()))
-        lower = text.lower
+        tokens, strings = VOCABULARY.found(text)
+        present = {t for token in self.keys.intersection(tokens) for t in self.variants[token]}
+        candidates = {i for token in present for i in self.gated.get(token, ())}
         if self.scan:
-            if _CASE_ODD.isdisjoint(lower):  # else a pattern's needed strings may miss
-                scanned = {i for string, terms in self.scanned.items() if string in lower
-                           for i in terms}
-                scanned.update(self.unscanned)
+            if strings is None:  # the text has a character a pattern's strings may miss
+                candidates.update(i for terms in self.scanned.values() for i in terms)
             else:
-                scanned = {i for terms in self.scanned.values() for i in terms}
-                scanned.update(self.unscanned)
-            candidates = sorted(scanned.union(candidates))
+                candidates.update(i for string in strings.intersection(self.scanned)
+                                  for i in self.scanned[string])
+            candidates.update(self.unscanned)
+        lower = text.lower
         excluded = None
-        for term, regex, required in map(self.terms.__getitem__, candidates):
+        for term, regex, required in map(self.terms.__getitem__, sorted(candidates)):
             if required <= present:
                 for match in regex.finditer(lower):
                     start, end = match.span()
@@ -188,6 +192,68 @@ class Matcher:
 
 # Characters an ASCII letter matches case-insensitively: long s, Kelvin sign, dotted and dotless i
 _CASE_ODD = frozenset("\u017f\u212a\u0130\u0131")
+
+
+class _Vocabulary:
+    """The gate tokens and needed strings of every live matcher, looked up in a text once for all
+    of them: the policies of an evaluation share the ticket's texts, and one Aho-Corasick pass
+    finds every needed string where one substring search per string per matcher cost most of
+    an evaluation."""
+
+    def __init__(self) -> None:
+        self._matchers: weakref.WeakSet[Matcher] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._version = 0  # bumped when a matcher comes or goes
+        self._built: _Built = _Built(-1, frozenset(), (), None)
+
+    def add(self, matcher: Matcher) -> None:
+        with self._lock:
+            self._matchers.add(matcher)
+            self._version += 1
+        weakref.finalize(matcher, self._forget)
+
+    def _forget(self) -> None:
+        self._version += 1
+
+    def _current(self) -> _Built:
+        built = self._built
+        if built.version == self._version:
+            return built
+        with self._lock:
+            version, matchers = self._version, list(self._matchers)
+            strings = tuple(sorted({s for m in matchers for s in m.scanned}))
+            self._built = _Built(version, frozenset().union(*(m.keys for m in matchers)),
+                                 strings, AhoCorasick(strings) if strings else None)
+            return self._built
+
+    def found(self, text: CustomerText) -> tuple[frozenset[bytes], frozenset[str] | None]:
+        """The matchers' tokens and needed strings in ``text`` (strings ``None``: the text has
+        a character an ASCII pattern matches case-insensitively, so any may match)."""
+        built = self._current()
+        cached = text.found
+        if cached is not None and cached[0] is built:
+            return cached[1], cached[2]
+        tokens = built.tokens.intersection(text.tokens)
+        if not _CASE_ODD.isdisjoint(text.lower):
+            strings = None
+        elif built.automaton is None:
+            strings = frozenset()
+        else:
+            strings = frozenset(built.strings[i] for i, _, _ in
+                                built.automaton.find_matches_as_indexes(text.lower,
+                                                                        overlapping=True))
+        text.found = (built, tokens, strings)
+        return tokens, strings
+
+
+class _Built(NamedTuple):
+    version: int
+    tokens: frozenset[bytes]
+    strings: tuple[str, ...]
+    automaton: AhoCorasick | None
+
+
+VOCABULARY = _Vocabulary()
 
 
 def _needed(pattern: str, flags: int) -> tuple[str, ...]:
@@ -261,6 +327,7 @@ class CustomerText:
         self.parts = [subject, *bodies]
         self.comments = comments
         self.original = "\0".join(self.parts)
+        self.found: tuple | None = None  # the vocabulary's tokens and strings in it, see found()
         self.lower = fold(self.original)
         if len(self.lower) != len(self.original):  # a rare character changed length when
             self.parts = [fold(p) for p in self.parts]  # lower-cased: count and quote those

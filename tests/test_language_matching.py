@@ -3,6 +3,7 @@ customer_request packs on text written the way customers write it."""
 
 from __future__ import annotations
 
+import gc
 from datetime import timedelta
 
 import pytest
@@ -63,6 +64,28 @@ def test_patterns_find_stack_traces_on_the_folded_text():
     assert found([r"re:^\w+(?:error|exception):"], trace) == ["ValueError:"]
     assert found([r"re:traceback \(most recent call last\)"], trace) == \
         ["Traceback (most recent call last)"]
+
+
+def test_matchers_share_one_look_at_a_text_even_when_built_after_it():
+    body = CustomerText("Sync down", ["The webhook failed again, see /api/v2/orders"])
+    first = Matcher(("re:/api/[\\w/]+",))
+    assert [m.group() for _, m in first.occurrences(body)] == ["/api/v2/orders"]
+    looked = body.found
+    later = Matcher(("webhook* ... fail*", "re:\\bsync\\b"))  # built after the look
+    assert [m.group() for _, m in later.occurrences(body)] == ["webhook failed", "sync"]
+    assert body.found is not looked and [m.group() for _, m in first.occurrences(body)] == \
+        ["/api/v2/orders"]
+    del first, later
+    gc.collect()
+    gone = Matcher(("again*",))
+    assert [m.group() for _, m in gone.occurrences(body)] == ["again"]
+    assert "/api/" not in body.found[0].strings  # a matcher's strings leave with it
+
+
+def test_a_character_that_folds_to_ascii_case_insensitively_still_lets_patterns_match():
+    # a dotless i (U+0131, Turkish keyboards) matches "i" in a pattern, which is IGNORECASE:
+    # the pattern's needed string "failed" is not in the text, yet the pattern matches
+    assert found(["re:\\bsync failed"], "the sync fa\u0131led again") == ["sync fa\u0131led"]
 
 
 def test_a_term_inside_a_name_is_not_a_match():
