@@ -56,11 +56,14 @@ class TicketHistory(Protocol):
     """Read-only view of the tickets tierlift has evaluated (``ctx.history`` in a policy)."""
 
     def related(self, platform: str, *, requester_id: str | None, organization_id: str | None,
-                since: datetime) -> list[PastTicket]:
-        """Tickets of the same requester or organization created since ``since``."""
+                since: datetime, until: datetime | None = None) -> list[PastTicket]:
+        """Tickets of the same requester or organization created from ``since`` to ``until``
+        (both included; ``None``: no end), newest first: the requester's newest
+        ``RELATED_LIMIT`` and the organization's newest ``RELATED_LIMIT``, so that a large
+        organization does not hide the requester's own."""
 
     def recent(self, platform: str, *, since: datetime) -> list[PastTicket]:
-        """All tickets created since ``since`` (newest first, at most a few hundred)."""
+        """All tickets created since ``since`` (newest first, at most ``RECENT_LIMIT``)."""
 
     def created_between(self, platform: str, start: datetime, end: datetime) -> list[PastTicket]:
         """All tickets created from ``start`` to ``end``, both included (oldest first, at most
@@ -70,7 +73,7 @@ class TicketHistory(Protocol):
 class NoHistory:
     """A history that has seen nothing (tests, and policies evaluated outside the worker)."""
 
-    def related(self, platform, *, requester_id, organization_id, since):
+    def related(self, platform, *, requester_id, organization_id, since, until=None):
         return []
 
     def recent(self, platform, *, since):
@@ -80,7 +83,8 @@ class NoHistory:
         return []
 
 
-RELATED_LIMIT = 500  # what ``related`` and ``recent`` answer at most (as the store does)
+RELATED_LIMIT = 250  # ``related``: at most this many of the requester's, and of the organization's
+RECENT_LIMIT = 500  # what ``recent`` answers at most
 CREATED_LIMIT = 1000  # what ``created_between`` answers at most
 
 
@@ -134,17 +138,15 @@ class MemoryHistory:
         return order[low:high]
 
     def related(self, platform: str, *, requester_id: str | None, organization_id: str | None,
-                since: datetime) -> list[PastTicket]:
-        found: dict[str, datetime] = {}
+                since: datetime, until: datetime | None = None) -> list[PastTicket]:
+        found: set[tuple[datetime, str]] = set()
         for kind, ident in (("requester", requester_id), ("organization", organization_id)):
             if ident is not None:
-                found.update((ref, at) for at, ref in
-                             self._between((platform, kind, ident), since, None))
-        newest = sorted(found.items(), key=lambda item: item[1], reverse=True)
-        return [self._tickets[platform, ref] for ref, _ in newest[:RELATED_LIMIT]]
+                found.update(self._between((platform, kind, ident), since, until)[-RELATED_LIMIT:])
+        return [self._tickets[platform, ref] for _, ref in sorted(found, reverse=True)]
 
     def recent(self, platform: str, *, since: datetime) -> list[PastTicket]:
-        newest = self._between((platform,), since, None)[::-1][:RELATED_LIMIT]
+        newest = self._between((platform,), since, None)[::-1][:RECENT_LIMIT]
         return [self._tickets[platform, ref] for _, ref in newest]
 
     def created_between(self, platform: str, start: datetime, end: datetime) -> list[PastTicket]:

@@ -105,6 +105,7 @@ def tierlift_evaluate(ticket, ctx):
         requester_id=ticket.requester_id if by_requester else None,
         organization_id=ticket.organization_id if by_organization else None,
         since=since,
+        until=ticket.created_at,
     )
     words = subject_words()
     mine = words(ticket.subject)

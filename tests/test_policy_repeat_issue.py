@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from connector.ticket import Priority, TierChange
 from plugins import repeat_issue
 from plugins.decision import decide
-from plugins.history import PastTicket
+from plugins.history import RELATED_LIMIT, MemoryHistory, PastTicket
 from plugins.manager import PolicyHost
 from plugins.proposal import PolicyContext
 from plugins.repeat_issue import jaccard, subject_words
@@ -21,15 +21,16 @@ NOW = T0 + timedelta(minutes=5)
 
 
 class FakeHistory:
-    """In-memory ``ctx.history``: filters like the store does, and remembers the calls."""
+    """In-memory ``ctx.history``: filters like the store does (but for ``until``, so that the
+    policy's own check of it is tested), and remembers the calls."""
 
     def __init__(self, *tickets: PastTicket) -> None:
         self.tickets = list(tickets)
         self.calls: list[dict] = []
 
-    def related(self, platform, *, requester_id, organization_id, since):
+    def related(self, platform, *, requester_id, organization_id, since, until=None):
         self.calls.append({"requester_id": requester_id, "organization_id": organization_id,
-                           "since": since})
+                           "since": since, "until": until})
         return sorted(
             (p for p in self.tickets if p.platform == platform and p.created_at >= since
              and ((requester_id is not None and p.requester_id == requester_id)
@@ -93,8 +94,8 @@ def test_the_third_similar_ticket_of_a_requester_goes_one_tier_up_listing_the_ea
 def test_the_history_is_asked_for_the_requester_and_the_organization_over_the_window():
     history = FakeHistory(*OCTOBER)
     evaluate(current(), history=history)
-    assert history.calls == [{"requester_id": "1", "organization_id": "77",
-                              "since": T0 - timedelta(days=30)}]  # from the ticket's creation
+    assert history.calls == [{"requester_id": "1", "organization_id": "77",  # up to its creation
+                              "since": T0 - timedelta(days=30), "until": T0}]
 
 
 def test_a_backlog_evaluated_much_later_gets_the_same_answer():
@@ -106,6 +107,21 @@ def test_a_backlog_evaluated_much_later_gets_the_same_answer():
     edge = replace(past("99", "Invoice missing for October", 2),
                    created_at=T0 - timedelta(days=29, hours=23))  # 29 days before creation
     assert evaluate(t, edge, OCTOBER[1]) is not None
+
+
+def test_a_flood_of_later_tickets_does_not_hide_the_earlier_ones():
+    """Read up to the ticket's creation: evaluated after its organization filed more tickets
+    than the history answers, it still finds its colleagues' similar tickets."""
+    colleagues = (past("120", "Invoice missing for October", 13, requester="2"),
+                  past("121", "October invoice missing", 2, requester="4"))
+    flood = (replace(past(f"f{n}", f"Question {n} about the API", 20, requester="3"),
+                     created_at=T0 + timedelta(minutes=n)) for n in range(1, RELATED_LIMIT + 1))
+    t = current()
+    history = MemoryHistory([itself(t), *colleagues, *flood])
+    later = PolicyContext(policy="repeat_issue", options=repeat_issue.Options(),
+                          now=NOW + timedelta(days=1), tiers=LADDER, history=history)
+    proposal = repeat_issue.tierlift_evaluate(ticket=t, ctx=later)
+    assert "#121 (2026-11-02), #120 (2026-11-13)" in proposal.evidence[0].summary
 
 
 def test_two_similar_tickets_are_not_enough():

@@ -24,7 +24,15 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from connector.ticket import Ticket, TicketSummary
-from plugins.history import FIRST_MESSAGE_CHARS, PastTicket, first_message, short_fields
+from plugins.history import (
+    CREATED_LIMIT,
+    FIRST_MESSAGE_CHARS,
+    RECENT_LIMIT,
+    RELATED_LIMIT,
+    PastTicket,
+    first_message,
+    short_fields,
+)
 from webhook_app import migrations
 from webhook_app.migrations import Migration
 
@@ -584,26 +592,37 @@ class Store:
                 .on_conflict_do_update(index_elements=["platform", "kind", "ident"],
                                        set_={"since": since, "fetched_at": now}))
 
-    def past_tickets(self, platform: str, *, since: float, requester_id: str | None = None,
-                     organization_id: str | None = None, limit: int = 500) -> list[dict]:
-        """Indexed tickets created since ``since`` (newest first); with a requester and/or an
-        organization, only theirs."""
-        query = (sa.select(ticket_index)
-                 .where(ticket_index.c.platform == platform, ticket_index.c.created_at >= since)
-                 .order_by(ticket_index.c.created_at.desc()).limit(limit))
-        owners = []
-        if requester_id is not None:
-            owners.append(ticket_index.c.requester_id == requester_id)
-        if organization_id is not None:
-            owners.append(ticket_index.c.organization_id == organization_id)
-        if requester_id is not None or organization_id is not None:
-            query = query.where(sa.or_(*owners))
+    def past_tickets(self, platform: str, *, since: float, until: float | None = None,
+                     requester_id: str | None = None, organization_id: str | None = None,
+                     limit: int) -> list[dict]:
+        """Indexed tickets created from ``since`` to ``until`` (both included; ``None``: no end),
+        newest first: the newest ``limit`` of the requester and the newest ``limit`` of the
+        organization, or without either the newest ``limit`` of all. Each part reads its index
+        backwards and stops at ``limit`` rows, however many tickets the history holds."""
+        c = ticket_index.c
+
+        def newest(*owner: sa.ColumnElement) -> sa.Select:
+            query = sa.select(ticket_index).where(c.platform == platform, c.created_at >= since,
+                                                  *owner)
+            if until is not None:
+                query = query.where(c.created_at <= until)
+            return query.order_by(c.created_at.desc(), c.ticket_ref.desc()).limit(limit)
+
+        parts = [newest(column == ident) for column, ident in
+                 ((c.requester_id, requester_id), (c.organization_id, organization_id))
+                 if ident is not None] or [newest()]
+        # one index-ordered LIMIT per part: an OR of both would read and sort every match
+        query = parts[0] if len(parts) == 1 else \
+            sa.union_all(*(sa.select(part.subquery()) for part in parts))
         with self.engine.connect() as conn:
-            return [dict(row) for row in conn.execute(query).mappings()]
+            rows = {row["ticket_ref"]: dict(row) for row in conn.execute(query).mappings()}
+        return sorted(rows.values(), key=lambda row: (row["created_at"], row["ticket_ref"]),
+                      reverse=True)
 
     def tickets_created(self, platform: str, start: float, end: float, *,
-                        limit: int = 1000) -> list[dict]:
-        """Indexed tickets created from ``start`` to ``end``, both included (oldest first)."""
+                        limit: int = CREATED_LIMIT) -> list[dict]:
+        """Indexed tickets created from ``start`` to ``end``, both included (oldest first, at
+        most ``limit``)."""
         query = (sa.select(ticket_index)
                  .where(ticket_index.c.platform == platform,
                         ticket_index.c.created_at.between(start, end))
@@ -969,16 +988,18 @@ class StoreHistory:
         self._store = store
 
     def related(self, platform: str, *, requester_id: str | None,
-                organization_id: str | None, since: datetime) -> list[PastTicket]:
+                organization_id: str | None, since: datetime,
+                until: datetime | None = None) -> list[PastTicket]:
         if requester_id is None and organization_id is None:
             return []
         return [_past(row) for row in self._store.past_tickets(
-            platform, since=since.timestamp(), requester_id=requester_id,
-            organization_id=organization_id)]
+            platform, since=since.timestamp(),
+            until=None if until is None else until.timestamp(),
+            requester_id=requester_id, organization_id=organization_id, limit=RELATED_LIMIT)]
 
     def recent(self, platform: str, *, since: datetime) -> list[PastTicket]:
-        return [_past(row) for row in self._store.past_tickets(platform,
-                                                               since=since.timestamp())]
+        return [_past(row) for row in self._store.past_tickets(
+            platform, since=since.timestamp(), limit=RECENT_LIMIT)]
 
     def created_between(self, platform: str, start: datetime, end: datetime) -> list[PastTicket]:
         return [_past(row) for row in self._store.tickets_created(platform, start.timestamp(),
