@@ -16,7 +16,7 @@ import threading
 import unicodedata
 import weakref
 from bisect import bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import cached_property, lru_cache
 from itertools import accumulate
 from re import _constants as _c
@@ -60,10 +60,18 @@ _ACCENTS = {cp: _accent_free(chr(cp)) for cp in range(0xC0, 0x250)
             if chr(cp).islower() and _accent_free(chr(cp)) != chr(cp)}
 
 
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
+def _unaccented(run: re.Match[str]) -> str:
+    return run.group().translate(_ACCENTS)
+
+
 def fold(text: str) -> str:
-    """``text`` lower-cased and without accents, character for character where it can be."""
+    """``text`` lower-cased and without accents, character for character where it can be
+    (only its non-ASCII runs are translated: ``str.translate`` looks each character up)."""
     lowered = text.lower()
-    return lowered if lowered.isascii() else lowered.translate(_ACCENTS)
+    return lowered if lowered.isascii() else _NON_ASCII.sub(_unaccented, lowered)
 
 
 def tokens(lowered: str) -> list[bytes]:
@@ -110,8 +118,9 @@ class Matcher:
 
     def __init__(self, terms: tuple[str, ...], exclude: tuple[str, ...] = (),
                  negation: bool = False) -> None:
-        # (the term as given, its regex, the tokens that gate it); first spelling of a term wins
-        self.terms: list[tuple[str, re.Pattern[str], frozenset[bytes]]] = []
+        # (the term as given, its regex, the tokens that gate it, the strings every match of a
+        # pattern starts with, see _starts); first spelling of a term wins
+        self.terms: list[tuple[str, re.Pattern[str], frozenset[bytes], tuple[str, ...]]] = []
         self.variants: dict[bytes, set[bytes]] = {}  # a token, or a last one's plural -> token
         self.scan: list[str] = []  # terms without a plain word to gate them: always tried
         # a string -> the scanned terms that cannot match without it or another of theirs (the
@@ -147,7 +156,8 @@ class Matcher:
                     self.variants.setdefault(words[-1] + ending, set()).add(words[-1])
             if required:  # looked at when its longest token is present
                 self.gated.setdefault(max(required, key=len), []).append(len(self.terms))
-            self.terms.append((term, regex, frozenset(required)))
+            self.terms.append((term, regex, frozenset(required),
+                               () if plain else _starts(regex.pattern, regex.flags)))
         self.keys = frozenset(self.variants)
         VOCABULARY.add(self)
 
@@ -155,21 +165,23 @@ class Matcher:
         """``(term, match)`` for every whole-word occurrence in ``text.lower``, term by term
         (``first_only``: the first occurrence of each term), excluded and negated ones left
         out."""
-        tokens, strings = VOCABULARY.found(text)
+        tokens, positions = VOCABULARY.found(text)
         present = {t for token in self.keys.intersection(tokens) for t in self.variants[token]}
         candidates = {i for token in present for i in self.gated.get(token, ())}
         if self.scan:
-            if strings is None:  # the text has a character a pattern's strings may miss
+            if positions is None:  # the text has a character a pattern's strings may miss
                 candidates.update(i for terms in self.scanned.values() for i in terms)
             else:
-                candidates.update(i for string in strings.intersection(self.scanned)
+                candidates.update(i for string in positions.keys() & self.scanned.keys()
                                   for i in self.scanned[string])
             candidates.update(self.unscanned)
         lower = text.lower
         excluded = None
-        for term, regex, required in map(self.terms.__getitem__, sorted(candidates)):
+        for term, regex, required, starts in map(self.terms.__getitem__, sorted(candidates)):
             if required <= present:
-                for match in regex.finditer(lower):
+                matches = regex.finditer(lower) if not starts or positions is None else \
+                    _anchored(regex, lower, {p for s in starts for p in positions.get(s, ())})
+                for match in matches:
                     start, end = match.span()
                     if start == end or (start and is_word(lower[start - 1])) or \
                             _in_a_name(lower, start, end):
@@ -221,29 +233,31 @@ class _Vocabulary:
             return built
         with self._lock:
             version, matchers = self._version, list(self._matchers)
-            strings = tuple(sorted({s for m in matchers for s in m.scanned}))
+            strings = tuple(sorted({s for m in matchers for s in m.scanned}.union(
+                *(t[3] for m in matchers for t in m.terms))))
             self._built = _Built(version, frozenset().union(*(m.keys for m in matchers)),
                                  strings, AhoCorasick(strings) if strings else None)
             return self._built
 
-    def found(self, text: CustomerText) -> tuple[frozenset[bytes], frozenset[str] | None]:
-        """The matchers' tokens and needed strings in ``text`` (strings ``None``: the text has
-        a character an ASCII pattern matches case-insensitively, so any may match)."""
+    def found(self, text: CustomerText) -> tuple[frozenset[bytes], dict[str, list[int]] | None]:
+        """The matchers' tokens in ``text``, and where each of their strings starts in
+        ``text.lower`` (``None``: the text has a character an ASCII pattern matches
+        case-insensitively, so the strings tell nothing)."""
         built = self._current()
         cached = text.found
         if cached is not None and cached[0] is built:
             return cached[1], cached[2]
         tokens = built.tokens.intersection(text.tokens)
-        if not _CASE_ODD.isdisjoint(text.lower):
-            strings = None
-        elif built.automaton is None:
-            strings = frozenset()
-        else:
-            strings = frozenset(built.strings[i] for i, _, _ in
-                                built.automaton.find_matches_as_indexes(text.lower,
-                                                                        overlapping=True))
-        text.found = (built, tokens, strings)
-        return tokens, strings
+        positions: dict[str, list[int]] | None = None
+        if text.lower.isascii() or _CASE_ODD.isdisjoint(text.lower):
+            positions = {}
+            if built.automaton is not None:
+                strings = built.strings
+                for i, start, _ in built.automaton.find_matches_as_indexes(text.lower,
+                                                                           overlapping=True):
+                    positions.setdefault(strings[i], []).append(start)
+        text.found = (built, tokens, positions)
+        return tokens, positions
 
 
 class _Built(NamedTuple):
@@ -264,6 +278,49 @@ def _needed(pattern: str, flags: int) -> tuple[str, ...]:
         return _one_of(_parser.parse(pattern, flags)) or ()
     except (re.error, RecursionError):
         return ()
+
+
+def _starts(pattern: str, flags: int) -> tuple[str, ...]:
+    """Strings every match of a pattern starts with (in lower-case text), from its parse: the
+    literal run, or each alternative's, that comes first after zero-width assertions ("\\b",
+    lookarounds); () when there is none. Lets ``occurrences`` try the pattern only where one
+    of them starts, instead of at every position of the text (a leading alternation of words
+    is tried at each position by ``re``)."""
+    try:
+        return _first(_parser.parse(pattern, flags)) or ()
+    except (re.error, RecursionError):
+        return ()
+
+
+def _first(sequence) -> tuple[str, ...] | None:
+    run, inner = "", None
+    for op, av in sequence:
+        if op is _c.LITERAL:
+            run += chr(av)
+            continue
+        if op in (_c.AT, _c.ASSERT, _c.ASSERT_NOT) and not run:
+            continue
+        if op is _c.SUBPATTERN and not av[1] and not av[2]:
+            inner = _first(av[3])
+        elif op is _c.BRANCH:  # re's parser moves a prefix the branches share before them
+            branches = [_first(b) for b in av[1]]
+            inner = tuple(x for b in branches for x in b) if all(branches) else None
+        elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT) and av[0] >= 1:
+            inner = _first(av[2])
+        break
+    found = tuple(run + x for x in inner) if inner else (run,)
+    # a string of one character starts everywhere: no use
+    return tuple(x.lower() for x in found) \
+        if all(len(x) > 1 and x.isascii() for x in found) else None
+
+
+def _anchored(regex: re.Pattern[str], text: str, starts: set[int]) -> Iterator[re.Match[str]]:
+    """``regex.finditer(text)`` for a pattern whose matches begin at one of ``starts``."""
+    end = 0
+    for start in sorted(starts):
+        if start >= end and (match := regex.match(text, start)):
+            yield match
+            end = match.end()
 
 
 def _one_of(sequence) -> tuple[str, ...] | None:
@@ -317,25 +374,36 @@ def negated(lower: str, start: int) -> bool:
     return not NEGATORS.isdisjoint(words[-NEGATION_WORDS:])
 
 
+def _fold_part(part: str, folded: dict[str, tuple[str, list[bytes]]] | None,
+               ) -> tuple[str, list[bytes]]:
+    found = folded.get(part) if folded is not None else None
+    if found is None:
+        lower = fold(part)
+        found = (lower, tokens(lower))
+        if folded is not None:
+            folded[part] = found
+    return found
+
+
 class CustomerText:
     """A subject and some comments as one text, ``\\0`` between them so that no phrase spans
     two. ``lower`` (lower case, accent-free) is what is searched; ``starts``/``ends`` where each
     part lies; ``comments`` the comments behind parts 1…n."""
 
-    def __init__(self, subject: str, bodies: list[str],
-                 comments: tuple[Comment, ...] = ()) -> None:
+    def __init__(self, subject: str, bodies: list[str], comments: tuple[Comment, ...] = (),
+                 folded: dict[str, tuple[str, list[bytes]]] | None = None) -> None:
+        """``folded``: a part -> its folded text and tokens, shared by the texts of one ticket
+        (its scopes have most parts in common)."""
         self.parts = [subject, *bodies]
         self.comments = comments
         self.original = "\0".join(self.parts)
         self.found: tuple | None = None  # the vocabulary's tokens and strings in it, see found()
-        self.lower = fold(self.original)
+        looked = [_fold_part(part, folded) for part in self.parts]
+        self.lower = "\0".join(lower for lower, _ in looked)
+        self.tokens = [token for _, part_tokens in looked for token in part_tokens]
         if len(self.lower) != len(self.original):  # a rare character changed length when
             self.parts = [fold(p) for p in self.parts]  # lower-cased: count and quote those
             self.original = self.lower
-
-    @cached_property
-    def tokens(self) -> list[bytes]:
-        return tokens(self.lower)
 
     @cached_property
     def starts(self) -> list[int]:
@@ -393,7 +461,7 @@ def per_options(options: object, build: Callable[[object], T]) -> T:
 
 
 COMMENT_SCOPES = ("customer", "public", "all")
-_last: tuple[Ticket, dict[str, CustomerText]] | None = None
+_last: tuple[Ticket, dict[str, CustomerText], dict[str, tuple[str, list[bytes]]]] | None = None
 
 
 def ticket_text(ticket: Ticket, scope: str = "customer") -> CustomerText:
@@ -405,7 +473,7 @@ def ticket_text(ticket: Ticket, scope: str = "customer") -> CustomerText:
     global _last
     last = _last
     if last is None or last[0] is not ticket:
-        last = _last = (ticket, {})
+        last = _last = (ticket, {}, {})
     text = last[1].get(scope)
     if text is None:
         if scope == "customer":
@@ -414,7 +482,7 @@ def ticket_text(ticket: Ticket, scope: str = "customer") -> CustomerText:
             comments = tuple(c for c in ticket.comments if c.author_role is not AuthorRole.SELF
                              and (c.public or scope == "all"))
         text = last[1][scope] = CustomerText(ticket.subject, [c.body for c in comments],
-                                             comments)
+                                             comments, last[2])
     return text
 
 

@@ -8,12 +8,16 @@ from datetime import timedelta
 
 import pytest
 from builders import LADDER, T0, comment, ticket
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from connector.ticket import AuthorRole
-from plugins import customer_request
+from plugins import complexity, customer_request, keywords, packs, policy_exception, specialized
+from plugins import text as text_module
+from plugins.packs import Pack
 from plugins.proposal import PolicyContext
-from plugins.text import CustomerText, Matcher, fold
+from plugins.text import CustomerText, Matcher, fold, normalise_term
 
 
 def found(terms, text, *, exclude=(), negation=False) -> list[str]:
@@ -67,19 +71,19 @@ def test_patterns_find_stack_traces_on_the_folded_text():
 
 
 def test_matchers_share_one_look_at_a_text_even_when_built_after_it():
-    body = CustomerText("Sync down", ["The webhook failed again, see /api/v2/orders"])
-    first = Matcher(("re:/api/[\\w/]+",))
-    assert [m.group() for _, m in first.occurrences(body)] == ["/api/v2/orders"]
+    body = CustomerText("Sync down", ["The webhook failed again, see /orders-v9/export"])
+    first = Matcher(("re:/orders-v9/\\w+",))
+    assert [m.group() for _, m in first.occurrences(body)] == ["/orders-v9/export"]
     looked = body.found
     later = Matcher(("webhook* ... fail*", "re:\\bsync\\b"))  # built after the look
     assert [m.group() for _, m in later.occurrences(body)] == ["webhook failed", "sync"]
     assert body.found is not looked and [m.group() for _, m in first.occurrences(body)] == \
-        ["/api/v2/orders"]
+        ["/orders-v9/export"]
     del first, later
     gc.collect()
     gone = Matcher(("again*",))
     assert [m.group() for _, m in gone.occurrences(body)] == ["again"]
-    assert "/api/" not in body.found[0].strings  # a matcher's strings leave with it
+    assert "/orders-v9/" not in body.found[0].strings  # a matcher's strings leave with it
 
 
 def test_a_character_that_folds_to_ascii_case_insensitively_still_lets_patterns_match():
@@ -213,3 +217,45 @@ def test_tierlifts_own_notes_are_never_read_again_whatever_the_scope():
                             options=customer_request.Options(comments=scope), now=T0,
                             tiers=LADDER)
         assert customer_request.tierlift_evaluate(ticket=t, ctx=ctx) == []
+
+
+def _shipped_patterns() -> list[str]:
+    """Every ``re:`` term the built-in policies and packs ship."""
+    found: set[str] = set()
+
+    def walk(value, depth=0):
+        if isinstance(value, str):
+            if value.startswith("re:"):
+                found.add(value)
+        elif depth < 4 and isinstance(value, dict | list | tuple | set | frozenset):
+            for item in (value.values() if isinstance(value, dict) else value):
+                walk(item, depth + 1)
+        elif depth < 4 and isinstance(value, Pack):
+            walk((value.terms, value.exclude), depth + 1)
+
+    for module in (complexity, customer_request, keywords, packs, policy_exception, specialized):
+        walk(list(vars(module).values()))
+    return sorted(found)
+
+
+SHIPPED = _shipped_patterns()
+_COMPILED = [text_module._compile(normalise_term(p))[0] for p in SHIPPED]
+_ANCHORED = [(r, starts) for r in _COMPILED if (starts := text_module._starts(r.pattern, r.flags))]
+_PIECES = sorted({s for _, starts in _ANCHORED for s in starts}
+                 | {s for r in _COMPILED for s in text_module._needed(r.pattern, r.flags)}
+                 | {"500", "a", "the", "api", "error:", "to", "is"})
+_GLUE = ("", " ", " ", " ", ", ", ". ", "\n", "\0", "-", "/", ":")
+
+
+def test_most_shipped_patterns_are_tried_only_where_they_can_start():
+    assert len(SHIPPED) > 60 and len(_ANCHORED) > len(SHIPPED) // 2
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(_PIECES), st.sampled_from(_GLUE)), max_size=40))
+def test_a_pattern_tried_where_it_can_start_finds_what_it_finds_anywhere(pieces):
+    text = "".join(piece + glue for piece, glue in pieces)
+    for regex, starts in _ANCHORED:
+        positions = {i for s in starts for i in range(len(text)) if text.startswith(s, i)}
+        assert [m.span() for m in text_module._anchored(regex, text, positions)] == \
+            [m.span() for m in regex.finditer(text)], regex.pattern
