@@ -110,7 +110,7 @@ def tierlift_evaluate(ticket, ctx):
     words = subject_words()
     mine = words(ticket.subject)
     first = first_message(ticket)
-    gist = _gist(ticket.subject, first) if options.text_similarity < 1 else None
+    gist = None  # this ticket's, read when a past ticket needs it
     form = ticket.form if options.same_form else None
     tags = set(options.tags).intersection(ticket.tags)
     earlier, requester_only = [], True
@@ -127,8 +127,9 @@ def tierlift_evaluate(ticket, ctx):
                 or jaccard(mine, theirs) >= options.subject_similarity
                 or (options.first_messages
                     and (_about(mine, p.first_message) or _about(theirs, first)))
-                or (gist is not None and text_alike(gist, _gist(p.subject, p.first_message),
-                                                    options.text_similarity))):
+                or (options.text_similarity < 1
+                    and text_alike(gist := _gist(ticket.subject, first) if gist is None else gist,
+                                   _gist(p.subject, p.first_message), options.text_similarity))):
             earlier.append(p)
             requester_only = requester_only and same_requester
     earlier = sorted({p.ref: p for p in earlier}.values(),  # a ref listed twice counts once

@@ -213,10 +213,12 @@ _SYMPTOM_OF = {normalise_term(term): f"~{name}" for name, terms in SYMPTOMS.item
                for term in terms}
 
 
-def symptoms(text: str) -> dict[str, str]:
-    """The symptoms named in ``text``: their "word" -> the term that named them."""
+@lru_cache(maxsize=8192)
+def symptoms(text: str) -> tuple[tuple[str, str], ...]:
+    """The symptoms named in ``text``: their "word" and the term that named it. Cached apart
+    from :func:`words_of`: policies read the same text with different ignored words."""
     found = _symptom_matcher().first_matches(CustomerText(text, []))
-    return {_SYMPTOM_OF[normalise_term(term)]: term for term in found}
+    return tuple({_SYMPTOM_OF[normalise_term(term)]: term for term in found}.items())
 
 
 # An HTTP error status ("503", "a 502 error") says more about an outage than most words.
@@ -231,7 +233,7 @@ def words_of(words_in: SubjectWords, text: str, *, named: bool = True) -> frozen
     every evaluation."""
     words = set(map(root, words_in(text)))
     if named:
-        for symptom, term in symptoms(text).items():
+        for symptom, term in symptoms(text):
             words.difference_update(map(root, words_in(term.replace("*", ""))))
             words.add(symptom)
         words.update(f"http{code}" for code in _STATUS_CODE.findall(text))
