@@ -88,12 +88,8 @@ class _Look:
     subject: frozenset[str]  # significant words of the subject
     words: frozenset[str]  # significant words of subject and first message
     marks: frozenset[str]  # configured tags and field values it carries
-
-    @property
-    def failing(self) -> bool:
-        """It reports something failing (a symptom, an error status), or carries a mark."""
-        return bool(self.marks) or not FAILING.isdisjoint(self.words) or \
-            any(w.startswith("http") and w[4:].isdigit() for w in self.words)
+    # it reports something failing (a symptom, an error status), or carries a mark
+    failing: bool
 
     @property
     def order(self) -> tuple[datetime, str]:
@@ -107,10 +103,15 @@ def _look(ticket: Ticket | PastTicket, message: str | None, fields, options: Opt
     marks.update(f"field:{key}={value}" for key in options.match_fields
                  for value in fields.get(key, ()))
     person = ticket.requester_id if options.distinct_requesters else None
+    words = words_of(sig, f"{subject}\n{fold(message)}" if message else subject)
     return _Look(ref=ticket.ref, created_at=ticket.created_at, person=person or f"#{ticket.ref}",
-                 tags=ticket.tags, subject=words_of(sig, subject, named=False),
-                 words=words_of(sig, f"{subject}\n{fold(message)}" if message else subject),
-                 marks=frozenset(marks))
+                 tags=ticket.tags, subject=words_of(sig, subject, named=False), words=words,
+                 marks=frozenset(marks), failing=bool(marks) or _failing(words))
+
+
+def _failing(words: frozenset[str]) -> bool:
+    return not FAILING.isdisjoint(words) or \
+        any(w.startswith("http") and w[4:].isdigit() for w in words)
 
 
 def _alike(a: _Look, b: _Look, options: Options) -> bool:
@@ -165,7 +166,8 @@ def _incident(me: _Look, around: list[_Look],
 def tierlift_evaluate(ticket, ctx):
     options = ctx.options
     width = timedelta(minutes=options.minutes)
-    me = _look(ticket, first_message(ticket), short_fields(ticket), options)
+    me = _look(ticket, first_message(ticket),
+               short_fields(ticket) if options.match_fields else {}, options)
     if not me.failing:
         return None
 
