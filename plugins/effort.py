@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import UTC, datetime
-from functools import lru_cache
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
@@ -19,6 +18,7 @@ from connector.ticket import AuthorRole
 from plugins import hookimpl
 from plugins.calendars import ALWAYS
 from plugins.options import PriorityName
+from plugins.text import per_options
 
 DEFAULT_RESOLVED = ["solved", "closed", "resolved", "done", "cancelled", "canceled"]
 # How customers confirm a fix, per language (matched as whole words, any case, with or without
@@ -221,9 +221,7 @@ def _confirmed(ticket, options: Options) -> bool:
     """Whether the customer confirmed the fix after the latest public agent reply: the last of
     their comments since that either confirms or contradicts, confirms (the first message never
     counts)."""
-    confirms, contradicts = _phrase_words(
-        tuple(p for ps in options.confirmation_phrases.values() for p in ps),
-        tuple(p for ps in options.contradictions.values() for p in ps))
+    confirms, contradicts = per_options(options, _phrase_words)
     if not confirms:
         return False
     verdict = None
@@ -232,7 +230,8 @@ def _confirmed(ticket, options: Options) -> bool:
             verdict = None
         elif comment.from_customer:
             words = _words(comment.body)
-            if any(_find(words, p) for p in contradicts):
+            present = set(words)
+            if any(_find(words, p) for p in contradicts if p[0] in present):
                 verdict = False
             elif _confirms(comment.body, confirms):
                 verdict = True
@@ -245,7 +244,9 @@ def _confirms(body: str, phrases: tuple[tuple[str, ...], ...]) -> bool:
         if sentence.rstrip().endswith("?"):
             continue
         words = _words(sentence)
-        if any(not _negated(words, i) for phrase in phrases for i in _find(words, phrase)):
+        present = set(words)
+        if any(not _negated(words, i) for phrase in phrases if phrase[0] in present
+               for i in _find(words, phrase)):
             return True
     return False
 
@@ -260,10 +261,10 @@ def _negated(words: list[str], at: int) -> bool:
     return False
 
 
-@lru_cache(maxsize=16)
-def _phrase_words(confirms: tuple[str, ...], contradicts: tuple[str, ...]):
-    """The phrases as word tuples, once per options."""
-    return tuple(tuple(_words(p)) for p in confirms), tuple(tuple(_words(p)) for p in contradicts)
+def _phrase_words(options: Options):
+    """The confirmation and contradiction phrases as word tuples, once per options."""
+    return (tuple(tuple(_words(p)) for ps in options.confirmation_phrases.values() for p in ps),
+            tuple(tuple(_words(p)) for ps in options.contradictions.values() for p in ps))
 
 
 def _words(text: str) -> list[str]:
@@ -276,8 +277,6 @@ def _words(text: str) -> list[str]:
 
 def _find(words: list[str], phrase: tuple[str, ...]) -> list[int]:
     """Where ``phrase`` starts in ``words``, as whole words."""
-    if phrase[0] not in words:
-        return []
     n = len(phrase)
     return [i for i in range(len(words) - n + 1)
             if words[i] == phrase[0] and tuple(words[i:i + n]) == phrase]

@@ -441,7 +441,7 @@ def test_internal_notes_and_tierlift_comments_do_not_hide_a_confirmation():
 def test_the_first_message_never_confirms_a_fix_a_later_comment_may():
     first = comment(1, "You fixed this in March and it was all good. Today the export fails "
                     "with error 500 again.", minutes=0)
-    assert effort._confirms(first.body, effort._phrase_words(("all good",), ())[0])
+    assert effort._confirms(first.body, (("all", "good"),))
     t = replace(ticket(first), reopens=2)
     [evidence] = run(t, hours_in_tier=0)[0].evidence
     assert evidence.key == "reopens:2"
