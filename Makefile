@@ -30,12 +30,13 @@ browser:
 # Benchmarks (numbers; bench/decisions.py also fails on a safety count above 0; bench/faults.py
 # on any delivery lost, ticket written twice or stall, and restarts the PostgreSQL cluster twice;
 # bench/scale.py and bench/two_receivers.py on any ticket written twice or delivery lost; the
-# full-size scale-out figure is in docs/performance.md with its command).
+# full-size scale-out and history-read figures are in docs/performance.md with their commands).
 bench: $(VENV)/.installed wrk
 	$(PY) bench/intake.py
 	$(PY) bench/backtest.py
 	$(PY) bench/decisions.py
 	$(PY) bench/evaluate.py --rounds 3
+	$(PY) bench/history.py --sizes 1000,10000,100000
 	$(PY) bench/deadlines.py
 	$(PY) bench/faults.py
 	$(PY) bench/scale.py --tickets 300 --layouts 1x1,1x2,1x4
