@@ -16,7 +16,14 @@ from connector.ticket import Ticket
 from plugins import hookimpl
 from plugins.history import PastTicket, first_message, short_fields
 from plugins.options import OptionalName, PriorityName
-from plugins.similarity import FAILING, jaccard, signature, text_alike, words_of
+from plugins.similarity import (
+    ERROR_STATUSES,
+    FAILING,
+    jaccard,
+    signature,
+    text_alike,
+    words_of,
+)
 from plugins.text import fold
 
 TAG_PREFIX = "tierlift_incident_"
@@ -110,8 +117,7 @@ def _look(ticket: Ticket | PastTicket, message: str | None, fields, options: Opt
 
 
 def _failing(words: frozenset[str]) -> bool:
-    return not FAILING.isdisjoint(words) or \
-        any(w.startswith("http") and w[4:].isdigit() for w in words)
+    return not (FAILING.isdisjoint(words) and ERROR_STATUSES.isdisjoint(words))
 
 
 def _alike(a: _Look, b: _Look, options: Options) -> bool:

@@ -223,6 +223,8 @@ def symptoms(text: str) -> tuple[tuple[str, str], ...]:
 
 # An HTTP error status ("503", "a 502 error") says more about an outage than most words.
 _STATUS_CODE = re.compile(r"(?<![\w.,:/#$€£-])[45]0\d(?![\w.,:/%€£-])")
+# The words :func:`words_of` makes of them: an error status a ticket reports.
+ERROR_STATUSES = frozenset(f"http{code}{digit}" for code in (40, 50) for digit in range(10))
 
 
 @lru_cache(maxsize=8192)

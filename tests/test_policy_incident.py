@@ -438,6 +438,17 @@ def test_an_http_error_status_in_the_text_counts_as_a_shared_word():
     assert evaluate(priced[2], *priced[:2], **WRITTEN) is None
 
 
+def test_an_error_status_alone_reports_a_failure_a_protocol_name_does_not():
+    statuses = [report("621", 0, "Checkout webhook", "our checkout webhook gets 502 from you"),
+                report("622", 4, "Checkout webhook", "the checkout webhook answers 502 again"),
+                report("623", 7, "Checkout webhook", "checkout webhook calls come back 502")]
+    assert evaluate(statuses[2], *statuses[:2], **WRITTEN) is not None
+    protocols = [report("631", 0, "Checkout webhook", "does your checkout webhook speak http2"),
+                 report("632", 4, "Checkout webhook", "checkout webhook over http2 please"),
+                 report("633", 7, "Checkout webhook", "can the checkout webhook use http2?")]
+    assert evaluate(protocols[2], *protocols[:2], **WRITTEN) is None
+
+
 def test_symptoms_named_in_other_words_or_languages_are_shared():
     login = [
         report("701", 0, "Can't log in", "After I type my password and press Sign in, the page "
