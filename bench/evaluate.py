@@ -39,7 +39,7 @@ from plugins import hookimpl
 from plugins.decision import decide
 from plugins.history import MemoryHistory
 from plugins.manager import PolicyHost
-from plugins.similarity import symptoms, words_of
+from plugins.similarity import forget
 from webhook_app.backtest import TicketCache, _indexed, pull
 from webhook_app.presets import render
 from webhook_app.service import build_connectors, enabled_policies
@@ -106,8 +106,7 @@ def main() -> None:
     def run(enabled, corpus: list[Ticket]) -> int:
         """The Escalator's evaluation of each ticket (webhook_app/escalation.py); fires."""
         fired = 0
-        words_of.cache_clear()  # computed once per pass, as one pass of the worker over them
-        symptoms.cache_clear()
+        forget()  # words computed once per pass, as one pass of the worker over them
         for ticket in corpus:
             evaluation = enabled.evaluate(ticket, now=now, tiers=ladder, history=history,
                                           calendars=calendars)

@@ -5,6 +5,7 @@ statuses. Shared by the policies that look across tickets (incident, repeat_issu
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -45,6 +46,7 @@ class SubjectWords:
     def __init__(self, ignored: frozenset[str]) -> None:
         self.ignored = ignored | {_stem(word) for word in ignored}
         self._cache: dict[str, frozenset[str]] = {}
+        _word_sets.add(self)
 
     def __call__(self, subject: str | None) -> frozenset[str]:
         words = self._cache.get(subject)
@@ -71,6 +73,17 @@ class SubjectWords:
             self._cache.clear()
         words = self._cache[subject] = frozenset(found)
         return words
+
+
+_word_sets: weakref.WeakSet[SubjectWords] = weakref.WeakSet()
+
+
+def forget() -> None:
+    """Empty every cache of words (a benchmark's pass starts as a worker's first would)."""
+    words_of.cache_clear()
+    symptoms.cache_clear()
+    for words in list(_word_sets):
+        words._cache.clear()
 
 
 @lru_cache(maxsize=32)

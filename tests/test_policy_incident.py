@@ -14,7 +14,7 @@ from builders import LADDER, T0, comment, ticket
 from pydantic import ValidationError
 
 from connector.ticket import Priority, TierChange
-from plugins import incident
+from plugins import incident, similarity
 from plugins.decision import decide
 from plugins.history import PastTicket, first_message, short_fields
 from plugins.manager import ConfigError, PolicyHost
@@ -525,3 +525,14 @@ def test_registered_needing_comments_and_configurable_through_the_host():
                               history=history)
     assert [(p.tier, p.route, p.priority) for p in result.proposals] == \
         [("L3", None, Priority.URGENT)]
+
+
+def test_forgetting_the_word_caches_reads_every_text_afresh():
+    sig = similarity.signature(())
+    words = similarity.words_of(sig, "checkout webhook fails with 502")
+    assert words == {"~payment", "webhook", "~fail", "http502"}  # "checkout" names payment
+    assert similarity.words_of.cache_info().currsize and sig._cache
+    similarity.forget()
+    assert not similarity.words_of.cache_info().currsize and not sig._cache
+    assert not similarity.symptoms.cache_info().currsize
+    assert similarity.words_of(sig, "checkout webhook fails with 502") == words
