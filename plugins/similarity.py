@@ -251,7 +251,8 @@ def words_of(words_in: SubjectWords, text: str, *, named: bool = True) -> frozen
         for symptom, term in symptoms(text):
             words.difference_update(map(root, words_in(term.replace("*", ""))))
             words.add(symptom)
-        words.update(f"http{code}" for code in _STATUS_CODE.findall(text))
+        if "40" in text or "50" in text:  # the pattern looks behind at every position
+            words.update(f"http{code}" for code in _STATUS_CODE.findall(text))
     return frozenset(words)
 
 
