@@ -1,4 +1,5 @@
-"""Counters of the helpdesk API calls (requests, 429s, retries, rate-budget waits) for /metrics.
+"""Counters of the helpdesk API calls (requests, 429s, retries, rate-budget waits and
+bookings) for /metrics.
 
 The service owns the Prometheus registry and hands each helpdesk's session a
 :class:`ApiTelemetry` bound to its platform; a session given none counts nothing. Kept in the
@@ -28,6 +29,11 @@ class ApiCounters:
         self.budget_wait = Counter(
             "tierlift_api_budget_wait_seconds", "Time spent waiting because the helpdesk's "
             "rate-limit window ran low, before it said no.", ["platform"], registry=registry)
+        self.shared_budget = Counter(
+            "tierlift_api_shared_budget", "Requests whose rate-limit window was not known to be "
+            "plentiful, paced by the budget the account's workers share: booked in the store "
+            "(via=store), or by this process alone while the store failed (via=local).",
+            ["platform", "via"], registry=registry)
 
     def session(self, platform: str) -> ApiTelemetry:
         return ApiTelemetry(platform, self)
@@ -56,6 +62,11 @@ class ApiTelemetry:
     def waited(self, seconds: float) -> None:
         if self._counters is not None:
             self._counters.budget_wait.labels(self.platform).inc(seconds)
+
+    def paced(self, via: str) -> None:
+        """A request paced by the shared rate budget: ``store`` or ``local``."""
+        if self._counters is not None:
+            self._counters.shared_budget.labels(self.platform, via).inc()
 
 
 NO_TELEMETRY = ApiTelemetry("")

@@ -18,6 +18,7 @@ from webhook_app import create_app
 from webhook_app.escalation import Connector, Escalator
 from webhook_app.metrics import Metrics
 from webhook_app.notify import build_notifier
+from webhook_app.rate_budget import shared_budget
 from webhook_app.scheduler import Scheduler
 from webhook_app.settings import JiraSettings, Settings, ZendeskSettings
 from webhook_app.store import Store
@@ -39,22 +40,28 @@ def api_auth(section: ZendeskSettings | JiraSettings) -> BearerAuth | tuple[str,
     return BearerAuth(section.pat.get_secret_value())
 
 
-def build_connectors(settings: Settings, metrics: Metrics | None = None
-                     ) -> dict[str, Connector]:
-    """A connector per configured helpdesk; their API calls counted in ``metrics``."""
+def build_connectors(settings: Settings, metrics: Metrics | None = None,
+                     store: Store | None = None) -> dict[str, Connector]:
+    """A connector per configured helpdesk; their API calls counted in ``metrics``, their rate
+    budget shared through ``store`` with every worker of the same helpdesk account."""
     def telemetry(platform: str) -> ApiTelemetry:
         return metrics.api_session(platform) if metrics is not None else NO_TELEMETRY
+
+    def session(platform: str, section: ZendeskSettings | JiraSettings) -> ApiSession:
+        budget = None if store is None else shared_budget(store, platform, section.url,
+                                                          telemetry(platform))
+        return ApiSession(section.url, api_auth(section), budget=budget,
+                          telemetry=telemetry(platform))
 
     connectors: dict[str, Connector] = {}
     zd = settings.zendesk
     if zd is not None:
         connectors["zendesk"] = ZendeskConnector(
-            ApiSession(zd.url, api_auth(zd), telemetry=telemetry("zendesk")), zd.tier_groups,
-            settings.ladder, zd.route_groups)
+            session("zendesk", zd), zd.tier_groups, settings.ladder, zd.route_groups)
     jira = settings.jira
     if jira is not None:
         connectors["jira"] = JiraConnector(
-            ApiSession(jira.url, api_auth(jira), telemetry=telemetry("jira")), cloud=jira.cloud,
+            session("jira", jira), cloud=jira.cloud,
             tier_field=jira.tier_field, tier_values=jira.tier_values, ladder=settings.ladder,
             priorities=jira.priorities, transition=jira.transition, route_field=jira.route_field,
             route_values=jira.route_values, organizations_field=jira.organizations_field)
@@ -139,7 +146,7 @@ class Service:
             raise
         metrics = Metrics(store, platforms=settings.platforms)
         reply = settings.escalation.public_reply
-        escalator = Escalator(store, build_connectors(settings, metrics), policies,
+        escalator = Escalator(store, build_connectors(settings, metrics, store), policies,
                               settings.ladder, metrics=metrics,
                               notifier=build_notifier(settings, host.pm, store, metrics=metrics),
                               rules=settings.rules, calendars=settings.business_calendars(),

@@ -18,11 +18,12 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from connector.http import Window
 from connector.ticket import Ticket, TicketSummary
 from plugins.history import (
     CREATED_LIMIT,
@@ -35,6 +36,8 @@ from plugins.history import (
 )
 from webhook_app import migrations
 from webhook_app.migrations import Migration
+
+T = TypeVar("T")
 
 metadata = sa.MetaData()
 
@@ -171,6 +174,22 @@ notifications = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),  # sending, sent, failed
     sa.Column("error", sa.Text),
     sa.Column("at", sa.Float, nullable=False),
+)
+
+# The rate-limit windows of each helpdesk account ("platform:host"), which all its workers book
+# their requests from (connector.http.RateBudget): one row per window, "account" or a Zendesk
+# ticket-update header; the platform's latest count less the slots booked since, when the window
+# resets and the latest slot booked.
+rate_windows = sa.Table(
+    "rate_windows",
+    metadata,
+    sa.Column("account", sa.String(255), primary_key=True),
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("total", sa.Integer),
+    sa.Column("remaining", sa.Integer, nullable=False),
+    sa.Column("resets_at", sa.Float, nullable=False),
+    sa.Column("next_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
 )
 
 
@@ -690,6 +709,29 @@ class Store:
             conn.execute(_insert(self.engine, sweeps).values(platform=platform, swept_at=swept_at)
                          .on_conflict_do_update(index_elements=["platform"],
                                                 set_={"swept_at": swept_at}))
+
+    def with_rate_windows(self, account: str, change: Callable[[dict[str, Window], float], T]) -> T:
+        """Run ``change(windows by name, now)`` on the rate-limit windows of one helpdesk
+        ``account`` with no other worker in between (PostgreSQL: its rows locked; SQLite: the
+        write lock), and keep the windows it adds or replaces."""
+        with self._writing() as conn:
+            rows = conn.execute(sa.select(rate_windows).where(rate_windows.c.account == account)
+                                .with_for_update()).mappings().all()
+            now = self.clock()  # once the rows are ours
+            before = {row["name"]: Window(row["total"], row["remaining"], row["resets_at"],
+                                          row["next_at"]) for row in rows}
+            windows = dict(before)
+            result = change(windows, now)
+            for name, window in windows.items():
+                if window != before.get(name):
+                    values = {"total": window.limit, "remaining": window.remaining,
+                              "resets_at": window.resets_at, "next_at": window.next_at,
+                              "updated_at": now}
+                    conn.execute(_insert(self.engine, rate_windows)
+                                 .values(account=account, name=name, **values)
+                                 .on_conflict_do_update(index_elements=["account", "name"],
+                                                        set_=values))
+        return result
 
     def unseen(self, platform: str, versions: Iterable[tuple[str, str]]) -> int:
         """Enqueue each ``(ticket, version)`` tierlift has not evaluated in that version (a
