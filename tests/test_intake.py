@@ -1,5 +1,6 @@
-"""The receiver's path into the store: duplicates found without the write lock, new deliveries
-committed in groups, each caller answered only once its own delivery is committed."""
+"""The receiver's path into the store: deliveries written in groups by one writer on a
+connection of its own, each caller answered only once its own delivery is committed; the insert
+is the dedupe (on SQLite duplicates are found by a read, without the write lock)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import threading
 import time
 
 import pytest
+import sqlalchemy as sa
+from conftest import postgres_store
 
 from webhook_app.store import Delivery, GroupCommit, Store
 
@@ -100,13 +103,68 @@ def test_a_duplicate_is_answered_while_another_process_holds_the_write_lock(db):
     other.close()
 
 
-def test_a_replayed_body_hash_is_a_duplicate_found_by_the_read(db):
+def test_a_replayed_body_hash_is_a_duplicate_found_without_the_write_lock(db):
     first = Delivery("jira", "webhook:a", "SUP-1", "jira:issue_updated", "{}", body_hash="a" * 64)
     assert db.receive(first) is True
     replay = Delivery("jira", "webhook:b", "SUP-1", "jira:issue_updated", "{}",
                       body_hash="a" * 64)
-    assert db._seen(replay) and db.receive(replay) is False
-    assert not db._seen(Delivery("jira", "webhook:c", "SUP-1", "x", "{}"))
+    other = Store(db.engine.url.render_as_string(hide_password=False))
+    with other._writing():
+        started = time.monotonic()
+        assert db.receive(replay) is False
+        assert time.monotonic() - started < 2
+    other.close()
+    assert db.receive(Delivery("jira", "webhook:c", "SUP-1", "x", "{}")) is True
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_db(request, tmp_path):
+    if request.param == "postgresql":
+        with postgres_store() as store:
+            yield store
+        return
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    store.create_schema()
+    yield store
+    store.close()
+
+
+def test_deliveries_written_together_are_deduplicated_as_if_one_after_another(any_db):
+    def jira(key: str, digest: str) -> tuple[Delivery, float]:
+        return Delivery("jira", key, "SUP-1", "jira:issue_updated", "{}",
+                        body_hash=digest * 64), 0.0
+
+    assert any_db.receive(jira("webhook:a", "a")[0]) is True
+    assert any_db._receive_together([
+        jira("webhook:a", "b"),  # the key of a stored delivery
+        jira("webhook:c", "b"),  # the hash of the one before, which was not stored: new
+        jira("webhook:d", "d"),
+        jira("webhook:d", "e"),  # the key of the one before
+        jira("webhook:f", "d"),  # the hash of the one two before
+        jira("webhook:g", "g"),
+    ]) == [False, True, True, False, False, True]
+    with any_db.engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT dedupe_key, body_hash FROM inbox "
+                                      "ORDER BY dedupe_key")).all()
+        tickets = conn.execute(sa.text("SELECT platform, ticket_ref FROM tickets")).all()
+    assert [(key, digest[0]) for key, digest in stored] == [
+        ("webhook:a", "a"), ("webhook:c", "b"), ("webhook:d", "d"), ("webhook:g", "g")]
+    assert tickets == [("jira", "SUP-1")]
+
+
+def test_a_kept_connection_found_closed_is_replaced_and_the_delivery_written_once(any_db):
+    assert any_db.receive(Delivery("zendesk", "event:a", "42", "ticket.created", "{}"))
+    connection = any_db._intake_connection
+    if any_db.engine.dialect.name == "postgresql":  # as a server restart would
+        with any_db.engine.connect() as conn:
+            conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"),
+                         {"pid": connection.info.backend_pid})
+    else:
+        connection.close()
+    assert any_db.receive(Delivery("zendesk", "event:b", "43", "ticket.created", "{}"))
+    assert any_db._intake_connection is not connection
+    assert any_db.receive(Delivery("zendesk", "event:b", "43", "ticket.created", "{}")) is False
+    assert any_db.inbox_counts() == {"pending": 2}
 
 
 def test_concurrent_receivers_store_each_delivery_once(db):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -28,8 +29,12 @@ webhooks = Blueprint("webhooks", __name__)
 health = Blueprint("health", __name__)
 
 
-def _answer(code: int, /, **body: object):
-    return jsonify(body), code
+_json = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def _answer(code: int, /, **body: object) -> Response:
+    """A JSON answer, built directly (``jsonify`` was a sizeable share of an intake's CPU)."""
+    return Response(_json(body), status=code, mimetype="application/json")
 
 
 @webhooks.post("/webhooks/zendesk")
@@ -109,7 +114,7 @@ def _receive(platform: str, verify: Callable[[bytes], None],
                   one_line(exc))
         counted(platform, "store_unavailable")
         response = _answer(503, error="the store is unavailable; retry")
-        response[0].headers["Retry-After"] = "10"
+        response.headers["Retry-After"] = "10"
         return response
     if not new:
         counted(platform, "duplicate")

@@ -14,8 +14,8 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -284,7 +284,7 @@ def _insert(engine: sa.Engine, table: sa.Table):
 class _DriverStatement:
     """A Core statement compiled once for the engine's driver, run on a raw DBAPI cursor: the
     receiver's hot path skips SQLAlchemy's per-execution machinery (its errors are still
-    raised as SQLAlchemy's, see :meth:`Store._driver`)."""
+    raised as SQLAlchemy's, see :meth:`Store._on_intake_connection`)."""
 
     def __init__(self, engine: sa.Engine, statement: sa.Executable) -> None:
         compiled = statement.compile(dialect=engine.dialect)
@@ -295,53 +295,108 @@ class _DriverStatement:
         return values if self.order is None else tuple(values[n] for n in self.order)
 
 
+# What a delivery writes into its inbox row, besides status and attempts.
+DELIVERY_COLUMNS = ("platform", "dedupe_key", "ticket_ref", "kind", "actor", "payload",
+                    "body_hash", "received_at", "available_at")
+INTAKE_CHUNK = 32  # deliveries per statement, at most
+
+
 class _Statements:
-    """The receiver's statements, compiled once per store."""
+    """The receiver's statements for ``n`` deliveries at once (parameters ``<column>_<i>``),
+    each compiled once per store and ``n``."""
 
     def __init__(self, engine: sa.Engine) -> None:
-        values = {c.name: sa.bindparam(c.name, type_=c.type) for c in inbox.c
-                  if c.name not in ("id", "status", "attempts", "processed_at", "audit_id")}
-        self.insert_delivery = _DriverStatement(engine, (
-            _insert(engine, inbox)
-            .values(**values, status=sa.literal_column("'pending'"),
-                    attempts=sa.literal_column("0"))
-            .on_conflict_do_nothing().returning(inbox.c.id)))
-        self.insert_ticket = _DriverStatement(engine, (
-            _insert(engine, tickets)
-            .values(platform=sa.bindparam("platform", type_=sa.String),
-                    ticket_ref=sa.bindparam("ticket_ref", type_=sa.String))
-            .on_conflict_do_nothing()))
-        body_hash = sa.bindparam("body_hash", type_=sa.String)
-        self.seen = _DriverStatement(engine, sa.select(inbox.c.id).where(
-            inbox.c.platform == sa.bindparam("platform", type_=sa.String),
-            sa.or_(inbox.c.dedupe_key == sa.bindparam("dedupe_key", type_=sa.String),
-                   sa.and_(body_hash.is_not(None), inbox.c.body_hash == body_hash))))
+        self._engine = engine
+        self._compiled: dict[tuple[str, int], _DriverStatement] = {}
+
+    def get(self, kind: str, n: int) -> _DriverStatement:
+        statement = self._compiled.get((kind, n))
+        if statement is None:
+            build = {"seen": self._seen, "insert": self._insert, "tickets": self._tickets}[kind]
+            statement = self._compiled[kind, n] = _DriverStatement(self._engine, build(n))
+        return statement
+
+    @staticmethod
+    def _param(column: sa.Column, i: int) -> sa.BindParameter:
+        return sa.bindparam(f"{column.name}_{i}", type_=column.type)
+
+    def _seen(self, n: int) -> sa.Select:
+        """The stored deliveries that have the dedupe key or the body hash of one of ``n``."""
+        c = inbox.c
+        return sa.select(c.platform, c.dedupe_key, c.body_hash).where(sa.or_(*(
+            sa.and_(c.platform == self._param(c.platform, i),
+                    sa.or_(c.dedupe_key == self._param(c.dedupe_key, i),
+                           c.body_hash == self._param(c.body_hash, i)))
+            for i in range(n))))
+
+    def _insert(self, n: int) -> sa.Executable:
+        """Insert ``n`` deliveries, skipping any whose key or hash is stored; returns the
+        (platform, dedupe key) of each inserted. On PostgreSQL the same statement adds their
+        tickets: one statement, so one implicit transaction, per batch."""
+        rows = [{**{name: self._param(inbox.c[name], i) for name in DELIVERY_COLUMNS},
+                 "status": sa.literal_column("'pending'"), "attempts": sa.literal_column("0")}
+                for i in range(n)]
+        insert = _insert(self._engine, inbox).values(rows).on_conflict_do_nothing()
+        if self._engine.dialect.name == "sqlite":  # no INSERT in a WITH: see _tickets
+            return insert.returning(inbox.c.platform, inbox.c.dedupe_key)
+        new = insert.returning(inbox.c.platform, inbox.c.dedupe_key, inbox.c.ticket_ref).cte("new")
+        added = (_insert(self._engine, tickets)
+                 .from_select(["platform", "ticket_ref"],
+                              sa.select(new.c.platform, new.c.ticket_ref).distinct())
+                 .on_conflict_do_nothing().cte("added"))
+        return sa.select(new.c.platform, new.c.dedupe_key).add_cte(added)
+
+    def _tickets(self, n: int) -> sa.Executable:
+        """Add ``n`` tickets (SQLite), keeping those already known."""
+        return _insert(self._engine, tickets).values([
+            {"platform": self._param(tickets.c.platform, i),
+             "ticket_ref": self._param(tickets.c.ticket_ref, i)} for i in range(n)
+        ]).on_conflict_do_nothing()
 
 
 class GroupCommit:
-    """Runs ``write(batch)`` for items that arrive together: the first caller writes everything
-    queued so far while later ones queue for the next batch; each caller gets its own item's
-    result (or error) once the batch holding it is written. A batch that fails is written again
-    item by item, so one bad item fails alone."""
+    """Runs ``write(batch)`` for items that arrive together: a caller that finds nobody writing
+    writes everything queued, its own item among it, while later callers queue for the next
+    batch; each caller gets its own item's result (or error) once the batch holding it is
+    written, and the writer then hands the writing to the first caller still queued (each
+    waiting caller is woken once). A batch that fails is written again item by item, so one
+    bad item fails alone."""
 
     def __init__(self, write: Callable[[list[Any]], list[Any]]) -> None:
         self._write = write
-        self._writing = threading.Lock()  # held by the caller writing a batch
-        self._queue_lock = threading.Lock()
+        self._lock = threading.Lock()  # guards _queue and _busy
         self._queue: list[_Queued] = []
+        self._busy = False  # a caller is writing
 
     def submit(self, item: Any) -> Any:
         queued = _Queued(item)
-        with self._queue_lock:
+        with self._lock:
             self._queue.append(queued)
-        with self._writing:
-            if not queued.done:
-                with self._queue_lock:
-                    batch, self._queue = self._queue, []
-                self._run(batch)
+            waits, self._busy = self._busy, True
+        if waits:
+            queued.wake.acquire()  # its batch is written, or the writing is handed to it
+        if not queued.done:
+            self._write_queued()
         if queued.error is not None:
             raise queued.error
         return queued.result
+
+    def _write_queued(self) -> None:
+        with self._lock:
+            batch, self._queue = self._queue, []
+        try:
+            self._run(batch)
+        except BaseException as exc:  # not from write (_run answers those): answer everyone
+            for queued in batch:
+                if not queued.done:
+                    queued.finish(error=exc)
+            raise
+        finally:
+            with self._lock:
+                successor = self._queue[0] if self._queue else None
+                self._busy = successor is not None
+            if successor is not None:
+                successor.wake.release()
 
     def _run(self, batch: list[_Queued]) -> None:
         try:
@@ -358,13 +413,32 @@ class GroupCommit:
 
 
 class _Queued:
-    __slots__ = ("done", "error", "item", "result")
+    """An item in a :class:`GroupCommit`; ``wake`` is held until it is answered (or its caller
+    is to write)."""
+
+    __slots__ = ("done", "error", "item", "result", "wake")
 
     def __init__(self, item: Any) -> None:
         self.item, self.done, self.result, self.error = item, False, None, None
+        self.wake = threading.Lock()
+        self.wake.acquire()
 
     def finish(self, *, result: Any = None, error: BaseException | None = None) -> None:
         self.result, self.error, self.done = result, error, True
+        self.wake.release()
+
+
+def _delivery_params(chunk: list[tuple[Delivery, float]], now: float) -> dict[str, Any]:
+    """The parameters of ``_Statements`` "insert" for ``chunk``, received ``now``."""
+    params: dict[str, Any] = {}
+    for i, (delivery, delay) in enumerate(chunk):
+        params.update({
+            f"platform_{i}": delivery.platform, f"dedupe_key_{i}": delivery.dedupe_key,
+            f"ticket_ref_{i}": delivery.ticket_ref, f"kind_{i}": delivery.kind,
+            f"actor_{i}": delivery.actor, f"payload_{i}": delivery.payload,
+            f"body_hash_{i}": delivery.body_hash, f"received_at_{i}": now,
+            f"available_at_{i}": now + delay})
+    return params
 
 
 class Store:
@@ -378,6 +452,7 @@ class Store:
             self.engine = sa.create_engine(url, pool_pre_ping=True)
         self._statements = _Statements(self.engine)
         self._intake = GroupCommit(self._receive_together)
+        self._intake_connection: Any = None  # the group writer's DBAPI connection, kept
 
     def _writing(self):
         """A write transaction (on SQLite: BEGIN IMMEDIATE; reads stay deferred and unblocked)."""
@@ -411,71 +486,128 @@ class Store:
         return max([0.0, *(now - at for at in (due, deadline) if at is not None)])
 
     def close(self) -> None:
+        self._drop_intake_connection()
         self.engine.dispose()
 
     # -- receiving --------------------------------------------------------------------------
 
     def receive(self, delivery: Delivery, *, delay: float = 0.0) -> bool:
         """Store a delivery durably; ``False`` if its dedupe key (or body hash) was seen
-        before. A duplicate is found by a read, without the write lock; new deliveries that
-        arrive together are committed together (one transaction, one fsync), each call
-        returning only once its own delivery is committed."""
-        if self._seen(delivery):
-            return False
+        before. Deliveries that arrive together are written together, in one transaction
+        (:class:`GroupCommit`, :meth:`_receive_together`), each call returning only once its
+        own delivery is committed."""
         return self._intake.submit((delivery, delay))
 
-    def _seen(self, delivery: Delivery) -> bool:
-        seen = self._statements.seen
-        with self._driver() as cursor:
-            cursor.execute(seen.sql, seen.params({
-                "platform": delivery.platform, "dedupe_key": delivery.dedupe_key,
-                "body_hash": delivery.body_hash}))
-            return cursor.fetchone() is not None
-
     def _receive_together(self, batch: list[tuple[Delivery, float]]) -> list[bool]:
-        insert, ticket = self._statements.insert_delivery, self._statements.insert_ticket
-        results = []
-        with self._driver(write=True) as cursor:
-            now = self.clock()
-            for delivery, delay in batch:
-                cursor.execute(insert.sql, insert.params({
-                    "platform": delivery.platform, "dedupe_key": delivery.dedupe_key,
-                    "ticket_ref": delivery.ticket_ref, "kind": delivery.kind,
-                    "actor": delivery.actor, "payload": delivery.payload,
-                    "body_hash": delivery.body_hash, "received_at": now,
-                    "available_at": now + delay}))
-                # RETURNING, not rowcount: a skipped INSERT ... ON CONFLICT DO NOTHING
-                # returns no row
-                new = cursor.fetchone() is not None
-                if new:
-                    cursor.execute(ticket.sql, ticket.params(
-                        {"platform": delivery.platform, "ticket_ref": delivery.ticket_ref}))
-                results.append(new)
-        return results
+        """Store a batch: whether each delivery is new. The insert is the dedupe (ON CONFLICT
+        DO NOTHING on the key and on the hash, RETURNING what it stored), as if the deliveries
+        came one after another: one repeating an earlier one's key or hash goes in a later
+        round, which finds the earlier one stored or not."""
+        new = [False] * len(batch)
+        left = list(range(len(batch)))
+        while left:
+            keys: set[tuple[str, str]] = set()
+            hashes: set[tuple[str, str | None]] = set()
+            firsts, later = [], []
+            for i in left:
+                delivery = batch[i][0]
+                key = (delivery.platform, delivery.dedupe_key)
+                digest = (delivery.platform, delivery.body_hash)
+                if key in keys or digest in hashes:
+                    later.append(i)
+                    continue
+                keys.add(key)
+                if delivery.body_hash is not None:
+                    hashes.add(digest)
+                firsts.append(i)
+            for start in range(0, len(firsts), INTAKE_CHUNK):
+                chunk = firsts[start:start + INTAKE_CHUNK]
+                stored = self._on_intake_connection([batch[i] for i in chunk])
+                for i in chunk:
+                    new[i] = (batch[i][0].platform, batch[i][0].dedupe_key) in stored
+            left = later
+        return new
 
-    @contextmanager
-    def _driver(self, *, write: bool = False) -> Iterator[Any]:
-        """A DBAPI cursor on a pooled connection; ``write``: in a write transaction (SQLite:
-        BEGIN IMMEDIATE) committed at the end. The driver's errors are raised as SQLAlchemy's
-        (the receiver answers those 503), and the connection goes back to the pool."""
+    def _on_intake_connection(self, chunk: list[tuple[Delivery, float]]) -> set[tuple[str, str]]:
+        """Write ``chunk`` on the group writer's own connection (no pool checkout, no pre-ping
+        round trip): the (platform, dedupe key) of each delivery stored. A kept connection found
+        dead (the server restarted) is replaced and the write tried once more, which the insert
+        makes safe: a delivery the lost attempt did commit is then a duplicate. The driver's
+        errors are raised as SQLAlchemy's (the receiver answers those 503)."""
         dbapi = self.engine.dialect.loaded_dbapi
-        connection = self.engine.raw_connection()
+        write = self._write_sqlite if self.engine.dialect.name == "sqlite" else \
+            self._write_postgresql
+        while True:
+            kept = self._intake_connection is not None
+            if not kept:
+                fairy = self.engine.raw_connection()
+                fairy.detach()  # the writer's own: never back to the pool
+                self._intake_connection = fairy.dbapi_connection
+            connection = self._intake_connection
+            try:
+                if not kept and self.engine.dialect.name != "sqlite":
+                    connection.autocommit = True  # each statement is its own transaction
+                cursor = connection.cursor()
+                try:
+                    return write(connection, cursor, chunk, self.clock())
+                finally:
+                    cursor.close()
+            except dbapi.Error as exc:
+                self._drop_intake_connection()
+                if not (kept and self.engine.dialect.is_disconnect(exc, connection, None)):
+                    raise sa.exc.DBAPIError.instance("(receiver)", None, exc,
+                                                     dbapi.Error) from exc
+
+    def _drop_intake_connection(self) -> None:
+        connection, self._intake_connection = self._intake_connection, None
+        if connection is not None:
+            with suppress(self.engine.dialect.loaded_dbapi.Error):  # broken: gone either way
+                connection.close()
+
+    def _write_postgresql(self, _connection: Any, cursor: Any,
+                          chunk: list[tuple[Delivery, float]],
+                          now: float) -> set[tuple[str, str]]:
+        """One statement, the deliveries and their tickets: committed (and on disk) when the
+        server answers it."""
+        insert = self._statements.get("insert", len(chunk))
+        cursor.execute(insert.sql, insert.params(_delivery_params(chunk, now)))
+        return set(cursor.fetchall())
+
+    def _write_sqlite(self, connection: Any, cursor: Any, chunk: list[tuple[Delivery, float]],
+                      now: float) -> set[tuple[str, str]]:
+        """First a read, without the write lock: a chunk of duplicates never waits for it
+        (another process may hold it for a while); then the new ones, their tickets, one
+        commit."""
+        seen = self._statements.get("seen", len(chunk))
+        cursor.execute(seen.sql, seen.params({
+            f"{name}_{i}": getattr(delivery, name) for i, (delivery, _) in enumerate(chunk)
+            for name in ("platform", "dedupe_key", "body_hash")}))
+        stored = cursor.fetchall()
+        keys = {(platform, key) for platform, key, _ in stored}
+        hashes = {(platform, digest) for platform, _, digest in stored if digest is not None}
+        chunk = [(delivery, delay) for delivery, delay in chunk
+                 if (delivery.platform, delivery.dedupe_key) not in keys and
+                 (delivery.platform, delivery.body_hash) not in hashes]
+        if not chunk:
+            return set()
+        insert = self._statements.get("insert", len(chunk))
+        cursor.execute("BEGIN IMMEDIATE")
         try:
-            cursor = connection.cursor()
-            if write and self.engine.dialect.name == "sqlite":
-                cursor.execute("BEGIN IMMEDIATE")
-            yield cursor
-            cursor.close()
-            if write:
-                connection.commit()
-        except dbapi.Error as exc:  # the connection may be broken: replace it
-            connection.invalidate()
-            raise sa.exc.DBAPIError.instance("(receiver)", None, exc, dbapi.Error) from exc
+            cursor.execute(insert.sql, insert.params(_delivery_params(chunk, now)))
+            new = set(cursor.fetchall())
+            refs = list(dict.fromkeys((delivery.platform, delivery.ticket_ref)
+                                      for delivery, _ in chunk
+                                      if (delivery.platform, delivery.dedupe_key) in new))
+            if refs:
+                add = self._statements.get("tickets", len(refs))
+                cursor.execute(add.sql, add.params({
+                    f"{name}_{i}": value for i, ref in enumerate(refs)
+                    for name, value in zip(("platform", "ticket_ref"), ref, strict=True)}))
+            connection.commit()
         except BaseException:
             connection.rollback()
             raise
-        finally:
-            connection.close()
+        return new
 
     def _enqueue(self, conn: sa.Connection, delivery: Delivery, now: float,
                  delay: float) -> bool:
