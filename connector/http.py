@@ -126,15 +126,16 @@ def merge(kept: Window | None, seen: Window, now: float) -> Window:
 
     The platform's count includes every client's requests: it replaces the kept one when it
     starts a new window (the kept one is over, or ``seen`` resets more than the headers' one
-    second of rounding later). Within a window the lower count stays: an answer does not count
-    the slots booked since its request, nor does an answer overtaken by a newer one.
+    second of rounding later). Within a window the lower count stays (an answer does not count
+    the slots booked since its request, nor does an answer overtaken by a newer one), and the
+    reset is the latest answer's, as a process alone reads it.
     """
     if kept is None:
         return replace(seen, next_at=now)
     if now >= kept.resets_at or seen.resets_at > kept.resets_at + 1:
         return replace(seen, next_at=kept.next_at)
-    return replace(kept, limit=kept.limit if seen.limit is None else seen.limit,
-                   remaining=min(kept.remaining, seen.remaining))
+    return replace(seen, limit=kept.limit if seen.limit is None else seen.limit,
+                   remaining=min(kept.remaining, seen.remaining), next_at=kept.next_at)
 
 
 class SharedWindows(Protocol):

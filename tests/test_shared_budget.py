@@ -105,10 +105,10 @@ def test_merge_a_first_answer_is_the_window():
 
 def test_merge_keeps_the_lower_count_within_the_window():
     kept = Window(700, 5, resets_at=T0 + 42, next_at=T0 + 8)
-    # Other clients spent more: the platform's count.
-    assert merge(kept, Window(700, 3, T0 + 42.5), T0 + 2) == Window(700, 3, T0 + 42, T0 + 8)
+    # Other clients spent more: the platform's count (and the latest answer's reset).
+    assert merge(kept, Window(700, 3, T0 + 42.5), T0 + 2) == Window(700, 3, T0 + 42.5, T0 + 8)
     # An answer that does not count the slots booked since (or was overtaken): ours.
-    assert merge(kept, Window(700, 8, T0 + 43), T0 + 2) == kept
+    assert merge(kept, Window(None, 8, T0 + 41.5), T0 + 2) == Window(700, 5, T0 + 41.5, T0 + 8)
 
 
 def test_merge_a_new_window_replaces_the_count_and_keeps_the_slots_booked():
@@ -319,18 +319,48 @@ def test_two_workers_sharing_the_store_keep_to_the_accounts_remaining_budget(vt,
                           sleeps[name]) for name in sleeps}
     vt.run(worker(apis["a"], 4), worker(apis["b"], 4))
     # Worker a's first answer (5 left, reset 12 s: the window ends at +13) goes to the store.
-    # From then on each request books the next slot of one spread, 13/6 s apart: a at +13/6,
-    # b (its first request) at +13/3, and so on. The sixth goes at +65/6, before the minute
-    # ends; b's third slot is the window's end, +13, where a new minute has begun.
+    # From then on each request books the slot after the latest one booked, the time from that
+    # slot to the reset the latest answer gave spread over what remains + 1: a at 13/6 (of the
+    # 13 s, over 6), b's first request at 13/6 + (13 - 13/6) / 5 = 13/3; a's answer at 13/6 (4
+    # left, reset 9 s: +73/6) leaves 3 beyond b's slot, so a's next is 13/3 + (73/6 - 13/3) / 4
+    # = 151/24; and so on. Six requests go before the minute ends at +12; the seventh waits for
+    # the end of the window (the reset b's answer at 299/36 gave: 3 s + 1, 443/36), where a new
+    # minute has begun.
     assert zendesk.log == [(pytest.approx(T0 + s), 200) for s in
-                           (0, 13 / 6, 13 / 3, 13 / 2, 26 / 3, 65 / 6, 13, 13)]
-    assert sleeps["a"] == pytest.approx([13 / 6, 13 / 3, 13 / 3])
-    assert sleeps["b"] == pytest.approx([13 / 3, 13 / 3, 13 / 3])
-    # b's answer at +13 (699 left, reset 59) starts the new window: it replaces the count.
+                           (0, 13 / 6, 13 / 3, 151 / 24, 299 / 36, 1483 / 144, 443 / 36,
+                            443 / 36)]
+    assert sleeps["a"] == pytest.approx([13 / 6, 33 / 8, 577 / 144])
+    assert sleeps["b"] == pytest.approx([13 / 3, 143 / 36, 4])
+    # b's answer then (699 left, reset 59 s) starts the new window: it replaces the count; the
+    # last answer, 698 left, is plentiful and stays with b.
     with shared_store.engine.connect() as conn:
         rows = [dict(row) for row in conn.execute(sa.select(rate_windows)).mappings()]
     assert rows == [{"account": ACME, "name": ACCOUNT, "total": 700, "remaining": 699,
-                     "resets_at": T0 + 73, "next_at": T0 + 13, "updated_at": T0 + 13}]
+                     "resets_at": pytest.approx(T0 + 443 / 36 + 60),
+                     "next_at": pytest.approx(T0 + 443 / 36),
+                     "updated_at": pytest.approx(T0 + 443 / 36)}]
+
+
+def test_one_worker_sharing_the_store_waits_as_it_did_alone(vt, shared_store):
+    def run(clock: VirtualTime, budget: RateBudget) -> tuple[list[float], list]:
+        with responses.RequestsMock() as mock:
+            zendesk = ZendeskWindow(clock, limit=700, remaining=6, ends_at=T0 + 12)
+            mock.add_callback(responses.GET, URL, callback=zendesk)
+            sleeps = []
+            clock.run(worker(session(clock, budget, sleeps), 7))
+        return sleeps, zendesk.log
+
+    sleeps, log = run(vt, RateBudget(monotonic=vt, shared=StoreWindows(shared_store, ACME)))
+    alone_clock = VirtualTime()
+    alone_sleeps, alone_log = run(alone_clock, RateBudget(monotonic=alone_clock))
+    # 13/6 (the 13 s to the reset over 6), then each answer's reset over what remains + 1: at
+    # +13/6, 4 left and 9 s + 1: 10/5; at +25/6, 3 left and 7 s + 1: 8/4; ... The seventh
+    # request goes at +73/6, in the next minute.
+    assert sleeps == pytest.approx(alone_sleeps)
+    assert sleeps == pytest.approx([13 / 6, 2, 2, 2, 2, 2])
+    sent = [(pytest.approx(T0 + t), 200) for t in
+            (0, 13 / 6, 25 / 6, 37 / 6, 49 / 6, 61 / 6, 73 / 6)]
+    assert (log, alone_log) == (sent, sent)
 
 
 @responses.activate
