@@ -427,7 +427,8 @@ def test_a_store_outage_falls_back_to_pacing_alone_in_one_log_line(tmp_path, cap
     clock.advance(30)  # the store is tried again: still down, said once
     assert api.get(PATH).status_code == 200
     def said() -> list[str]:
-        return [r.getMessage() for r in caplog.records if "shared" in r.getMessage()]
+        return [r.getMessage() for r in caplog.records
+                if r.name == "connector.http" and "shared" in r.getMessage()]
 
     assert said() == [
         "shared rate budget unavailable (OperationalError: (sqlite3.OperationalError) unable "
