@@ -89,6 +89,28 @@ def test_concurrent_workers_never_claim_the_same_ticket_on_postgresql(pg):
     assert store.inbox_counts() == {"done": 20}
 
 
+def test_a_ticket_another_worker_finishes_while_it_is_claimed_is_not_claimed_empty(pg):
+    store, _ = pg
+    store.receive(Delivery("zendesk", "event:1", "7", "ticket.created", "{}"))
+    other: dict = {}
+
+    def meanwhile(conn, cursor, statement, *args) -> None:
+        """Between w1's pick of ticket 7 and its lease, w2 claims and finishes ticket 7."""
+        if statement.startswith("UPDATE tickets SET lease_owner") and not other:
+            other["claim"] = None
+            other["claim"] = store.claim("w2", 30)
+            store.finish(other["claim"], AuditRecord("no_change"))
+
+    sa.event.listen(store.engine, "before_cursor_execute", meanwhile)
+    assert store.claim("w1", 30) is None  # its lease taken, nothing left in it: let go
+    sa.event.remove(store.engine, "before_cursor_execute", meanwhile)
+    assert [e.dedupe_key for e in other["claim"].entries] == ["event:1"]
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT lease_owner, lease_until FROM tickets WHERE "
+                                    "ticket_ref = '7'").all() == [(None, None)]
+    assert store.inbox_counts() == {"done": 1}
+
+
 def test_an_older_ticket_index_gains_its_new_columns_on_postgresql():
     pytest.importorskip("psycopg")
     schema = f"tierlift_{uuid.uuid4().hex[:10]}"

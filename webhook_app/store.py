@@ -663,6 +663,10 @@ class Store:
                        inbox.c.status == "pending")
                 .order_by(inbox.c.id)
             ).all()
+            if not rows:  # the worker that held it finished it while this one waited for
+                # its row lock (PostgreSQL): nothing is left to do, let the ticket go
+                self._release(conn, Claim(platform, ref, owner, ()))
+                return None
         return Claim(platform, ref, owner, tuple(InboxEntry(*row) for row in rows))
 
     def renew(self, claim: Claim, lease_seconds: float) -> None:
