@@ -16,8 +16,9 @@ Two measures, each over the same signed deliveries for both servers:
 
     .venv/bin/python bench/intake.py [--seconds 8] [--stores sqlite,postgres] [--rate 200]
 
-Figures are ratios against the bare endpoint measured in the same run; absolute numbers are only
-"on this machine".
+Figures are ratios against the bare endpoint measured in the same run, just before and just after
+each store's runs (their mean: the machine may be shared); absolute numbers are only "on this
+machine".
 """
 
 from __future__ import annotations
@@ -242,10 +243,20 @@ def main() -> int:
     paced = deliveries(int(args.rate * args.latency_seconds))
     bare = Server("bare Flask 204", textwrap.dedent(BARE))
     try:
-        base_rate, _ = throughput(bare, script, args.seconds, threads)
-        base_p50, base_p99, _ = fixed_rate(bare, paced, args.rate)
+        failed = _compare(args, work, bare, bodies, script, paced, threads)
     finally:
         bare.stop()
+    shutil.rmtree(work, ignore_errors=True)
+    return 1 if failed else 0
+
+
+def _compare(args: argparse.Namespace, work: Path, bare: Server, bodies: list[bytes],
+             script: Path, paced: list[bytes], threads: int) -> bool:
+    """Each store's runs against the bare endpoint's throughput measured just before and just
+    after them (their mean), so that a change of the machine's load during the run (it is
+    shared) does not land on one side only. Returns whether any answer was not 2xx."""
+    base_rate, _ = throughput(bare, script, args.seconds, threads)
+    base_p50, base_p99, _ = fixed_rate(bare, paced, args.rate)
     print(f"\n{'':34}{'req/s':>9}{'ratio':>8}{'ack p50':>10}{'ack p99':>10}")
     print(f"{'bare Flask + waitress, 204':34}{base_rate:9.0f}{1:8.2f}{base_p50:8.1f}ms"
           f"{base_p99:8.1f}ms")
@@ -271,15 +282,17 @@ def main() -> int:
             server.stop()
             if pg_name:
                 drop_postgres(pg_name)
-        print(f"{'tierlift ' + store + ', unique':34}{unique:9.0f}{unique / base_rate:8.2f}"
+        before, (base_rate, _) = base_rate, throughput(bare, script, args.seconds, threads)
+        reference = (before + base_rate) / 2
+        print(f"{'tierlift ' + store + ', unique':34}{unique:9.0f}{unique / reference:8.2f}"
               f"{p50:8.1f}ms{p99:8.1f}ms")
-        print(f"{'tierlift ' + store + ', duplicates':34}{again:9.0f}{again / base_rate:8.2f}")
+        print(f"{'tierlift ' + store + ', duplicates':34}{again:9.0f}{again / reference:8.2f}")
+        print(f"  (against the bare endpoint's {before:.0f} req/s before, {base_rate:.0f} after)")
         if bad_unique or bad_paced or bad_again:
             print(f"  non-2xx answers: {bad_unique} unique, {bad_again} duplicates, "
                   f"{bad_paced} paced")
             failed = True
-    shutil.rmtree(work, ignore_errors=True)
-    return 1 if failed else 0
+    return failed
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ def test_items_that_arrive_while_a_batch_is_written_are_written_together():
     first_started, release = threading.Event(), threading.Event()
     batches: list[list[int]] = []
 
-    def write(batch: list[int]) -> list[int]:
+    def write(batch: list[int], _release) -> list[int]:
         batches.append(list(batch))
         if batch == [0]:
             first_started.set()
@@ -51,7 +51,7 @@ def test_a_batch_that_fails_is_written_again_item_by_item_so_one_bad_item_fails_
     started, release = threading.Event(), threading.Event()
     calls: list[list[str]] = []
 
-    def write(batch: list[str]) -> list[str]:
+    def write(batch: list[str], _release) -> list[str]:
         calls.append(sorted(batch))
         if batch == ["first"]:
             started.set()
@@ -82,6 +82,47 @@ def test_a_batch_that_fails_is_written_again_item_by_item_so_one_bad_item_fails_
     assert str(outcomes["bad"]) == "refused"
     assert calls[0] == ["first"] and calls[1] == ["bad", "good"]
     assert sorted(calls[2:]) == [["bad"], ["good"]]
+
+
+def test_the_callers_of_a_batch_are_woken_by_the_next_writer_before_its_commit():
+    started = {n: threading.Event() for n in (0, 1, 3)}
+    go = {n: threading.Event() for n in (0, 1)}
+    results: dict[int, int] = {}
+    seen_by_third_batch: list[bool] = []
+
+    def write(batch: list[int], release) -> list[int]:
+        first = min(batch)
+        started[first].set()
+        if first in go:
+            go[first].wait(5)
+        if first == 3:  # 2 was written with 1 and is answered only now
+            seen_by_third_batch.append(2 in results)
+            release()
+            _until(lambda: 2 in results)
+        return batch
+
+    def submit(n: int) -> None:
+        results[n] = group.submit(n)
+
+    group = GroupCommit(write)
+    threads = {n: threading.Thread(target=submit, args=(n,)) for n in range(5)}
+    threads[0].start()
+    assert started[0].wait(5)
+    threads[1].start()
+    _until(lambda: len(group._queue) == 1)
+    threads[2].start()
+    _until(lambda: len(group._queue) == 2)
+    go[0].set()
+    assert started[1].wait(5)
+    threads[3].start()
+    _until(lambda: len(group._queue) == 1)
+    threads[4].start()
+    _until(lambda: len(group._queue) == 2)
+    go[1].set()
+    for thread in threads.values():
+        thread.join(5)
+    assert seen_by_third_batch == [False]
+    assert results == {n: n for n in range(5)}
 
 
 @pytest.fixture
@@ -142,7 +183,7 @@ def test_deliveries_written_together_are_deduplicated_as_if_one_after_another(an
         jira("webhook:d", "e"),  # the key of the one before
         jira("webhook:f", "d"),  # the hash of the one two before
         jira("webhook:g", "g"),
-    ]) == [False, True, True, False, False, True]
+    ], lambda: None) == [False, True, True, False, False, True]
     with any_db.engine.connect() as conn:
         stored = conn.execute(sa.text("SELECT dedupe_key, body_hash FROM inbox "
                                       "ORDER BY dedupe_key")).all()

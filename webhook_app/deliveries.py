@@ -22,15 +22,21 @@ class Malformed(Exception):
     """The body is not the JSON we expect: answer 400."""
 
 
+# The length limit of each inbox column that has one.
+_LIMITS = {column.name: column.type.length for column in inbox.c
+           if getattr(column.type, "length", None) is not None}
+
+
 def _stored_as(**fields: str | float | None) -> Delivery:
     """The delivery, if each of its values fits its inbox column: an over-long id is bad input
     (400), never a database error that the sender would retry for ever."""
     for name, value in fields.items():
-        column = inbox.c.get(name)
-        limit = getattr(column.type, "length", None) if column is not None else None
-        if isinstance(value, str) and limit is not None and len(value) > limit:
+        if not isinstance(value, str):
+            continue
+        limit = _LIMITS.get(name)
+        if limit is not None and len(value) > limit:
             raise Malformed(f"{name.replace('_', ' ')} longer than {limit} characters")
-        if isinstance(value, str) and not _storable(value):
+        if not _storable(value):
             raise Malformed(f"{name.replace('_', ' ')} holds a NUL or an unpaired surrogate "
                             "(a JSON escape like \\u0000 or \\ud800), which no database stores")
     return Delivery(**fields)
@@ -51,9 +57,11 @@ class Ignored(Exception):
     """A well-formed delivery we have no use for (not about a ticket): answer 200."""
 
 
-def _json_object(body: bytes) -> dict:
+def _json_object(body: bytes) -> tuple[dict, str]:
+    """The body's JSON object, and the body as text (decoded once, stored as the payload)."""
     try:
-        data = json.loads(body.decode("utf-8"))
+        text = body.decode("utf-8")
+        data = json.loads(text)
     except UnicodeDecodeError:
         raise Malformed("body is not UTF-8") from None
     except json.JSONDecodeError as exc:
@@ -64,22 +72,22 @@ def _json_object(body: bytes) -> dict:
         raise Malformed("body holds a number too long to read") from None
     if not isinstance(data, dict):
         raise Malformed("body is JSON but not an object")
-    return data
+    return data, text
 
 
 def parse_zendesk(headers: Mapping[str, str], body: bytes) -> Delivery:
     """An event-subscribed webhook (``zen:event-type:ticket.*``) or a trigger/automation webhook
     whose JSON body carries ``ticket_id``."""
-    data = _json_object(body)
+    data, text = _json_object(body)
     invocation = headers.get(ZENDESK_INVOCATION)
     if "type" in data:
-        return _zendesk_event(data, body)
+        return _zendesk_event(data, text)
     if "ticket_id" in data:
-        return _zendesk_trigger(data, body, invocation)
+        return _zendesk_trigger(data, text, invocation)
     raise Malformed("neither a Zendesk event (\"type\") nor a trigger body (\"ticket_id\")")
 
 
-def _zendesk_event(data: dict, body: bytes) -> Delivery:
+def _zendesk_event(data: dict, text: str) -> Delivery:
     kind = data["type"]
     if not isinstance(kind, str) or not kind.startswith("zen:event-type:"):
         raise Malformed(f"unknown event type {kind!r}")
@@ -97,12 +105,12 @@ def _zendesk_event(data: dict, body: bytes) -> Delivery:
         dedupe_key=f"event:{event_id}",
         ticket_ref=_ticket_ref(ticket_id),
         kind=kind.removeprefix("zen:event-type:"),
-        payload=body.decode(),
+        payload=text,
         actor=_optional_id(detail.get("actor_id")),
     )
 
 
-def _zendesk_trigger(data: dict, body: bytes, invocation: str | None) -> Delivery:
+def _zendesk_trigger(data: dict, text: str, invocation: str | None) -> Delivery:
     ref = _ticket_ref(data["ticket_id"])
     if invocation:
         key = f"invocation:{invocation}"
@@ -116,7 +124,7 @@ def _zendesk_trigger(data: dict, body: bytes, invocation: str | None) -> Deliver
         dedupe_key=key,
         ticket_ref=ref,
         kind="trigger",
-        payload=body.decode(),
+        payload=text,
         actor=_optional_id(data.get("actor")),
     )
 
@@ -141,9 +149,9 @@ def parse_jira(headers: Mapping[str, str], body: bytes, *, by_token: bool = Fals
     """A Jira Cloud or Data Center admin webhook about an issue or one of its comments; with
     ``by_token`` (authenticated by ``webhook_token``, not a signature) also a Jira Automation
     "Send web request" body, which has no ``webhookEvent`` (:func:`_automation`)."""
-    data = _json_object(body)
+    data, text = _json_object(body)
     if by_token and "webhookEvent" not in data:
-        return _automation(data, body)
+        return _automation(data, body, text)
     kind = data.get("webhookEvent")
     if not isinstance(kind, str) or not kind:
         raise Malformed('no "webhookEvent": not a Jira webhook')
@@ -165,7 +173,7 @@ def parse_jira(headers: Mapping[str, str], body: bytes, *, by_token: bool = Fals
         f"issue:{issue_id or key}:{timestamp}",
         ticket_ref=key or issue_id,
         kind=kind,
-        payload=body.decode(),
+        payload=text,
         actor=_jira_actor(data),
         # The identifier header is not signed: the signed body identifies the delivery too.
         body_hash=hashlib.sha256(body).hexdigest(),
@@ -191,7 +199,7 @@ def _check_millis(timestamp: int) -> None:
 AUTOMATION_TRIGGER = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 
 
-def _automation(data: dict, body: bytes) -> Delivery:
+def _automation(data: dict, body: bytes, text: str) -> Delivery:
     """A Jira Automation "Send web request" body. Atlassian documents the web request body
     options "Issue data (Jira format)", ``{"issue": {"id", "key", "fields", ...}}``, and "Issue
     data (Automation format)", the issue itself (support.atlassian.com/cloud-automation/docs/
@@ -223,7 +231,7 @@ def _automation(data: dict, body: bytes) -> Delivery:
         dedupe_key=f"automation:{key or issue_id}:{digest}",
         ticket_ref=key or issue_id,
         kind=f"automation:{trigger}" if trigger else "automation",
-        payload=body.decode(),
+        payload=text,
         actor=_jira_actor(data),
         body_hash=digest,
         sent_at=None if sent is None else sent / 1000,

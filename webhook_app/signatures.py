@@ -19,7 +19,7 @@ class SignatureError(Exception):
 
 def zendesk_signature(secret: str, timestamp: str, body: bytes) -> str:
     """base64(HMAC-SHA256(secret, timestamp + body)), as Zendesk signs its webhooks."""
-    digest = hmac.new(secret.encode(), timestamp.encode() + body, hashlib.sha256).digest()
+    digest = hmac.digest(secret.encode(), timestamp.encode() + body, "sha256")
     return base64.b64encode(digest).decode()
 
 

@@ -355,18 +355,24 @@ class _Statements:
 
 
 class GroupCommit:
-    """Runs ``write(batch)`` for items that arrive together: a caller that finds nobody writing
-    writes everything queued, its own item among it, while later callers queue for the next
-    batch; each caller gets its own item's result (or error) once the batch holding it is
+    """Runs ``write(batch, release)`` for items that arrive together: a caller that finds nobody
+    writing writes everything queued, its own item among it, while later callers queue for the
+    next batch; each caller gets its own item's result (or error) once the batch holding it is
     written, and the writer then hands the writing to the first caller still queued (each
     waiting caller is woken once). A batch that fails is written again item by item, so one
-    bad item fails alone."""
+    bad item fails alone.
 
-    def __init__(self, write: Callable[[list[Any]], list[Any]]) -> None:
+    The callers of a written batch are woken by the next writer when it calls ``release()``,
+    just before its own commit (or at once when nobody writes next): their answers then take
+    the interpreter lock while that commit waits on the disk or the server, instead of before
+    it starts. ``write`` must call ``release`` before anything that may wait long (a lock)."""
+
+    def __init__(self, write: Callable[[list[Any], Callable[[], None]], list[Any]]) -> None:
         self._write = write
-        self._lock = threading.Lock()  # guards _queue and _busy
+        self._lock = threading.Lock()  # guards _queue, _busy and _answered
         self._queue: list[_Queued] = []
         self._busy = False  # a caller is writing
+        self._answered: list[_Queued] = []  # written, their callers not woken yet
 
     def submit(self, item: Any) -> Any:
         queued = _Queued(item)
@@ -381,6 +387,12 @@ class GroupCommit:
             raise queued.error
         return queued.result
 
+    def _release(self) -> None:
+        with self._lock:
+            answered, self._answered = self._answered, []
+        for queued in answered:
+            queued.wake.release()
+
     def _write_queued(self) -> None:
         with self._lock:
             batch, self._queue = self._queue, []
@@ -389,32 +401,43 @@ class GroupCommit:
         except BaseException as exc:  # not from write (_run answers those): answer everyone
             for queued in batch:
                 if not queued.done:
-                    queued.finish(error=exc)
+                    self._finish(queued, error=exc)
             raise
         finally:
             with self._lock:
                 successor = self._queue[0] if self._queue else None
                 self._busy = successor is not None
+                answered: list[_Queued] = []
+                if successor is None:  # nobody writes next: wake them now
+                    answered, self._answered = self._answered, []
+            for queued in answered:
+                queued.wake.release()
             if successor is not None:
                 successor.wake.release()
 
     def _run(self, batch: list[_Queued]) -> None:
         try:
-            results = self._write([q.item for q in batch])
+            results = self._write([q.item for q in batch], self._release)
         except Exception as exc:
             if len(batch) == 1:
-                batch[0].finish(error=exc)
+                self._finish(batch[0], error=exc)
                 return
             for queued in batch:
                 self._run([queued])
             return
         for queued, result in zip(batch, results, strict=True):
-            queued.finish(result=result)
+            self._finish(queued, result=result)
+
+    def _finish(self, queued: _Queued, *, result: Any = None,
+                error: BaseException | None = None) -> None:
+        queued.result, queued.error, queued.done = result, error, True
+        with self._lock:
+            self._answered.append(queued)
 
 
 class _Queued:
-    """An item in a :class:`GroupCommit`; ``wake`` is held until it is answered (or its caller
-    is to write)."""
+    """An item in a :class:`GroupCommit`; ``wake`` is held until its caller may go on (it is
+    answered, or is to write)."""
 
     __slots__ = ("done", "error", "item", "result", "wake")
 
@@ -422,10 +445,6 @@ class _Queued:
         self.item, self.done, self.result, self.error = item, False, None, None
         self.wake = threading.Lock()
         self.wake.acquire()
-
-    def finish(self, *, result: Any = None, error: BaseException | None = None) -> None:
-        self.result, self.error, self.done = result, error, True
-        self.wake.release()
 
 
 def _delivery_params(chunk: list[tuple[Delivery, float]], now: float) -> dict[str, Any]:
@@ -498,11 +517,13 @@ class Store:
         own delivery is committed."""
         return self._intake.submit((delivery, delay))
 
-    def _receive_together(self, batch: list[tuple[Delivery, float]]) -> list[bool]:
+    def _receive_together(self, batch: list[tuple[Delivery, float]],
+                          release: Callable[[], None]) -> list[bool]:
         """Store a batch: whether each delivery is new. The insert is the dedupe (ON CONFLICT
         DO NOTHING on the key and on the hash, RETURNING what it stored), as if the deliveries
         came one after another: one repeating an earlier one's key or hash goes in a later
-        round, which finds the earlier one stored or not."""
+        round, which finds the earlier one stored or not. ``release`` (see
+        :class:`GroupCommit`) is called before the first wait on the database."""
         new = [False] * len(batch)
         left = list(range(len(batch)))
         while left:
@@ -522,13 +543,14 @@ class Store:
                 firsts.append(i)
             for start in range(0, len(firsts), INTAKE_CHUNK):
                 chunk = firsts[start:start + INTAKE_CHUNK]
-                stored = self._on_intake_connection([batch[i] for i in chunk])
+                stored = self._on_intake_connection([batch[i] for i in chunk], release)
                 for i in chunk:
                     new[i] = (batch[i][0].platform, batch[i][0].dedupe_key) in stored
             left = later
         return new
 
-    def _on_intake_connection(self, chunk: list[tuple[Delivery, float]]) -> set[tuple[str, str]]:
+    def _on_intake_connection(self, chunk: list[tuple[Delivery, float]],
+                              release: Callable[[], None]) -> set[tuple[str, str]]:
         """Write ``chunk`` on the group writer's own connection (no pool checkout, no pre-ping
         round trip): the (platform, dedupe key) of each delivery stored. A kept connection found
         dead (the server restarted) is replaced and the write tried once more, which the insert
@@ -540,6 +562,7 @@ class Store:
         while True:
             kept = self._intake_connection is not None
             if not kept:
+                release()  # connecting may take long
                 fairy = self.engine.raw_connection()
                 fairy.detach()  # the writer's own: never back to the pool
                 self._intake_connection = fairy.dbapi_connection
@@ -549,7 +572,7 @@ class Store:
                     connection.autocommit = True  # each statement is its own transaction
                 cursor = connection.cursor()
                 try:
-                    return write(connection, cursor, chunk, self.clock())
+                    return write(connection, cursor, chunk, self.clock(), release)
                 finally:
                     cursor.close()
             except dbapi.Error as exc:
@@ -565,16 +588,18 @@ class Store:
                 connection.close()
 
     def _write_postgresql(self, _connection: Any, cursor: Any,
-                          chunk: list[tuple[Delivery, float]],
-                          now: float) -> set[tuple[str, str]]:
+                          chunk: list[tuple[Delivery, float]], now: float,
+                          release: Callable[[], None]) -> set[tuple[str, str]]:
         """One statement, the deliveries and their tickets: committed (and on disk) when the
         server answers it."""
         insert = self._statements.get("insert", len(chunk))
-        cursor.execute(insert.sql, insert.params(_delivery_params(chunk, now)))
+        params = insert.params(_delivery_params(chunk, now))
+        release()
+        cursor.execute(insert.sql, params)
         return set(cursor.fetchall())
 
     def _write_sqlite(self, connection: Any, cursor: Any, chunk: list[tuple[Delivery, float]],
-                      now: float) -> set[tuple[str, str]]:
+                      now: float, release: Callable[[], None]) -> set[tuple[str, str]]:
         """First a read, without the write lock: a chunk of duplicates never waits for it
         (another process may hold it for a while); then the new ones, their tickets, one
         commit."""
@@ -591,9 +616,11 @@ class Store:
         if not chunk:
             return set()
         insert = self._statements.get("insert", len(chunk))
+        params = insert.params(_delivery_params(chunk, now))
+        release()  # BEGIN IMMEDIATE may wait for another process's write lock
         cursor.execute("BEGIN IMMEDIATE")
         try:
-            cursor.execute(insert.sql, insert.params(_delivery_params(chunk, now)))
+            cursor.execute(insert.sql, params)
             new = set(cursor.fetchall())
             refs = list(dict.fromkeys((delivery.platform, delivery.ticket_ref)
                                       for delivery, _ in chunk
