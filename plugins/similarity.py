@@ -249,11 +249,17 @@ def words_of(words_in: SubjectWords, text: str, *, named: bool = True) -> frozen
     words = set(map(root, words_in(text)))
     if named:
         for symptom, term in symptoms(text):
-            words.difference_update(map(root, words_in(term.replace("*", ""))))
+            words.difference_update(_term_roots(words_in, term))
             words.add(symptom)
         if "40" in text or "50" in text:  # the pattern looks behind at every position
             words.update(f"http{code}" for code in _STATUS_CODE.findall(text))
     return frozenset(words)
+
+
+@lru_cache(maxsize=1024)
+def _term_roots(words_in: SubjectWords, term: str) -> frozenset[str]:
+    """The roots of a symptom term's words: the vocabulary's, computed once per process."""
+    return frozenset(map(root, words_in(term.replace("*", ""))))
 
 
 @lru_cache(maxsize=32)
