@@ -92,7 +92,7 @@ class _Look:
     created_at: datetime
     person: str  # who counts once
     tags: tuple[str, ...]
-    subject: frozenset[str]  # significant words of the subject
+    subject: frozenset[str]  # significant words of the subject (of a failing ticket only)
     words: frozenset[str]  # significant words of subject and first message
     marks: frozenset[str]  # configured tags and field values it carries
     # it reports something failing (a symptom, an error status), or carries a mark
@@ -111,9 +111,11 @@ def _look(ticket: Ticket | PastTicket, message: str | None, fields, options: Opt
                  for value in fields.get(key, ()))
     person = ticket.requester_id if options.distinct_requesters else None
     words = words_of(sig, f"{subject}\n{fold(message)}" if message else subject)
+    failing = bool(marks) or _failing(words)
     return _Look(ref=ticket.ref, created_at=ticket.created_at, person=person or f"#{ticket.ref}",
-                 tags=ticket.tags, subject=words_of(sig, subject, named=False), words=words,
-                 marks=frozenset(marks), failing=bool(marks) or _failing(words))
+                 tags=ticket.tags, words=words, marks=frozenset(marks), failing=failing,
+                 # compared only between failing tickets
+                 subject=words_of(sig, subject, named=False) if failing else frozenset())
 
 
 def _failing(words: frozenset[str]) -> bool:
