@@ -1,11 +1,11 @@
 """Intake: how fast tierlift's receiver accepts webhooks, against a bare Flask endpoint.
 
-Both run the same way, each in its own process on waitress with 8 threads (as ``tierlift serve``
-runs its receiver): the reference is a Flask app whose ``POST /webhooks/zendesk`` answers 204 and
-does nothing else; tierlift is ``create_app`` over its store (SQLite in WAL mode, and PostgreSQL
-when it answers), verifying the signature, parsing and committing each delivery before it answers
-202. No worker runs (a receiver alone, as when receivers and ``tierlift worker`` processes are
-separate), so the figure is the door's.
+Both run the same way, each in its own process on waitress with the threads ``tierlift serve``
+gives its receiver (``webhook_app.service.RECEIVER_THREADS``): the reference is a Flask app
+whose ``POST /webhooks/zendesk`` answers 204 and does nothing else; tierlift is ``create_app``
+over its store (SQLite in WAL mode, and PostgreSQL when it answers), verifying the signature,
+parsing and committing each delivery before it answers 202. No worker runs (a receiver alone,
+as when receivers and ``tierlift worker`` processes are separate), so the figure is the door's.
 
 Two measures, each over the same signed deliveries for both servers:
 
@@ -43,6 +43,7 @@ import requests
 import sqlalchemy as sa
 from loopback import SECRET, _free_port, signed
 
+from webhook_app.service import RECEIVER_THREADS
 from webhook_app.signatures import ZENDESK_SIGNATURE, ZENDESK_TIMESTAMP
 
 POSTGRES = os.environ.get("TIERLIFT_TEST_POSTGRES",
@@ -59,14 +60,14 @@ def hook():
 @app.get("/readyz")
 def ready():
     return "ok"
-serve(app, host="127.0.0.1", port={port}, threads=8, _quiet=True)
+serve(app, host="127.0.0.1", port={port}, threads={threads}, _quiet=True)
 """
 
 TIERLIFT = """
 from waitress import serve
 from webhook_app import create_app
 from webhook_app.settings import load_settings
-serve(create_app(load_settings({config!r})), host="127.0.0.1", port={port}, threads=8,
+serve(create_app(load_settings({config!r})), host="127.0.0.1", port={port}, threads={threads},
       _quiet=True)
 """
 
@@ -125,8 +126,8 @@ class Server:
     def __init__(self, name: str, source: str) -> None:
         self.name = name
         self.port = _free_port()
-        self.process = subprocess.Popen([sys.executable, "-c", source.format(port=self.port)
-                                         if "{port}" in source else source],
+        self.process = subprocess.Popen([sys.executable, "-c", source.format(
+                                            port=self.port, threads=RECEIVER_THREADS)],
                                         stderr=subprocess.DEVNULL)
         self.url = f"http://127.0.0.1:{self.port}"
         for _ in range(200):
@@ -234,7 +235,8 @@ def main() -> int:
     threads = 2
     work = Path(tempfile.mkdtemp(prefix="tierlift-intake-"))
     print(f"$ {' '.join([Path(sys.executable).name, *sys.argv])}")
-    print(f"on this machine ({os.cpu_count()} cores), waitress 8 threads, wrk {threads} threads "
+    print(f"on this machine ({os.cpu_count()} cores), waitress {RECEIVER_THREADS} threads, "
+          f"wrk {threads} threads "
           f"{CONNECTIONS} connections {args.seconds:g} s; fixed rate {args.rate:g}/s for "
           f"{args.latency_seconds:g} s")
     # enough unique deliveries that wrk never wraps around within its run
@@ -271,7 +273,8 @@ def _compare(args: argparse.Namespace, work: Path, bare: Server, bodies: list[by
             database, pg_name = found
         config = work / f"{store}.toml"
         config.write_text(CONFIG.format(url=database, secret=SECRET))
-        server = Server(f"tierlift {store}", TIERLIFT.format(config=str(config), port="{port}"))
+        server = Server(f"tierlift {store}", TIERLIFT.format(config=str(config), port="{port}",
+                                                                    threads="{threads}"))
         try:
             unique, bad_unique = throughput(server, script, args.seconds, threads)
             stored = int(unique * args.seconds * 0.9)  # what the first run surely stored
