@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from connector.ticket import Priority, Ticket, TierLadder, TierWrite
-from plugins.history import PastTicket
+from plugins.history import RELATED_LIMIT, PastTicket
 from plugins.language import ticket_language
 from plugins.proposal import Proposal
 
@@ -342,9 +342,19 @@ def _facts(ticket: Ticket, related: Sequence[PastTicket], now: datetime) -> list
     if related:
         shown = ", ".join(f'#{p.ref} "{p.subject}" ({p.created_at:%Y-%m-%d})'
                           for p in related[:5])
-        more = f" and {len(related) - 5} more" if len(related) > 5 else ""
+        more = f" and {'at least ' if _capped(ticket, related) else ''}{len(related) - 5} more" \
+            if len(related) > 5 else ""
         facts.append(f"- Earlier tickets from this requester or organization: {shown}{more}")
     return facts
+
+
+def _capped(ticket: Ticket, related: Sequence[PastTicket]) -> bool:
+    """The history answered as many of the requester's or the organization's tickets as it
+    answers at most (this ticket left out of them): there may be more."""
+    return any(owner is not None and sum(getattr(p, name) == owner for p in related)
+               >= RELATED_LIMIT - 1
+               for name, owner in (("requester_id", ticket.requester_id),
+                                   ("organization_id", ticket.organization_id)))
 
 
 def _duration(delta: timedelta) -> str:

@@ -9,7 +9,7 @@ from builders import LADDER, T0, comment, ticket
 
 from connector.ticket import AuthorRole, Organization, Priority, TierChange, TierLadder
 from plugins.decision import DecisionRules, decide, handoff_note, tier_write
-from plugins.history import PastTicket
+from plugins.history import RELATED_LIMIT, PastTicket
 from plugins.proposal import Evidence, Proposal
 
 
@@ -205,6 +205,17 @@ def test_ticket_facts_list_earlier_tickets_and_the_organization():
     assert ('- Earlier tickets from this requester or organization: #1 "Sync fails 1" '
             '(2026-11-19), #2 "Sync fails 2" (2026-11-18)') in note
     assert note.count("#") == 5 and "and 2 more" in note
+
+
+
+def test_earlier_tickets_beyond_what_the_history_answers_are_counted_as_at_least():
+    t = replace(ticket(), organization=Organization("77", "Acme Corp"), organization_id="77")
+    capped = [PastTicket("zendesk", str(n), f"Export {n}", (), None, f"c{n}", "77",
+                         T0 - timedelta(minutes=n), "solved") for n in range(1, RELATED_LIMIT)]
+    note = handoff_note(decide(t, [proposal()], LADDER), t, related=capped)
+    assert f"and at least {RELATED_LIMIT - 6} more" in note
+    note = handoff_note(decide(t, [proposal()], LADDER), t, related=capped[:-1])
+    assert f"and {RELATED_LIMIT - 7} more" in note and "at least" not in note
 
 
 def test_a_solved_or_closed_ticket_is_never_escalated_and_keeps_its_evidence():
