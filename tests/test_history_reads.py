@@ -86,10 +86,8 @@ def test_related_ends_at_until_and_recent_is_capped(any_store):
         assert len(recent) == RECENT_LIMIT and recent[0].ref == "too-new"
 
 
-def test_related_reads_each_owners_index_backwards_on_sqlite(store):
-    """An OR of requester and organization would search ix_index_created and filter the whole
-    window (or read every match and sort it): the cost would grow with the history."""
-    fill(store)
+def related_statement(store: Store) -> tuple[str, object]:
+    """The one statement (and its parameters) ``related`` sends for "me" of "big"."""
     statements = []
     sa.event.listen(store.engine, "before_cursor_execute",
                     lambda conn, cursor, sql, params, *_: "ticket_index" in sql
@@ -97,6 +95,14 @@ def test_related_reads_each_owners_index_backwards_on_sqlite(store):
     StoreHistory(store).related("zendesk", requester_id="me", organization_id="big",
                                 since=SINCE, until=UNTIL)
     [(sql, params)] = statements
+    return sql, params
+
+
+def test_related_reads_each_owners_index_backwards_on_sqlite(store):
+    """An OR of requester and organization would search ix_index_created and filter the whole
+    window (or read every match and sort it): the cost would grow with the history."""
+    fill(store)
+    sql, params = related_statement(store)
     with store.engine.connect() as conn:
         plan = [row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)]
     searches = [line for line in plan if line.startswith(("SEARCH", "SCAN ticket_index"))]
@@ -110,13 +116,7 @@ def test_related_reads_each_owner_apart_and_capped_on_postgresql():
     """Each part a LIMIT of its own, never one OR (a BitmapOr reads every match, then sorts)."""
     with postgres_store() as store:
         fill(store)
-        statements = []
-        sa.event.listen(store.engine, "before_cursor_execute",
-                        lambda conn, cursor, sql, params, *_: "ticket_index" in sql
-                        and statements.append((sql, params)))
-        StoreHistory(store).related("zendesk", requester_id="me", organization_id="big",
-                                    since=SINCE, until=UNTIL)
-        [(sql, params)] = statements
+        sql, params = related_statement(store)
         with store.engine.connect() as conn:
             conn.exec_driver_sql("ANALYZE ticket_index")
             plan = [row[0].strip() for row in conn.exec_driver_sql(f"EXPLAIN {sql}", params)]
