@@ -35,7 +35,6 @@ from loopback import (
     asking_ticket,
     close_helpdesks,
     helpdesks,
-    postgres_database,
     requests_by_ticket,
 )
 
@@ -61,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.store == "sqlite":
         url, drop = f"sqlite:///{workdir / 'tierlift.db'}", (lambda: None)
     else:
-        url, drop = postgres_database("tierlift_e2e")
+        url, drop = faults.postgres_database("tierlift_e2e")
     captured: list = []
     zendesk, jira = helpdesks(captured)
     config = workdir / "tierlift.toml"

@@ -792,11 +792,11 @@ def _count(figures: Figures, stream: Stream, db: Inbox, scene: Scene,
 
 # -- the command ---------------------------------------------------------------------------------
 
-def postgres_database() -> tuple[str, Callable[[], None]]:
-    """A fresh database of our own (``tierlift_faults_<pid>``) and how to drop it."""
+def postgres_database(prefix: str = "tierlift_faults") -> tuple[str, Callable[[], None]]:
+    """A fresh database ``<prefix>_<pid>`` on ``PG_ADMIN``'s server, and how to drop it."""
     # No pool: a connection kept across the restarts would be dead by the time of the drop.
     admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
-    name = f"tierlift_faults_{os.getpid()}"
+    name = f"{prefix}_{os.getpid()}"
     with admin.connect() as conn:
         conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         conn.exec_driver_sql(f"CREATE DATABASE {name}")

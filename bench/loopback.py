@@ -3,7 +3,6 @@ process against it, with signed deliveries."""
 
 from __future__ import annotations
 
-import os
 import re
 import socket
 import subprocess
@@ -11,13 +10,11 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import faults
 import requests
-import sqlalchemy as sa
 
 from webhook_app.emulator.base import BaseEmulator, Recorded
 from webhook_app.emulator.jira import JiraEmulator
@@ -171,18 +168,3 @@ def close_helpdesks(*emulators: BaseEmulator) -> None:
         emulator.close()
 
 
-def postgres_database(prefix: str) -> tuple[str, Callable[[], None]]:
-    """A fresh database ``<prefix>_<pid>`` on faults.PG_ADMIN's server, and how to drop it."""
-    admin = sa.create_engine(faults.PG_ADMIN, isolation_level="AUTOCOMMIT",
-                             poolclass=sa.pool.NullPool)
-    name = f"{prefix}_{os.getpid()}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.dispose()
-
-    return admin.url.set(database=name).render_as_string(hide_password=False), drop

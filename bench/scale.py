@@ -33,7 +33,6 @@ from loopback import (
     asking_ticket,
     close_helpdesks,
     helpdesks,
-    postgres_database,
     requests_by_ticket,
 )
 
@@ -59,7 +58,7 @@ def run(layout: tuple[int, int], tickets: int, workdir: Path, timeout: float) ->
     processes, threads = layout
     captured: list = []
     zendesk, jira = helpdesks(captured)
-    url, drop = postgres_database("tierlift_scale")
+    url, drop = faults.postgres_database("tierlift_scale")
     workers: list[subprocess.Popen] = []
     try:
         refs = [asking_ticket(zendesk, jira, "zendesk") for _ in range(tickets)]

@@ -37,7 +37,6 @@ from loopback import (
     asking_ticket,
     close_helpdesks,
     helpdesks,
-    postgres_database,
     requests_by_ticket,
 )
 
@@ -81,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     captured: list = []
     zendesk, jira = helpdesks(captured)
     try:
-        url, drop = postgres_database("tierlift_two")
+        url, drop = faults.postgres_database("tierlift_two")
     except sa.exc.OperationalError as exc:
         print(f"cannot create a database at {faults.PG_ADMIN}: {exc.orig}")
         return 2
