@@ -8,10 +8,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from builders import LADDER
-from emulated import served
+from emulated import jira_connector, served
 
-from connector.http import ApiSession, BearerAuth
-from connector.jira import JiraConnector
+from connector.http import ApiSession
 from connector.ticket import PlatformDeadline, Priority
 from connector.zendesk import ZendeskConnector
 from plugins import sla
@@ -73,13 +72,7 @@ def test_jsm_slas_are_read_through_every_page_and_drive_the_policy(jira):
     jira.sla(key, "Time to first response", goal_minutes=240, started=now - timedelta(hours=3))
     jira.sla(key, "Time to resolution", goal_minutes=1440, started=now - timedelta(hours=3),
              paused=True)
-    auth = (jira.email, jira.api_token) if jira.cloud else BearerAuth(jira.pat)
-    api = ApiSession(jira.url, auth)
-    urls: list[str] = []
-    api.session.hooks["response"].append(lambda r, *_, **__: urls.append(r.request.url))
-    connector = JiraConnector(api, cloud=jira.cloud, tier_field=jira.tier_field,
-                              tier_values={"L1": "Tier 1", "L2": "Tier 2", "L3": "Tier 3"},
-                              ladder=LADDER, priorities={})
+    connector, urls = jira_connector(jira)
     read = connector.fetch(key, needs=NEEDS)
     due = now + timedelta(hours=1)
     assert read.platform_deadlines == (
