@@ -29,6 +29,16 @@ STOP_WORDS = frozenset({
 })
 
 _WORD = re.compile(r"[^\W\d_]{2,}")  # runs of two or more letters: digits and punctuation go
+# The same in ASCII text, split in C: any byte but a lower-case letter separates words.
+_LETTER_BYTES = bytes(b if 97 <= b <= 122 else 32 for b in range(256))
+_ONE_LETTER = frozenset(map(chr, range(97, 123)))
+
+
+def _letter_runs(lowered: str) -> set[str]:
+    """The distinct runs of two or more letters in a lower-cased text."""
+    if lowered.isascii():
+        return set(lowered.encode().translate(_LETTER_BYTES).decode().split()) - _ONE_LETTER
+    return set(_WORD.findall(lowered))
 
 
 def _stem(word: str) -> str:
@@ -63,15 +73,12 @@ class SubjectWords:
         return found
 
     def _words(self, subject: str | None) -> frozenset[str]:
-        found = set()
-        for word in _WORD.findall(subject.lower() if subject else ""):
-            if word not in self.ignored:
-                stem = _stem(word)
-                if stem not in self.ignored:
-                    found.add(stem)
+        # set operations on the distinct words: a text repeats most of its words
+        found = _letter_runs(subject.lower() if subject else "") - self.ignored
+        words = frozenset(map(_stem, found)) - self.ignored
         if len(self._cache) >= self.MAX_CACHED:
             self._cache.clear()
-        words = self._cache[subject] = frozenset(found)
+        self._cache[subject] = words
         return words
 
 

@@ -166,15 +166,16 @@ class Matcher:
         (``first_only``: the first occurrence of each term), excluded and negated ones left
         out."""
         tokens, positions = VOCABULARY.found(text)
-        present = {t for token in self.keys.intersection(tokens) for t in self.variants[token]}
+        hit = self.keys.intersection(tokens)
+        # None: the text has a character a pattern's strings may miss
+        strings = self.scanned.keys() if positions is None else \
+            positions.keys() & self.scanned.keys()
+        if not (hit or strings or self.unscanned):
+            return  # most texts hold none of a matcher's words
+        present = set().union(*map(self.variants.__getitem__, hit))
         candidates = {i for token in present for i in self.gated.get(token, ())}
-        if self.scan:
-            if positions is None:  # the text has a character a pattern's strings may miss
-                candidates.update(i for terms in self.scanned.values() for i in terms)
-            else:
-                candidates.update(i for string in positions.keys() & self.scanned.keys()
-                                  for i in self.scanned[string])
-            candidates.update(self.unscanned)
+        candidates.update(i for string in strings for i in self.scanned[string])
+        candidates.update(self.unscanned)
         lower = text.lower
         excluded = None
         for term, regex, required, starts in map(self.terms.__getitem__, sorted(candidates)):
