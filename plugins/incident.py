@@ -16,14 +16,7 @@ from connector.ticket import Ticket
 from plugins import hookimpl
 from plugins.history import PastTicket, first_message, short_fields
 from plugins.options import OptionalName, PriorityName
-from plugins.similarity import (
-    ERROR_STATUSES,
-    FAILING,
-    jaccard,
-    signature,
-    text_alike,
-    words_of,
-)
+from plugins.similarity import jaccard, reports_failure, signature, text_alike, words_of
 from plugins.text import fold
 
 TAG_PREFIX = "tierlift_incident_"
@@ -86,40 +79,38 @@ def tierlift_register_policy(register):
 
 @dataclass(frozen=True, slots=True)
 class _Look:
-    """What a ticket is about, as the incident policy compares tickets."""
+    """What a ticket that reports something failing (a symptom, an error status) or carries a
+    mark is about, as the incident policy compares tickets."""
 
     ref: str
     created_at: datetime
     person: str  # who counts once
     tags: tuple[str, ...]
-    subject: frozenset[str]  # significant words of the subject (of a failing ticket only)
+    subject: frozenset[str]  # significant words of the subject
     words: frozenset[str]  # significant words of subject and first message
     marks: frozenset[str]  # configured tags and field values it carries
-    # it reports something failing (a symptom, an error status), or carries a mark
-    failing: bool
 
     @property
     def order(self) -> tuple[datetime, str]:
         return self.created_at, self.ref
 
 
-def _look(ticket: Ticket | PastTicket, message: str | None, fields, options: Options) -> _Look:
-    sig = signature(tuple(options.ignore_words))
+def _look(ticket: Ticket | PastTicket, message: str | None, fields,
+          options: Options) -> _Look | None:
+    """The ticket's look; ``None`` when it reports nothing failing and carries no mark (only
+    such tickets make an incident: its words are not worth reading)."""
     subject = fold(ticket.subject or "")
+    text = f"{subject}\n{fold(message)}" if message else subject
     marks = {f"tag:{t}" for t in map(fold, ticket.tags) if t in options.match_tags}
     marks.update(f"field:{key}={value}" for key in options.match_fields
                  for value in fields.get(key, ()))
+    if not (marks or reports_failure(text)):
+        return None
+    sig = signature(tuple(options.ignore_words))
     person = ticket.requester_id if options.distinct_requesters else None
-    words = words_of(sig, f"{subject}\n{fold(message)}" if message else subject)
-    failing = bool(marks) or _failing(words)
     return _Look(ref=ticket.ref, created_at=ticket.created_at, person=person or f"#{ticket.ref}",
-                 tags=ticket.tags, words=words, marks=frozenset(marks), failing=failing,
-                 # compared only between failing tickets
-                 subject=words_of(sig, subject, named=False) if failing else frozenset())
-
-
-def _failing(words: frozenset[str]) -> bool:
-    return not (FAILING.isdisjoint(words) and ERROR_STATUSES.isdisjoint(words))
+                 tags=ticket.tags, words=words_of(sig, text), marks=frozenset(marks),
+                 subject=words_of(sig, subject, named=False))
 
 
 def _alike(a: _Look, b: _Look, options: Options) -> bool:
@@ -135,7 +126,7 @@ def _incident(me: _Look, around: list[_Look],
     ``me``, or ``None``. An incident: in some stretch of ``minutes`` (between creation times),
     ``me`` and tickets alike, one to the next, from at least ``count`` people."""
     width = timedelta(minutes=options.minutes)
-    looks = sorted({x.ref: x for x in around if x.failing}.values(), key=lambda x: x.order)
+    looks = sorted({x.ref: x for x in around}.values(), key=lambda x: x.order)
     neighbours: dict[str, list[_Look]] = {}
 
     def alike(x: _Look) -> list[_Look]:
@@ -176,15 +167,15 @@ def tierlift_evaluate(ticket, ctx):
     width = timedelta(minutes=options.minutes)
     me = _look(ticket, first_message(ticket),
                short_fields(ticket) if options.match_fields else {}, options)
-    if not me.failing:
+    if me is None:
         return None
 
     def around(center: _Look) -> list[_Look]:
         """The tickets created within ``minutes`` of ``center``, this one as it is now."""
         past = ctx.history.created_between(ticket.platform, center.created_at - width,
                                            center.created_at + width)
-        return [me, *(_look(p, p.first_message, p.fields, options) for p in past
-                      if p.ref != me.ref)]
+        looks = (_look(p, p.first_message, p.fields, options) for p in past if p.ref != me.ref)
+        return [me, *(look for look in looks if look is not None)]
 
     found = _incident(me, around(me), options)
     if found is None:

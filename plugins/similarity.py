@@ -243,8 +243,6 @@ def symptoms(text: str) -> tuple[tuple[str, str], ...]:
 
 # An HTTP error status ("503", "a 502 error") says more about an outage than most words.
 _STATUS_CODE = re.compile(r"(?<![\w.,:/#$€£-])[45]0\d(?![\w.,:/%€£-])")
-# The words :func:`words_of` makes of them: an error status a ticket reports.
-ERROR_STATUSES = frozenset(f"http{code}{digit}" for code in (40, 50) for digit in range(10))
 
 
 @lru_cache(maxsize=8192)
@@ -261,6 +259,13 @@ def words_of(words_in: SubjectWords, text: str, *, named: bool = True) -> frozen
         if "40" in text or "50" in text:  # the pattern looks behind at every position
             words.update(f"http{code}" for code in _STATUS_CODE.findall(text))
     return frozenset(words)
+
+
+def reports_failure(text: str) -> bool:
+    """``text`` (folded) names a failure (:data:`FAILING`) or an HTTP error status: what
+    :func:`words_of` would tell, without reading its words."""
+    return any(symptom in FAILING for symptom, _ in symptoms(text)) or \
+        (("40" in text or "50" in text) and _STATUS_CODE.search(text) is not None)
 
 
 @lru_cache(maxsize=1024)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -26,3 +27,20 @@ def test_significant_words_drop_digits_stop_words_and_plural_endings():
     assert sig("Re: ACME exports fail, errors 3x since Monday; the access logs") == \
         {"export", "fail", "error", "monday", "access", "log"}
     assert sig("Le tableau n'affiche rien depuis 9h") == {"tableau", "affiche"}
+
+
+@pytest.mark.parametrize("text", [
+    "checkout webhook fails with 502",
+    "dashboard: 404 on every widget since the deploy",
+    "la page reste blanche, chargement infini",
+    "kann mich nicht mehr anmelden",
+    "invoice 4050 attached, thanks",  # a number, not a status
+    "please reset my password",
+    "export to csv",
+    "",
+])
+def test_a_failure_is_reported_exactly_when_the_words_say_so(text):
+    words = similarity.words_of(similarity.signature(()), text)
+    told = not similarity.FAILING.isdisjoint(words) or any(
+        w.startswith("http") and w[4:].isdigit() for w in words)
+    assert similarity.reports_failure(text) is told
