@@ -16,8 +16,15 @@ from connector.ticket import Ticket
 from plugins import hookimpl
 from plugins.history import PastTicket, first_message, short_fields
 from plugins.options import OptionalName, PriorityName
-from plugins.similarity import jaccard, reports_failure, signature, text_alike, words_of
-from plugins.text import fold
+from plugins.similarity import (
+    WordCache,
+    jaccard,
+    reports_failure,
+    signature,
+    text_alike,
+    words_of,
+)
+from plugins.text import fold, per_options
 
 TAG_PREFIX = "tierlift_incident_"
 MAX_WALK = 50  # earlier incidents followed back to find where an untagged one began
@@ -113,6 +120,29 @@ def _look(ticket: Ticket | PastTicket, message: str | None, fields,
                  subject=words_of(sig, subject, named=False))
 
 
+MAX_LOOKS = 20000  # past tickets' looks kept per options (emptied when full)
+_NONE = _Look("", datetime.min, "", (), frozenset(), frozenset(), frozenset())  # not yet looked
+
+
+def _past_look(past: PastTicket, options: Options) -> _Look | None:
+    """A past ticket's look, kept while it stays as it was: every evaluation compares the
+    ticket with the same recent tickets again."""
+    key = (past.platform, past.ref, past.created_at, past.subject, past.first_message,
+           past.tags, past.requester_id,
+           tuple(sorted(past.fields.items())) if options.match_fields else ())
+    looks = per_options(options, _new_cache).kept
+    look = looks.get(key, _NONE)
+    if look is _NONE:
+        if len(looks) >= MAX_LOOKS:
+            looks.clear()
+        look = looks[key] = _look(past, past.first_message, past.fields, options)
+    return look
+
+
+def _new_cache(options: Options) -> WordCache:
+    return WordCache()
+
+
 def _alike(a: _Look, b: _Look, options: Options) -> bool:
     if not a.marks.isdisjoint(b.marks):
         return True
@@ -174,7 +204,7 @@ def tierlift_evaluate(ticket, ctx):
         """The tickets created within ``minutes`` of ``center``, this one as it is now."""
         past = ctx.history.created_between(ticket.platform, center.created_at - width,
                                            center.created_at + width)
-        looks = (_look(p, p.first_message, p.fields, options) for p in past if p.ref != me.ref)
+        looks = (_past_look(p, options) for p in past if p.ref != me.ref)
         return [me, *(look for look in looks if look is not None)]
 
     found = _incident(me, around(me), options)

@@ -85,12 +85,28 @@ class SubjectWords:
 _word_sets: weakref.WeakSet[SubjectWords] = weakref.WeakSet()
 
 
+class WordCache:
+    """A policy's cache of what it made of texts' words (``kept``): :func:`forget` empties it
+    too."""
+
+    __slots__ = ("__weakref__", "kept")
+
+    def __init__(self) -> None:
+        self.kept: dict = {}
+        _word_caches.add(self)
+
+
+_word_caches: weakref.WeakSet[WordCache] = weakref.WeakSet()
+
+
 def forget() -> None:
     """Empty every cache of words (a benchmark's pass starts as a worker's first would)."""
     words_of.cache_clear()
     symptoms.cache_clear()
     for words in list(_word_sets):
         words._cache.clear()
+    for cache in list(_word_caches):
+        cache.kept.clear()
 
 
 @lru_cache(maxsize=32)

@@ -535,4 +535,32 @@ def test_forgetting_the_word_caches_reads_every_text_afresh():
     similarity.forget()
     assert not similarity.words_of.cache_info().currsize and not sig._cache
     assert not similarity.symptoms.cache_info().currsize
+    kept = similarity.WordCache()
+    kept.kept["a look"] = None
+    similarity.forget()
+    assert kept.kept == {}
     assert similarity.words_of(sig, "checkout webhook fails with 502") == words
+
+
+def test_a_past_ticket_is_looked_at_again_once_it_has_changed():
+    """Looks of past tickets are kept between evaluations, by what they hold: an edited subject
+    or a field set since is read anew."""
+    options = incident.Options(**WRITTEN, match_fields=["svc"])
+    quiet = [report(str(n), n, f"question {n} about invoices") for n in (1, 2)]
+    me = report("3", 3, "Checkout fails with 502 for everyone")
+
+    def evaluated(*others):
+        ctx = PolicyContext(policy="incident", options=options, now=HOUR + timedelta(hours=1),
+                            tiers=LADDER, history=FakeHistory(*map(indexed, (*others, me))))
+        return incident.tierlift_evaluate(ticket=me, ctx=ctx)
+
+    assert evaluated(*quiet) is None
+    failing = [replace(t, subject="Checkout fails with 502 for everyone") for t in quiet]
+    [evidence] = evaluated(*failing).evidence
+    assert evidence.summary.startswith("3 similar tickets created within 2 min")
+    marked = [replace(t, custom_fields={"svc": "pay"}) for t in quiet]
+    assert evaluated(*marked) is None  # marked alike one another, not like this ticket
+    me = replace(me, custom_fields={"svc": "pay"})
+    [evidence] = evaluated(*marked).evidence
+    assert evidence.summary.startswith("3 similar tickets created within 2 min")
+    assert evaluated(*quiet) is None
