@@ -23,7 +23,7 @@ from re import _constants as _c
 from re import _parser
 from typing import NamedTuple, TypeVar
 
-from ahocorasick_rs import AhoCorasick
+from ahocorasick_rs import AhoCorasick, Implementation
 
 from connector.ticket import AuthorRole, Comment, Ticket
 
@@ -205,6 +205,9 @@ class Matcher:
 
 # Characters an ASCII letter matches case-insensitively: long s, Kelvin sign, dotted and dotless i
 _CASE_ODD = frozenset("\u017f\u212a\u0130\u0131")
+# A DFA searches a text in half the time of the default NFA; built in a few ms, once per
+# vocabulary (its matchers are built at start-up).
+DFA = Implementation.DFA
 
 
 class _Vocabulary:
@@ -237,7 +240,8 @@ class _Vocabulary:
             strings = tuple(sorted({s for m in matchers for s in m.scanned}.union(
                 *(t[3] for m in matchers for t in m.terms))))
             self._built = _Built(version, frozenset().union(*(m.keys for m in matchers)),
-                                 strings, AhoCorasick(strings) if strings else None)
+                                 strings, AhoCorasick(strings, implementation=DFA)
+                                 if strings else None)
             return self._built
 
     def found(self, text: CustomerText) -> tuple[frozenset[bytes], dict[str, list[int]] | None]:
@@ -462,7 +466,8 @@ def per_options(options: object, build: Callable[[object], T]) -> T:
 
 
 COMMENT_SCOPES = ("customer", "public", "all")
-_last: tuple[Ticket, dict[str, CustomerText], dict[str, tuple[str, list[bytes]]]] | None = None
+_last: tuple[Ticket, dict[str | tuple[int, ...], CustomerText],
+             dict[str, tuple[str, list[bytes]]]] | None = None
 
 
 def ticket_text(ticket: Ticket, scope: str = "customer") -> CustomerText:
@@ -482,8 +487,12 @@ def ticket_text(ticket: Ticket, scope: str = "customer") -> CustomerText:
         else:  # never tierlift's own notes: they quote the evidence they acted on
             comments = tuple(c for c in ticket.comments if c.author_role is not AuthorRole.SELF
                              and (c.public or scope == "all"))
-        text = last[1][scope] = CustomerText(ticket.subject, [c.body for c in comments],
-                                             comments, last[2])
+        same = tuple(map(id, comments))  # scopes with the same comments share their text
+        text = last[1].get(same)
+        if text is None:
+            text = last[1][same] = CustomerText(ticket.subject, [c.body for c in comments],
+                                                comments, last[2])
+        last[1][scope] = text
     return text
 
 
