@@ -61,6 +61,7 @@ _ACCENTS = {cp: _accent_free(chr(cp)) for cp in range(0xC0, 0x250)
 
 
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+_LINE_END = re.compile(r"[\n\0]")
 
 
 def _unaccented(run: re.Match[str]) -> str:
@@ -180,8 +181,13 @@ class Matcher:
         excluded = None
         for term, regex, required, starts in map(self.terms.__getitem__, sorted(candidates)):
             if required <= present:
-                matches = regex.finditer(lower) if not starts or positions is None else \
-                    _anchored(regex, lower, {p for s in starts for p in positions.get(s, ())})
+                if starts == (LINE_START,):
+                    matches = _anchored(regex, lower, text.line_starts)
+                elif not starts or positions is None:
+                    matches = regex.finditer(lower)
+                else:
+                    matches = _anchored(regex, lower,
+                                        {p for s in starts for p in positions.get(s, ())})
                 for match in matches:
                     start, end = match.span()
                     if start == end or (start and is_word(lower[start - 1])) or \
@@ -238,7 +244,7 @@ class _Vocabulary:
         with self._lock:
             version, matchers = self._version, list(self._matchers)
             strings = tuple(sorted({s for m in matchers for s in m.scanned}.union(
-                *(t[3] for m in matchers for t in m.terms))))
+                *(t[3] for m in matchers for t in m.terms)) - {LINE_START}))
             self._built = _Built(version, frozenset().union(*(m.keys for m in matchers)),
                                  strings, AhoCorasick(strings, implementation=DFA)
                                  if strings else None)
@@ -292,9 +298,26 @@ def _starts(pattern: str, flags: int) -> tuple[str, ...]:
     of them starts, instead of at every position of the text (a leading alternation of words
     is tried at each position by ``re``)."""
     try:
-        return _first(_parser.parse(pattern, flags)) or ()
+        parsed = _parser.parse(pattern, flags)
     except (re.error, RecursionError):
         return ()
+    if len(parsed) and _after_a_line_end(*parsed[0]):
+        return (LINE_START,)
+    return _first(parsed) or ()
+
+
+# A pattern that begins with "(?<![^\n\0])" matches only at the start of a line (or of a part of
+# the text): it is tried only there (a stack trace's "   at com.acme.Foo(Foo.java:42)").
+LINE_START = "\n"  # as a pattern's start string: not searched for, every line start is tried
+
+
+def _after_a_line_end(op, av) -> bool:
+    """The element is "(?<![^\n\0])" (or "(?<![^\0\n])")."""
+    if op is not _c.ASSERT_NOT or av[0] != -1 or len(av[1]) != 1 or av[1][0][0] is not _c.IN:
+        return False
+    items = av[1][0][1]
+    return items[:1] == [(_c.NEGATE, None)] and \
+        sorted(items[1:]) == [(_c.LITERAL, 0), (_c.LITERAL, 10)]
 
 
 def _first(sequence) -> tuple[str, ...] | None:
@@ -409,6 +432,11 @@ class CustomerText:
         if len(self.lower) != len(self.original):  # a rare character changed length when
             self.parts = [fold(p) for p in self.parts]  # lower-cased: count and quote those
             self.original = self.lower
+
+    @cached_property
+    def line_starts(self) -> list[int]:
+        """Where each line of ``lower`` starts (after a line break or a part's ``\\0``)."""
+        return [0, *(m.end() for m in _LINE_END.finditer(self.lower))]
 
     @cached_property
     def starts(self) -> list[int]:

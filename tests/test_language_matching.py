@@ -241,21 +241,37 @@ def _shipped_patterns() -> list[str]:
 SHIPPED = _shipped_patterns()
 _COMPILED = [text_module._compile(normalise_term(p))[0] for p in SHIPPED]
 _ANCHORED = [(r, starts) for r in _COMPILED if (starts := text_module._starts(r.pattern, r.flags))]
-_PIECES = sorted({s for _, starts in _ANCHORED for s in starts}
+_PIECES = sorted({s for _, starts in _ANCHORED for s in starts} - {text_module.LINE_START}
                  | {s for r in _COMPILED for s in text_module._needed(r.pattern, r.flags)}
-                 | {"500", "a", "the", "api", "error:", "to", "is"})
+                 | {"500", "a", "the", "api", "error:", "to", "is", "at", "  at",
+                    "com.acme.foo(foo.java:42)", "(https://app.acme.io/main.js:10:5)"})
 _GLUE = ("", " ", " ", " ", ", ", ". ", "\n", "\0", "-", "/", ":")
 
 
 def test_most_shipped_patterns_are_tried_only_where_they_can_start():
     assert len(SHIPPED) > 60 and len(_ANCHORED) > len(SHIPPED) // 2
+    assert sum(starts == (text_module.LINE_START,) for _, starts in _ANCHORED) == 4  # traces
+
+
+def test_a_stack_trace_line_is_found_where_its_line_starts():
+    terms = (r"re:(?<![^\n\0])[ \t]*at [\w$.<>]+\([\w$]+\.java:\d+\)",)
+    trace = CustomerText("Export fails", ["Exception in thread main\n    at com.acme.Foo("
+                                          "Foo.java:42)\n\tat com.acme.Bar(Bar.java:7) at "
+                                          "x.Y(Y.java:1)"])
+    found = [m.group() for _, m in Matcher(terms).occurrences(trace)]
+    assert found == ["    at com.acme.foo(foo.java:42)", "\tat com.acme.bar(bar.java:7)"]
+    assert trace.line_starts == [0, 13, 38, 71]
+    pasted = CustomerText("at com.acme.Foo(Foo.java:42)", [])  # at the very start
+    assert [m.span() for _, m in Matcher(terms).occurrences(pasted)] == [(0, 28)]
 
 
 @settings(max_examples=300, derandomize=True, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(_PIECES), st.sampled_from(_GLUE)), max_size=40))
 def test_a_pattern_tried_where_it_can_start_finds_what_it_finds_anywhere(pieces):
     text = "".join(piece + glue for piece, glue in pieces)
+    line_starts = {0} | {i + 1 for i, char in enumerate(text) if char in "\n\0"}
     for regex, starts in _ANCHORED:
-        positions = {i for s in starts for i in range(len(text)) if text.startswith(s, i)}
+        positions = line_starts if starts == (text_module.LINE_START,) else \
+            {i for s in starts for i in range(len(text)) if text.startswith(s, i)}
         assert [m.span() for m in text_module._anchored(regex, text, positions)] == \
             [m.span() for m in regex.finditer(text)], regex.pattern
