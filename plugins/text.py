@@ -109,6 +109,14 @@ def normalise_term(term: str) -> str:
     return term if term.startswith("re:") else " ".join(fold(term).split())
 
 
+class _Term(NamedTuple):
+    term: str  # as given
+    regex: re.Pattern[str]
+    required: frozenset[bytes]  # the tokens that gate it
+    starts: tuple[str, ...]  # the strings every match of a pattern starts with, see _starts
+    stems: frozenset[str]  # of a gated term's starred words, which must be in the text too
+
+
 class Matcher:
     """Finds whole-word, case-insensitive occurrences of many terms in a ticket's text.
 
@@ -119,9 +127,7 @@ class Matcher:
 
     def __init__(self, terms: tuple[str, ...], exclude: tuple[str, ...] = (),
                  negation: bool = False) -> None:
-        # (the term as given, its regex, the tokens that gate it, the strings every match of a
-        # pattern starts with, see _starts); first spelling of a term wins
-        self.terms: list[tuple[str, re.Pattern[str], frozenset[bytes], tuple[str, ...]]] = []
+        self.terms: list[_Term] = []  # first spelling of a term wins
         self.variants: dict[bytes, set[bytes]] = {}  # a token, or a last one's plural -> token
         self.scan: list[str] = []  # terms without a plain word to gate them: always tried
         # a string -> the scanned terms that cannot match without it or another of theirs (the
@@ -157,8 +163,11 @@ class Matcher:
                     self.variants.setdefault(words[-1] + ending, set()).add(words[-1])
             if required:  # looked at when its longest token is present
                 self.gated.setdefault(max(required, key=len), []).append(len(self.terms))
-            self.terms.append((term, regex, frozenset(required),
-                               () if plain else _starts(regex.pattern, regex.flags)))
+            # "api ... fehler*": the stems of its starred words must be there too
+            stems = frozenset(w[:-1] for w in plain.split() if w.endswith("*") and len(w) > 2)
+            self.terms.append(_Term(term, regex, frozenset(required),
+                                    () if plain else _starts(regex.pattern, regex.flags),
+                                    stems if required else frozenset()))
         self.keys = frozenset(self.variants)
         VOCABULARY.add(self)
 
@@ -179,8 +188,9 @@ class Matcher:
         candidates.update(self.unscanned)
         lower = text.lower
         excluded = None
-        for term, regex, required, starts in map(self.terms.__getitem__, sorted(candidates)):
-            if required <= present:
+        for term, regex, required, starts, stems in map(self.terms.__getitem__,
+                                                        sorted(candidates)):
+            if required <= present and (positions is None or stems <= positions.keys()):
                 if starts == (LINE_START,):
                     matches = _anchored(regex, lower, text.line_starts)
                 elif not starts or positions is None:
@@ -244,7 +254,8 @@ class _Vocabulary:
         with self._lock:
             version, matchers = self._version, list(self._matchers)
             strings = tuple(sorted({s for m in matchers for s in m.scanned}.union(
-                *(t[3] for m in matchers for t in m.terms)) - {LINE_START}))
+                *(t.starts for m in matchers for t in m.terms),
+                *(t.stems for m in matchers for t in m.terms)) - {LINE_START}))
             self._built = _Built(version, frozenset().union(*(m.keys for m in matchers)),
                                  strings, AhoCorasick(strings, implementation=DFA)
                                  if strings else None)

@@ -62,6 +62,15 @@ def test_proximity_matches_the_parts_in_order_within_one_sentence():
     assert found(terms, "charged one two three four five six seven twice") == []  # too far
 
 
+def test_a_starred_word_of_a_gated_term_is_looked_for_before_its_pattern_runs():
+    terms = ["api ... fehler*", "sso login*"]
+    assert [t.stems for t in Matcher(tuple(terms)).terms] == [{"fehler"}, {"login"}]
+    assert found(terms, "Die API wirft Fehlermeldungen") == ["API wirft Fehlermeldungen"]
+    assert found(terms, "Die API ist langsam, kein Fehler") == []  # another clause
+    assert found(terms, "SSO logins fail; the API is slow") == ["SSO logins"]
+    assert found(terms, "SSO log in fails") == []
+
+
 def test_patterns_find_stack_traces_on_the_folded_text():
     trace = ("It crashes on save:\nTraceback (most recent call last):\n  File \"app.py\", "
              "line 3\nValueError: bad input")
