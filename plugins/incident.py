@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import ClassVar
@@ -124,19 +124,20 @@ MAX_LOOKS = 20000  # past tickets' looks kept per options (emptied when full)
 _NONE = _Look("", datetime.min, "", (), frozenset(), frozenset(), frozenset())  # not yet looked
 
 
-def _past_look(past: PastTicket, options: Options) -> _Look | None:
-    """A past ticket's look, kept while it stays as it was: every evaluation compares the
-    ticket with the same recent tickets again."""
-    key = (past.platform, past.ref, past.created_at, past.subject, past.first_message,
-           past.tags, past.requester_id,
-           tuple(sorted(past.fields.items())) if options.match_fields else ())
+def _past_looks(past: list[PastTicket], options: Options) -> Iterator[_Look]:
+    """The looks of past tickets (those that have one), kept while each stays as it was: every
+    evaluation compares the ticket with the same recent tickets again."""
     looks = per_options(options, _new_cache).kept
-    look = looks.get(key, _NONE)
-    if look is _NONE:
-        if len(looks) >= MAX_LOOKS:
-            looks.clear()
-        look = looks[key] = _look(past, past.first_message, past.fields, options)
-    return look
+    for p in past:
+        key = (p.platform, p.ref, p.created_at, p.subject, p.first_message, p.tags,
+               p.requester_id, tuple(sorted(p.fields.items())) if options.match_fields else ())
+        look = looks.get(key, _NONE)
+        if look is _NONE:
+            if len(looks) >= MAX_LOOKS:
+                looks.clear()
+            look = looks[key] = _look(p, p.first_message, p.fields, options)
+        if look is not None:
+            yield look
 
 
 def _new_cache(options: Options) -> WordCache:
@@ -204,8 +205,7 @@ def tierlift_evaluate(ticket, ctx):
         """The tickets created within ``minutes`` of ``center``, this one as it is now."""
         past = ctx.history.created_between(ticket.platform, center.created_at - width,
                                            center.created_at + width)
-        looks = (_past_look(p, options) for p in past if p.ref != me.ref)
-        return [me, *(look for look in looks if look is not None)]
+        return [me, *_past_looks([p for p in past if p.ref != me.ref], options)]
 
     found = _incident(me, around(me), options)
     if found is None:
