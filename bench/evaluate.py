@@ -16,6 +16,7 @@ the ratio is what the policies cost on top of it. Rounds alternate the three; th
 each is kept (as timeit does), the figure a quiet core gives.
 
     .venv/bin/python bench/evaluate.py [--rounds 7] [--seconds 0.5] [--profile busy|routine]
+                                       [--passes N] [--tickets-file FILE]
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import cProfile
 import glob
 import logging
 import os
+import pickle
 import pstats
 import tempfile
 import time
@@ -89,10 +91,22 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=0.5, help="per corpus per round")
     parser.add_argument("--profile", choices=("busy", "routine"),
                         help="print the top cumulative costs of that corpus instead")
+    parser.add_argument("--passes", type=int,
+                        help="untimed: evaluate every labelled ticket this many times (each "
+                        "pass with the word caches emptied) and exit, for an instruction "
+                        "counter (see docs/performance.md)")
+    parser.add_argument("--tickets-file", type=Path,
+                        help="the labelled tickets as read back, kept in this file (pickle; "
+                        "written by this script when missing) instead of built each time")
     args = parser.parse_args()
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    tickets, settings, now = labelled_tickets()
+    if args.tickets_file and args.tickets_file.exists():
+        tickets, settings, now = pickle.loads(args.tickets_file.read_bytes())
+    else:
+        tickets, settings, now = labelled_tickets()
+        if args.tickets_file:
+            args.tickets_file.write_bytes(pickle.dumps((tickets, settings, now)))
     routine = [t for t, hot in tickets if not hot]
     busy = [t for t, hot in tickets if hot]
     history = MemoryHistory(_indexed(t) for t, _ in tickets)
@@ -128,6 +142,11 @@ def main() -> None:
         if profile:
             profile.disable()
         return fired, elapsed
+
+    if args.passes is not None:
+        for _ in range(args.passes + 1):  # the first builds the matchers
+            run(policies, everyone)
+        return
 
     if args.profile:
         corpus = busy if args.profile == "busy" else routine
