@@ -120,7 +120,7 @@ def _look(ticket: Ticket | PastTicket, message: str | None, fields,
                  subject=words_of(sig, subject, named=False))
 
 
-MAX_LOOKS = 20000  # past tickets' looks kept per options (emptied when full)
+MAX_LOOKS = 4096  # past tickets' looks kept per options (emptied when full): hours of tickets
 _NONE = _Look("", datetime.min, "", (), frozenset(), frozenset(), frozenset())  # not yet looked
 
 

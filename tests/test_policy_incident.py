@@ -329,6 +329,12 @@ def test_defaults_route_five_look_alikes_within_30_minutes_to_the_incident_team(
     assert evaluate(FIFTH, *LOGIN, minutes=15) is None  # #101 is 18 minutes before #105
 
 
+def test_a_full_cache_of_looks_is_emptied_and_the_answer_stays(monkeypatch):
+    monkeypatch.setattr(incident, "MAX_LOOKS", 2)
+    proposal = evaluate(FIFTH, *LOGIN)
+    assert (proposal.route, proposal.also_evaluate) == ("incident", ("101", "102", "103", "104"))
+
+
 def test_members_that_already_carry_the_tag_keep_it_and_are_not_evaluated_again():
     tag = tag_of(evaluate(FIFTH, *LOGIN))
     tagged = [replace(t, tags=(*t.tags, tag)) for t in LOGIN[:2]]
