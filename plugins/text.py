@@ -323,7 +323,7 @@ LINE_START = "\n"  # as a pattern's start string: not searched for, every line s
 
 
 def _after_a_line_end(op, av) -> bool:
-    """The element is "(?<![^\n\0])" (or "(?<![^\0\n])")."""
+    """The parsed element is ``(?<![^\\n\\0])`` (its two characters in either order)."""
     if op is not _c.ASSERT_NOT or av[0] != -1 or len(av[1]) != 1 or av[1][0][0] is not _c.IN:
         return False
     items = av[1][0][1]
