@@ -46,6 +46,20 @@ def _stem(word: str) -> str:
     return word[:-1] if len(word) > 3 and word[-1] == "s" and word[-2] != "s" else word
 
 
+class WordCache:
+    """What was made of texts' words, ``kept`` (a policy's, each :class:`SubjectWords`'):
+    :func:`forget` empties every one."""
+
+    __slots__ = ("__weakref__", "kept")
+
+    def __init__(self) -> None:
+        self.kept: dict = {}
+        _word_caches.add(self)
+
+
+_word_caches: weakref.WeakSet[WordCache] = weakref.WeakSet()
+
+
 class SubjectWords:
     """Turns a subject into its set of significant words: lowercased, digits and punctuation
     removed, words in ``ignored`` (or their plurals) dropped, plurals made singular. Results are
@@ -55,8 +69,8 @@ class SubjectWords:
 
     def __init__(self, ignored: frozenset[str]) -> None:
         self.ignored = ignored | {_stem(word) for word in ignored}
-        self._cache: dict[str, frozenset[str]] = {}
-        _word_sets.add(self)
+        self._kept = WordCache()
+        self._cache: dict[str | None, frozenset[str]] = self._kept.kept
 
     def __call__(self, subject: str | None) -> frozenset[str]:
         words = self._cache.get(subject)
@@ -82,29 +96,12 @@ class SubjectWords:
         return words
 
 
-_word_sets: weakref.WeakSet[SubjectWords] = weakref.WeakSet()
-
-
-class WordCache:
-    """A policy's cache of what it made of texts' words (``kept``): :func:`forget` empties it
-    too."""
-
-    __slots__ = ("__weakref__", "kept")
-
-    def __init__(self) -> None:
-        self.kept: dict = {}
-        _word_caches.add(self)
-
-
-_word_caches: weakref.WeakSet[WordCache] = weakref.WeakSet()
 
 
 def forget() -> None:
     """Empty every cache of words (a benchmark's pass starts as a worker's first would)."""
     words_of.cache_clear()
     symptoms.cache_clear()
-    for words in list(_word_sets):
-        words._cache.clear()
     for cache in list(_word_caches):
         cache.kept.clear()
 
