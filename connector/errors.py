@@ -81,3 +81,9 @@ def raise_for_status(response, what: str, *, rejected: tuple[int, ...] = (422,))
     if status in rejected:
         raise Rejected(f"{what}: rejected ({payload})", status=status, details=payload)
     raise HelpdeskError(f"{what}: HTTP {status} ({payload})", status=status)
+
+
+def one_line(exc: BaseException) -> str:
+    """``Type: first line of the message``, for a log line that stays one line."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__

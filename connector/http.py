@@ -17,7 +17,7 @@ from typing import NamedTuple, Protocol, TypeVar
 
 import requests
 
-from connector.errors import AmbiguousWrite, AuthError, Unavailable
+from connector.errors import AmbiguousWrite, AuthError, Unavailable, one_line
 from connector.telemetry import NO_TELEMETRY, ApiTelemetry
 
 log = logging.getLogger(__name__)
@@ -262,7 +262,7 @@ class RateBudget:
                 self._shared_again_at = self._monotonic() + self._shared_retry
             if first:
                 log.warning("shared rate budget unavailable (%s); this process paces itself "
-                            "alone, trying again every %.0f s", _one_line(exc),
+                            "alone, trying again every %.0f s", one_line(exc),
                             self._shared_retry)
             return None
         if self._shared_down:
@@ -286,12 +286,6 @@ def _merge_all(windows: dict[str, Window], seen: Mapping[str, Observed], now: fl
     for name, o in seen.items():
         windows[name] = merge(windows.get(name), Window(o.limit, o.remaining, now + o.resets_in),
                               now)
-
-
-def _one_line(exc: BaseException) -> str:
-    """``Type: first line of the message`` (as webhook_app.supervisor.one_line)."""
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 def _first_int(headers: Mapping[str, str], names: tuple[str, ...]) -> int | None:

@@ -14,11 +14,12 @@ from conftest import make_settings
 from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 
+from connector.errors import one_line
 from webhook_app import create_app
 from webhook_app.service import Service
 from webhook_app.settings import EscalationSettings, WorkerSettings
 from webhook_app.store import AuditRecord, Delivery, Store
-from webhook_app.supervisor import Backoff, Supervisor, one_line
+from webhook_app.supervisor import Backoff, Supervisor
 from webhook_app.worker import Worker
 
 

@@ -11,6 +11,7 @@ from flask import Blueprint, Response, current_app, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from connector.errors import one_line
 from webhook_app.deliveries import Ignored, Malformed, parse_jira, parse_zendesk
 from webhook_app.logs import add_log_context, log_context
 from webhook_app.signatures import (
@@ -21,7 +22,6 @@ from webhook_app.signatures import (
     verify_zendesk,
 )
 from webhook_app.store import Delivery
-from webhook_app.supervisor import one_line
 
 log = logging.getLogger(__name__)
 

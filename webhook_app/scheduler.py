@@ -12,8 +12,9 @@ from __future__ import annotations
 import logging
 import threading
 
+from connector.errors import one_line
 from webhook_app.store import Store
-from webhook_app.supervisor import Backoff, one_line
+from webhook_app.supervisor import Backoff
 
 log = logging.getLogger(__name__)
 

@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from connector.errors import one_line
+
 log = logging.getLogger(__name__)
 
 
@@ -31,12 +33,6 @@ class Backoff:
 
     def succeeded(self) -> None:
         self.failures = 0
-
-
-def one_line(exc: BaseException) -> str:
-    """``Type: first line of the message``, for a log line that stays one line."""
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 @dataclass

@@ -15,8 +15,9 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Protocol
 
+from connector.errors import one_line
 from webhook_app.store import Store
-from webhook_app.supervisor import Backoff, one_line
+from webhook_app.supervisor import Backoff
 
 log = logging.getLogger(__name__)
 

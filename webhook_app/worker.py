@@ -15,11 +15,12 @@ import uuid
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from connector.errors import one_line
 from webhook_app.escalation import Escalator
 from webhook_app.logs import log_context
 from webhook_app.settings import WorkerSettings
 from webhook_app.store import Claim, Retention, Store
-from webhook_app.supervisor import Backoff, one_line
+from webhook_app.supervisor import Backoff
 
 log = logging.getLogger(__name__)
 
