@@ -120,22 +120,31 @@ def _look(ticket: Ticket | PastTicket, message: str | None, fields,
                  subject=words_of(sig, subject, named=False))
 
 
-MAX_LOOKS = 4096  # past tickets' looks kept per options (emptied when full): hours of tickets
+MAX_LOOKS = 4096  # tickets' looks kept per options (emptied when full): hours of tickets
 _NONE = _Look("", datetime.min, "", (), frozenset(), frozenset(), frozenset())  # not yet looked
 
 
-def _past_looks(past: list[PastTicket], options: Options) -> Iterator[_Look]:
-    """The looks of past tickets (those that have one), kept while each stays as it was: every
-    evaluation compares the ticket with the same recent tickets again."""
+def _kept_look(ticket: Ticket | PastTicket, message: str | None, fields,
+               options: Options) -> _Look | None:
+    """:func:`_look`, kept while the ticket stays as it was: every evaluation compares the
+    ticket with the same recent tickets again, and a ticket evaluated now is one of the recent
+    tickets of the next ones (the ticket index keeps the same first message and fields)."""
     looks = per_options(options, _new_cache).kept
+    key = (ticket.platform, ticket.ref, ticket.created_at, ticket.subject, message,
+           ticket.tags, ticket.requester_id,
+           tuple(sorted(fields.items())) if options.match_fields else ())
+    look = looks.get(key, _NONE)
+    if look is _NONE:
+        if len(looks) >= MAX_LOOKS:
+            looks.clear()
+        look = looks[key] = _look(ticket, message, fields, options)
+    return look
+
+
+def _past_looks(past: list[PastTicket], options: Options) -> Iterator[_Look]:
+    """The looks of past tickets (those that have one)."""
     for p in past:
-        key = (p.platform, p.ref, p.created_at, p.subject, p.first_message, p.tags,
-               p.requester_id, tuple(sorted(p.fields.items())) if options.match_fields else ())
-        look = looks.get(key, _NONE)
-        if look is _NONE:
-            if len(looks) >= MAX_LOOKS:
-                looks.clear()
-            look = looks[key] = _look(p, p.first_message, p.fields, options)
+        look = _kept_look(p, p.first_message, p.fields, options)
         if look is not None:
             yield look
 
@@ -196,8 +205,8 @@ def _incident(me: _Look, around: list[_Look],
 def tierlift_evaluate(ticket, ctx):
     options = ctx.options
     width = timedelta(minutes=options.minutes)
-    me = _look(ticket, first_message(ticket),
-               short_fields(ticket) if options.match_fields else {}, options)
+    me = _kept_look(ticket, first_message(ticket),
+                    short_fields(ticket) if options.match_fields else {}, options)
     if me is None:
         return None
 

@@ -570,3 +570,23 @@ def test_a_past_ticket_is_looked_at_again_once_it_has_changed():
     [evidence] = evaluated(*marked).evidence
     assert evidence.summary.startswith("3 similar tickets created within 2 min")
     assert evaluated(*quiet) is None
+
+
+def test_a_ticket_evaluated_now_is_not_looked_at_again_as_the_next_ones_neighbour(monkeypatch):
+    """The ticket index keeps what the look reads (subject, first message, tags, fields), so a
+    ticket's look made at its own evaluation serves the evaluations of the tickets after it."""
+    options = incident.Options(**WRITTEN)
+    looked = []
+    real = incident._look
+    monkeypatch.setattr(incident, "_look",
+                        lambda t, *args: looked.append(t.ref) or real(t, *args))
+
+    def evaluated(t, *others):
+        ctx = PolicyContext(policy="incident", options=options, now=HOUR + timedelta(hours=1),
+                            tiers=LADDER, history=FakeHistory(*map(indexed, (*others, t))))
+        return incident.tierlift_evaluate(ticket=t, ctx=ctx)
+
+    assert evaluated(OUTAGE[0]) is None
+    assert looked == [OUTAGE[0].ref]
+    assert evaluated(OUTAGE[2], *OUTAGE[:2]).also_evaluate == (OUTAGE[0].ref, OUTAGE[1].ref)
+    assert looked == [OUTAGE[0].ref, OUTAGE[2].ref, OUTAGE[1].ref]
