@@ -16,7 +16,7 @@ import threading
 import unicodedata
 import weakref
 from bisect import bisect_right
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import cached_property, lru_cache
 from itertools import accumulate
 from re import _constants as _c
@@ -191,8 +191,11 @@ class Matcher:
         for term, regex, required, starts, stems in map(self.terms.__getitem__,
                                                         sorted(candidates)):
             if required <= present and (positions is None or stems <= positions.keys()):
-                if starts == (LINE_START,):
-                    matches = _anchored(regex, lower, text.line_starts)
+                if starts[:1] == (LINE_START,):
+                    matches = _anchored(regex, lower, text.line_starts
+                                        if positions is None or len(starts) == 1 else
+                                        _line_starts_before(lower, (p for s in starts[1:]
+                                                                    for p in positions.get(s, ()))))
                 elif not starts or positions is None:
                     matches = regex.finditer(lower)
                 else:
@@ -313,13 +316,17 @@ def _starts(pattern: str, flags: int) -> tuple[str, ...]:
     except (re.error, RecursionError):
         return ()
     if len(parsed) and _after_a_line_end(*parsed[0]):
-        return (LINE_START,)
+        rest = list(parsed)[1:]
+        if rest and _blanks(*rest[0]):
+            rest = rest[1:]
+        return (LINE_START, *(_first(rest) or ()))
     return _first(parsed) or ()
 
 
 # A pattern that begins with "(?<![^\n\0])" matches only at the start of a line (or of a part of
-# the text): it is tried only there (a stack trace's "   at com.acme.Foo(Foo.java:42)").
-LINE_START = "\n"  # as a pattern's start string: not searched for, every line start is tried
+# the text): it is tried only there (a stack trace's "   at com.acme.Foo(Foo.java:42)"), and when
+# blanks and then one of a few strings follow, only at the lines that begin so.
+LINE_START = "\n"  # first of its start strings: not searched for; the strings after it are
 
 
 def _after_a_line_end(op, av) -> bool:
@@ -329,6 +336,24 @@ def _after_a_line_end(op, av) -> bool:
     items = av[1][0][1]
     return items[:1] == [(_c.NEGATE, None)] and \
         sorted(items[1:]) == [(_c.LITERAL, 0), (_c.LITERAL, 10)]
+
+
+def _blanks(op, av) -> bool:
+    """The parsed element is ``[ \t]*``."""
+    return op is _c.MAX_REPEAT and av[0] == 0 and len(av[2]) == 1 and av[2][0][0] is _c.IN \
+        and sorted(av[2][0][1]) == [(_c.LITERAL, 9), (_c.LITERAL, 32)]
+
+
+def _line_starts_before(lower: str, positions: Iterable[int]) -> set[int]:
+    """The starts of the lines where only blanks come before one of ``positions``."""
+    found = set()
+    for position in positions:
+        start = position
+        while start and lower[start - 1] in " \t":
+            start -= 1
+        if not start or lower[start - 1] in "\n\0":
+            found.add(start)
+    return found
 
 
 def _first(sequence) -> tuple[str, ...] | None:

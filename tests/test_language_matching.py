@@ -254,12 +254,13 @@ _PIECES = sorted({s for _, starts in _ANCHORED for s in starts} - {text_module.L
                  | {s for r in _COMPILED for s in text_module._needed(r.pattern, r.flags)}
                  | {"500", "a", "the", "api", "error:", "to", "is", "at", "  at",
                     "com.acme.foo(foo.java:42)", "(https://app.acme.io/main.js:10:5)"})
-_GLUE = ("", " ", " ", " ", ", ", ". ", "\n", "\0", "-", "/", ":")
+_GLUE = ("", " ", " ", " ", ", ", ". ", "\n", "\0", "-", "/", ":", "\t", "\n  ")
 
 
 def test_most_shipped_patterns_are_tried_only_where_they_can_start():
     assert len(SHIPPED) > 60 and len(_ANCHORED) > len(SHIPPED) // 2
-    assert sum(starts == (text_module.LINE_START,) for _, starts in _ANCHORED) == 4  # traces
+    traces = [starts for _, starts in _ANCHORED if starts[0] == text_module.LINE_START]
+    assert sorted(traces) == [("\n", "at ")] * 3 + [("\n", 'file "')]
 
 
 def test_a_stack_trace_line_is_found_where_its_line_starts():
@@ -280,7 +281,14 @@ def test_a_pattern_tried_where_it_can_start_finds_what_it_finds_anywhere(pieces)
     text = "".join(piece + glue for piece, glue in pieces)
     line_starts = {0} | {i + 1 for i, char in enumerate(text) if char in "\n\0"}
     for regex, starts in _ANCHORED:
-        positions = line_starts if starts == (text_module.LINE_START,) else \
-            {i for s in starts for i in range(len(text)) if text.startswith(s, i)}
+        lines = starts[0] == text_module.LINE_START
+        at = {i for s in starts[lines:] for i in range(len(text)) if text.startswith(s, i)}
+        if starts == (text_module.LINE_START,):
+            positions = line_starts
+        elif lines:  # the lines where blanks come before one of the strings
+            positions = text_module._line_starts_before(text, at)
+            assert positions <= line_starts
+        else:
+            positions = at
         assert [m.span() for m in text_module._anchored(regex, text, positions)] == \
             [m.span() for m in regex.finditer(text)], regex.pattern
