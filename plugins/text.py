@@ -35,6 +35,7 @@ TOKEN_BYTES = bytes(b if 48 <= b <= 57 or 97 <= b <= 122 else 32 for b in range(
 
 
 PROXIMITY_WORDS = 6
+MIN_NEED = 3  # the shortest string a pattern's further needed strings are looked up by
 NEGATION_WORDS = 3  # a negator among this many words (of 3+ letters) before a match, in its clause
 # Negating words of the customers' languages, accent-free ("nao" is "não"; "don t" splits).
 NEGATORS = frozenset(b"""
@@ -114,7 +115,9 @@ class _Term(NamedTuple):
     regex: re.Pattern[str]
     required: frozenset[bytes]  # the tokens that gate it
     starts: tuple[str, ...]  # the strings every match of a pattern starts with, see _starts
-    stems: frozenset[str]  # of a gated term's starred words, which must be in the text too
+    # strings the text must hold, one of each set, before the regex runs: the stems of a gated
+    # term's starred words, a pattern's needed strings beyond those it is looked up by
+    needs: tuple[frozenset[str], ...]
 
 
 class Matcher:
@@ -150,12 +153,14 @@ class Matcher:
             if not required:
                 self.scan.append(normal)
                 pieces = [w.rstrip("*") for w in plain.split() if w.rstrip("*")]
-                needed = [max(pieces, key=len)] if pieces else \
-                    () if plain else _needed(regex.pattern, regex.flags)
-                for string in needed:
+                needed = [(max(pieces, key=len),)] if pieces else \
+                    [] if plain else _needed(regex.pattern, regex.flags)
+                for string in needed[0] if needed else ():
                     self.scanned.setdefault(string, []).append(len(self.terms))
                 if not needed:
                     self.unscanned.append(len(self.terms))
+                # the others, unless short strings that are everywhere ("is", "40", ":")
+                needs = tuple(frozenset(n) for n in needed[1:] if min(map(len, n)) >= MIN_NEED)
             for token in required:
                 self.variants.setdefault(token, set()).add(token)
             if plural and words and words[-1] in required:
@@ -163,11 +168,12 @@ class Matcher:
                     self.variants.setdefault(words[-1] + ending, set()).add(words[-1])
             if required:  # looked at when its longest token is present
                 self.gated.setdefault(max(required, key=len), []).append(len(self.terms))
-            # "api ... fehler*": the stems of its starred words must be there too
-            stems = frozenset(w[:-1] for w in plain.split() if w.endswith("*") and len(w) > 2)
+                # "api ... fehler*": the stems of its starred words must be there too
+                needs = tuple(frozenset({w[:-1]}) for w in plain.split()
+                              if w.endswith("*") and len(w) > 2)
             self.terms.append(_Term(term, regex, frozenset(required),
                                     () if plain else _starts(regex.pattern, regex.flags),
-                                    stems if required else frozenset()))
+                                    needs))
         self.keys = frozenset(self.variants)
         VOCABULARY.add(self)
 
@@ -188,9 +194,10 @@ class Matcher:
         candidates.update(self.unscanned)
         lower = text.lower
         excluded = None
-        for term, regex, required, starts, stems in map(self.terms.__getitem__,
+        for term, regex, required, starts, needs in map(self.terms.__getitem__,
                                                         sorted(candidates)):
-            if required <= present and (positions is None or stems <= positions.keys()):
+            if required <= present and (positions is None or not needs or not any(
+                    map(positions.keys().isdisjoint, needs))):
                 if starts[:1] == (LINE_START,):
                     matches = _anchored(regex, lower, text.line_starts
                                         if positions is None or len(starts) == 1 else
@@ -258,7 +265,7 @@ class _Vocabulary:
             version, matchers = self._version, list(self._matchers)
             strings = tuple(sorted({s for m in matchers for s in m.scanned}.union(
                 *(t.starts for m in matchers for t in m.terms),
-                *(t.stems for m in matchers for t in m.terms)) - {LINE_START}))
+                *(n for m in matchers for t in m.terms for n in t.needs)) - {LINE_START}))
             self._built = _Built(version, frozenset().union(*(m.keys for m in matchers)),
                                  strings, AhoCorasick(strings, implementation=DFA)
                                  if strings else None)
@@ -295,14 +302,15 @@ class _Built(NamedTuple):
 VOCABULARY = _Vocabulary()
 
 
-def _needed(pattern: str, flags: int) -> tuple[str, ...]:
-    """Strings a pattern cannot match without one of (in lower-case text), from its parse: a
-    literal run, or each alternative's, of some element every match has; () when none is
-    found. Lets ``occurrences`` skip a pattern a ticket's text cannot match, unscanned."""
+def _needed(pattern: str, flags: int) -> list[tuple[str, ...]]:
+    """Sets of strings a pattern cannot match without one of each (in lower-case text), from its
+    parse, the most telling first: a literal run, or each alternative's, of an element every
+    match has; [] when none is found. Lets ``occurrences`` skip a pattern a ticket's text cannot
+    match ("stored things ... lost": both a stored thing and a way of losing it must be there)."""
     try:
-        return _one_of(_parser.parse(pattern, flags)) or ()
+        return sorted(_all_of(_parser.parse(pattern, flags)), key=_telling, reverse=True)
     except (re.error, RecursionError):
-        return ()
+        return []
 
 
 def _starts(pattern: str, flags: int) -> tuple[str, ...]:
@@ -387,9 +395,19 @@ def _anchored(regex: re.Pattern[str], text: str, starts: set[int]) -> Iterator[r
             end = match.end()
 
 
+def _telling(strings: tuple[str, ...]) -> tuple[int, int]:
+    """How telling a needed-string set is: its shortest string long, few strings."""
+    return min(map(len, strings)), -len(strings)
+
+
 def _one_of(sequence) -> tuple[str, ...] | None:
-    """The most telling (longest shortest string) of the sequence's needed-string sets."""
-    found: list[tuple[str, ...]] = []
+    """The most telling of the sequence's needed-string sets."""
+    return max(_all_of(sequence), key=_telling, default=None)
+
+
+def _all_of(sequence) -> list[tuple[str, ...]]:
+    """The needed-string sets of the elements of a sequence (each element is needed)."""
+    found: list[tuple[str, ...] | None] = []
     run = ""
     for op, av in [*sequence, (None, None)]:
         if op is _c.LITERAL:
@@ -406,9 +424,8 @@ def _one_of(sequence) -> tuple[str, ...] | None:
                 found.append(tuple(x for b in branches for x in b))
         elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT) and av[0] >= 1:
             found.append(_one_of(av[2]))
-    found = [tuple(x.lower() for x in f) for f in found
-             if f and all(x and x.isascii() for x in f)]
-    return max(found, key=lambda f: (min(map(len, f)), -len(f)), default=None)
+    return [tuple(x.lower() for x in f) for f in found
+            if f and all(x and x.isascii() for x in f)]
 
 
 def is_word(char: str) -> bool:

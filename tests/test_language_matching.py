@@ -4,7 +4,9 @@ customer_request packs on text written the way customers write it."""
 from __future__ import annotations
 
 import gc
+import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from builders import LADDER, T0, comment, ticket
@@ -18,6 +20,7 @@ from plugins import text as text_module
 from plugins.packs import Pack
 from plugins.proposal import PolicyContext
 from plugins.text import CustomerText, Matcher, fold, normalise_term
+from webhook_app.emulator.labels import load_tickets
 
 
 def found(terms, text, *, exclude=(), negation=False) -> list[str]:
@@ -64,11 +67,37 @@ def test_proximity_matches_the_parts_in_order_within_one_sentence():
 
 def test_a_starred_word_of_a_gated_term_is_looked_for_before_its_pattern_runs():
     terms = ["api ... fehler*", "sso login*"]
-    assert [t.stems for t in Matcher(tuple(terms)).terms] == [{"fehler"}, {"login"}]
+    assert [t.needs for t in Matcher(tuple(terms)).terms] == [({"fehler"},), ({"login"},)]
     assert found(terms, "Die API wirft Fehlermeldungen") == ["API wirft Fehlermeldungen"]
     assert found(terms, "Die API ist langsam, kein Fehler") == []  # another clause
     assert found(terms, "SSO logins fail; the API is slow") == ["SSO logins"]
     assert found(terms, "SSO log in fails") == []
+
+
+def test_a_pattern_is_tried_only_when_the_text_holds_every_string_set_it_needs():
+    """Looked up by its stored things, tried only when a way of losing them is there too."""
+    terms = (r"re:\b(?:contacts|rows)\b[^.]{0,20}\b(?:gone|vanished(?! in))\b",)
+    [term] = Matcher(terms).terms
+    assert term.needs == ({"gone", "vanished"},)
+    assert found(terms, "All our contacts are just GONE") == ["contacts are just GONE"]
+    assert found(terms, "Overnight 3,000 rows vanished") == ["rows vanished"]
+    assert found(terms, "The contacts page is slow") == []
+    # strings of two letters are everywhere: not looked up
+    assert Matcher((r"re:\bcontacts (?:is|are) (?:gone|lost)\b",)).terms[0].needs == \
+        ({"gone", "lost"},)
+
+
+@pytest.mark.parametrize(("pattern", "needed"), [
+    (r"\bfoo(?:bar)?baz\b", [("foo",), ("baz",)]),  # an optional part is not needed
+    (r"(?:data|records?) (?:gone|lost)", [("data", "record"), ("gone", "lost"), (" ",)]),
+    (r"x*(?=abc)def", [("def",)]),  # nor what a lookaround looks at
+    (r"(?<!we )drops", [("drops",)]),
+    (r"(?:ab|)cd", [("cd",)]),  # an alternative that needs nothing
+    (r"(?:err){2}or", [("err",), ("or",)]),
+    (r"Foo|Bar", [("foo", "bar")]),
+])
+def test_the_strings_a_pattern_needs_come_from_its_parse(pattern, needed):
+    assert text_module._needed(pattern, re.IGNORECASE) == needed
 
 
 def test_patterns_find_stack_traces_on_the_folded_text():
@@ -251,7 +280,8 @@ SHIPPED = _shipped_patterns()
 _COMPILED = [text_module._compile(normalise_term(p))[0] for p in SHIPPED]
 _ANCHORED = [(r, starts) for r in _COMPILED if (starts := text_module._starts(r.pattern, r.flags))]
 _PIECES = sorted({s for _, starts in _ANCHORED for s in starts} - {text_module.LINE_START}
-                 | {s for r in _COMPILED for s in text_module._needed(r.pattern, r.flags)}
+                 | {s for r in _COMPILED for strings in text_module._needed(r.pattern, r.flags)
+                    for s in strings}
                  | {"500", "a", "the", "api", "error:", "to", "is", "at", "  at",
                     "com.acme.foo(foo.java:42)", "(https://app.acme.io/main.js:10:5)"})
 _GLUE = ("", " ", " ", " ", ", ", ". ", "\n", "\0", "-", "/", ":", "\t", "\n  ")
@@ -273,6 +303,35 @@ def test_a_stack_trace_line_is_found_where_its_line_starts():
     assert trace.line_starts == [0, 13, 38, 71]
     pasted = CustomerText("at com.acme.Foo(Foo.java:42)", [])  # at the very start
     assert [m.span() for _, m in Matcher(terms).occurrences(pasted)] == [(0, 28)]
+
+
+ROOT = Path(__file__).resolve().parent.parent
+_NEEDED = [(r, needed) for r in _COMPILED if (needed := text_module._needed(r.pattern, r.flags))]
+
+
+def test_most_shipped_patterns_need_more_than_one_string_set():
+    assert sum(len(needed) > 1 for _, needed in _NEEDED) > len(SHIPPED) // 2
+
+
+def test_a_shipped_pattern_finds_the_strings_it_needs_in_the_labelled_tickets_it_matches():
+    labels = load_tickets(sorted((ROOT / "bench" / "decisions").glob("**/*.toml")))
+    texts = [fold("\0".join((t.subject, t.description, *(e.text or "" for e in t.events))))
+             for t in labels.tickets]
+    matched = 0
+    for regex, needed in _NEEDED:
+        for text in filter(regex.search, texts):
+            matched += 1
+            assert all(any(s in text for s in strings) for strings in needed), regex.pattern
+    assert len(texts) > 300 and matched > 200
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(_PIECES), st.sampled_from(_GLUE)), max_size=40))
+def test_a_pattern_matches_only_texts_holding_a_string_of_each_set_it_needs(pieces):
+    text = "".join(piece + glue for piece, glue in pieces)
+    for regex, needed in _NEEDED:
+        if regex.search(text):
+            assert all(any(s in text for s in strings) for strings in needed), regex.pattern
 
 
 @settings(max_examples=300, derandomize=True, deadline=None)
