@@ -8,7 +8,10 @@ times what the worker runs per ticket once it has read it, with no I/O: ``Enable
 Two corpora, each printed with its measured fire rate (decisions that write):
 
 - routine: the tickets labelled "no change" (the support lead leaves them where they are);
-- busy: the tickets labelled to escalate (tier, team or priority).
+- busy: the tickets labelled to escalate (tier, team or priority);
+- plain: the routine tickets with their texts replaced by everyday questions that hold none of
+  the policies' words (opening hours, a profile picture), in five languages: what an
+  evaluation costs when there is nothing to find, the policies' fixed cost.
 
 The reference, timed in the same rounds on the same tickets, is the same host and ``decide``
 with one policy that proposes nothing: the fixed cost of an evaluation on this machine now, so
@@ -31,6 +34,7 @@ import pstats
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -46,6 +50,37 @@ from webhook_app.backtest import TicketCache, _indexed, pull
 from webhook_app.presets import render
 from webhook_app.service import build_connectors, enabled_policies
 from webhook_app.settings import load_settings
+
+# Everyday questions (subject, first message) that hold none of the policies' words.
+PLAIN = (
+    ("Opening hours over the holidays", "Hi, what are your opening hours between Christmas "
+     "and New Year? Thanks, Anna"),
+    ("Profile picture", "Hello, how do I change the profile picture on my account? Regards, Tom"),
+    ("Add a colleague", "Hi there, we have a new colleague starting on Monday. How do I add "
+     "her to our team? Best, Priya"),
+    ("Sprache der Oberfläche", "Hallo, wie stelle ich die Sprache der Oberfläche auf Deutsch "
+     "um? Viele Grüße, Jonas"),
+    ("Neue Adresse", "Guten Tag, unsere Firma ist umgezogen. Wo trage ich die neue Adresse "
+     "ein? Danke, Petra"),
+    ("Guide d'utilisation", "Bonjour, où puis-je trouver le guide d'utilisation en français ? "
+     "Merci, Claire"),
+    ("Changer le logo", "Bonjour, comment remplacer le logo affiché en haut de la page ? "
+     "Cordialement, Luc"),
+    ("Horario de atención", "Hola, ¿cuál es su horario de atención los sábados? Gracias, Lucía"),
+    ("Cambiar el idioma", "Buenas, ¿cómo cambio el idioma de los avisos al español? Saludos, "
+     "Diego"),
+    ("Foto do perfil", "Olá, como altero a foto do meu perfil? Obrigada, Beatriz"),
+)
+
+
+def plain(tickets: list[Ticket]) -> list[Ticket]:
+    """Each ticket with one of :data:`PLAIN` as its subject and only customer comment."""
+    out = []
+    for n, ticket in enumerate(tickets):
+        subject, body = PLAIN[n % len(PLAIN)]
+        first = ticket.customer_comments[0]
+        out.append(replace(ticket, subject=subject, comments=(replace(first, body=body),)))
+    return out
 
 
 class Nothing:
@@ -89,7 +124,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--seconds", type=float, default=0.5, help="per corpus per round")
-    parser.add_argument("--profile", choices=("busy", "routine"),
+    parser.add_argument("--profile", choices=("busy", "routine", "plain"),
                         help="print the top cumulative costs of that corpus instead")
     parser.add_argument("--passes", type=int,
                         help="untimed: evaluate every labelled ticket this many times (each "
@@ -109,11 +144,12 @@ def main() -> None:
             args.tickets_file.write_bytes(pickle.dumps((tickets, settings, now)))
     routine = [t for t, hot in tickets if not hot]
     busy = [t for t, hot in tickets if hot]
+    everyday = plain(routine)
     history = MemoryHistory(_indexed(t) for t, _ in tickets)
     history.until = now
     everyone = [t for t, _ in tickets]
     # what the worker evaluated before each corpus came in (the reference: nothing to warm)
-    others = {id(routine): busy, id(busy): routine, id(everyone): []}
+    others = {id(routine): busy, id(busy): routine, id(everyday): everyone, id(everyone): []}
     ladder, rules, calendars = settings.ladder, settings.rules, settings.business_calendars()
     policies = enabled_policies(settings)
     host = PolicyHost(load_entry_points=False)
@@ -149,7 +185,7 @@ def main() -> None:
         return
 
     if args.profile:
-        corpus = busy if args.profile == "busy" else routine
+        corpus = {"busy": busy, "routine": routine, "plain": everyday}[args.profile]
         profile = cProfile.Profile()
         run(policies, corpus)  # matchers built
         for _ in range(20):
@@ -166,7 +202,7 @@ def main() -> None:
         return done / elapsed
 
     cases = {"reference": (reference, everyone), "routine": (policies, routine),
-             "busy": (policies, busy)}
+             "busy": (policies, busy), "plain": (policies, everyday)}
     best = dict.fromkeys(cases, 0.0)
     for _ in range(args.rounds):
         for name, (enabled, corpus) in cases.items():
@@ -174,7 +210,7 @@ def main() -> None:
     print(f"{len(tickets)} labelled tickets (bench/decisions), the standard preset: "
           f"{len(policies.names)} policies ({', '.join(policies.names)}) + decide, one core, "
           f"best of {args.rounds} rounds:")
-    for name in ("routine", "busy"):
+    for name in ("routine", "busy", "plain"):
         corpus = cases[name][1]
         fired = run(policies, corpus)[0]
         print(f"  {name:8} {len(corpus):3} tickets, {fired / len(corpus):4.0%} fire: "
