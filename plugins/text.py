@@ -316,12 +316,15 @@ def _needed(pattern: str, flags: int) -> list[tuple[str, ...]]:
 def _starts(pattern: str, flags: int) -> tuple[str, ...]:
     """Strings every match of a pattern starts with (in lower-case text), from its parse: the
     literal run, or each alternative's, that comes first after zero-width assertions ("\\b",
-    lookarounds); () when there is none. Lets ``occurrences`` try the pattern only where one
-    of them starts, instead of at every position of the text (a leading alternation of words
-    is tried at each position by ``re``)."""
+    lookarounds); () when there is none, or when the pattern can match nothing (``re`` then
+    looks for a longer match where it found an empty one). Lets ``occurrences`` try the
+    pattern only where one of them starts, instead of at every position of the text (a leading
+    alternation of words is tried at each position by ``re``)."""
     try:
         parsed = _parser.parse(pattern, flags)
     except (re.error, RecursionError):
+        return ()
+    if not parsed.getwidth()[0]:
         return ()
     if len(parsed) and _after_a_line_end(*parsed[0]):
         rest = list(parsed)[1:]
@@ -334,7 +337,7 @@ def _starts(pattern: str, flags: int) -> tuple[str, ...]:
 # A pattern that begins with "(?<![^\n\0])" matches only at the start of a line (or of a part of
 # the text): it is tried only there (a stack trace's "   at com.acme.Foo(Foo.java:42)"), and when
 # blanks and then one of a few strings follow, only at the lines that begin so.
-LINE_START = "\n"  # first of its start strings: not searched for; the strings after it are
+LINE_START = ""  # the first start string of such a pattern (no string searched for is empty)
 
 
 def _after_a_line_end(op, av) -> bool:

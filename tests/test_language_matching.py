@@ -77,11 +77,23 @@ def test_a_starred_word_of_a_gated_term_is_looked_for_before_its_pattern_runs():
 def test_a_pattern_is_tried_only_when_the_text_holds_every_string_set_it_needs():
     """Looked up by its stored things, tried only when a way of losing them is there too."""
     terms = (r"re:\b(?:contacts|rows)\b[^.]{0,20}\b(?:gone|vanished(?! in))\b",)
-    [term] = Matcher(terms).terms
+    matcher = Matcher(terms)
+    [term] = matcher.terms
     assert term.needs == ({"gone", "vanished"},)
-    assert found(terms, "All our contacts are just GONE") == ["contacts are just GONE"]
+    tried = []
+
+    class Recorded:  # the term's regex, noting each text it is tried on
+        def __getattr__(self, name):
+            tried.append(name)
+            return getattr(term.regex, name)
+
+    matcher.terms = [term._replace(regex=Recorded())]
+    spans = [m.span() for _, m in matcher.occurrences(CustomerText("The contacts page is slow",
+                                                                   []))]
+    assert (spans, tried) == ([], [])
+    gone = CustomerText("All our contacts are just GONE", [])
+    assert [m.span() for _, m in matcher.occurrences(gone)] == [(8, 30)] and tried
     assert found(terms, "Overnight 3,000 rows vanished") == ["rows vanished"]
-    assert found(terms, "The contacts page is slow") == []
     # strings of two letters are everywhere: not looked up
     assert Matcher((r"re:\bcontacts (?:is|are) (?:gone|lost)\b",)).terms[0].needs == \
         ({"gone", "lost"},)
@@ -95,9 +107,25 @@ def test_a_pattern_is_tried_only_when_the_text_holds_every_string_set_it_needs()
     (r"(?:ab|)cd", [("cd",)]),  # an alternative that needs nothing
     (r"(?:err){2}or", [("err",), ("or",)]),
     (r"Foo|Bar", [("foo", "bar")]),
+    (r"(abc)\1", [("abc",)]),
+    # constructs not looked into need nothing: atomic groups, possessive repeats, conditionals,
+    # groups with their own flags
+    (r"(?>foo)bar", [("bar",)]),
+    (r"(?:ab)*+cde", [("cde",)]),
+    (r"(x)?(?(1)abc|def)", []),
+    (r"(?-i:Foo)bar", [("bar",)]),
 ])
 def test_the_strings_a_pattern_needs_come_from_its_parse(pattern, needed):
     assert text_module._needed(pattern, re.IGNORECASE) == needed
+
+
+@pytest.mark.parametrize(("term", "text", "spans"), [
+    # a pattern that can match nothing is tried everywhere, as re.finditer would
+    (r"re:(?<![^\n\0])[ \t]*(?:[ \t]*|\w+)", "b \tat foo", [(0, 1)]),
+    (r"re:[ab]\n[cd]", "x a\nc y", [(2, 5)]),  # a line break is a string like any other
+])
+def test_an_admins_odd_pattern_finds_what_re_finds(term, text, spans):
+    assert [m.span() for _, m in Matcher((term,)).occurrences(CustomerText(text, []))] == spans
 
 
 def test_patterns_find_stack_traces_on_the_folded_text():
@@ -290,7 +318,8 @@ _GLUE = ("", " ", " ", " ", ", ", ". ", "\n", "\0", "-", "/", ":", "\t", "\n  ")
 def test_most_shipped_patterns_are_tried_only_where_they_can_start():
     assert len(SHIPPED) > 60 and len(_ANCHORED) > len(SHIPPED) // 2
     traces = [starts for _, starts in _ANCHORED if starts[0] == text_module.LINE_START]
-    assert sorted(traces) == [("\n", "at ")] * 3 + [("\n", 'file "')]
+    line = text_module.LINE_START
+    assert sorted(traces) == [(line, "at ")] * 3 + [(line, 'file "')]
 
 
 def test_a_stack_trace_line_is_found_where_its_line_starts():
