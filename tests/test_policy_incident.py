@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import replace
-from datetime import timedelta
+from datetime import timedelta, timezone
 from itertools import permutations
 
 import pytest
@@ -19,6 +19,7 @@ from plugins.decision import decide
 from plugins.history import PastTicket, first_message, short_fields
 from plugins.manager import ConfigError, PolicyHost
 from plugins.proposal import PolicyContext
+from webhook_app.store import Store, StoreHistory
 
 TAG = re.compile(r"tierlift_incident_[0-9a-f]{8}")
 HOUR = T0 + timedelta(hours=1)  # 10:00
@@ -590,3 +591,28 @@ def test_a_ticket_evaluated_now_is_not_looked_at_again_as_the_next_ones_neighbou
     assert looked == [OUTAGE[0].ref]
     assert evaluated(OUTAGE[2], *OUTAGE[:2]).also_evaluate == (OUTAGE[0].ref, OUTAGE[1].ref)
     assert looked == [OUTAGE[0].ref, OUTAGE[2].ref, OUTAGE[1].ref]
+
+
+def test_the_ticket_index_gives_back_what_the_look_was_kept_by(tmp_path, monkeypatch):
+    """Through the store: tags of any case, custom fields of every shape and a creation time in
+    another time zone come back from the ticket index as the look's cache knows them."""
+    options = incident.Options(**WRITTEN, match_fields=["svc", "areas"])
+    fields = {"svc": "Payments", "areas": ["checkout", "api"], "empty": None, "n": 7}
+    tickets = [replace(t, tags=("Svc_Pay", "vip"), custom_fields=fields,
+                       created_at=t.created_at.astimezone(timezone(timedelta(hours=1))))
+               for t in OUTAGE]
+    store = Store(f"sqlite:///{tmp_path / 'tierlift.db'}")
+    store.create_schema()
+    looked = []
+    real = incident._look
+    monkeypatch.setattr(incident, "_look",
+                        lambda t, *args: looked.append(t.ref) or real(t, *args))
+    try:
+        for t in tickets:
+            store.index(t)
+            ctx = PolicyContext(policy="incident", options=options, now=HOUR + timedelta(hours=1),
+                                tiers=LADDER, history=StoreHistory(store))
+            incident.tierlift_evaluate(ticket=t, ctx=ctx)
+    finally:
+        store.close()
+    assert looked == [t.ref for t in tickets]
