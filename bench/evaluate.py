@@ -9,22 +9,24 @@ Two corpora, each printed with its measured fire rate (decisions that write):
 
 - routine: the tickets labelled "no change" (the support lead leaves them where they are);
 - busy: the tickets labelled to escalate (tier, team or priority);
-- plain: the routine tickets with their texts replaced by everyday questions that hold none of
-  the policies' words (opening hours, a profile picture), in five languages: what an
-  evaluation costs when there is nothing to find, the policies' fixed cost.
+- plain: the routine tickets, each with an everyday question that holds none of the policies'
+  words (opening hours, a profile picture; five languages) as its subject and only message:
+  what an evaluation costs when there is little to find, the policies' fixed cost.
 
 The reference, timed in the same rounds on the same tickets, is the same host and ``decide``
 with one policy that proposes nothing: the fixed cost of an evaluation on this machine now, so
 the ratio is what the policies cost on top of it. Rounds alternate the three; the best round of
 each is kept (as timeit does), the figure a quiet core gives.
 
-    .venv/bin/python bench/evaluate.py [--rounds 7] [--seconds 0.5] [--profile busy|routine]
+    .venv/bin/python bench/evaluate.py [--rounds 7] [--seconds 0.5]
+                                       [--profile busy|routine|plain] [--per-policy]
                                        [--passes N] [--tickets-file FILE]
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import cProfile
 import glob
 import logging
@@ -44,7 +46,7 @@ from connector.ticket import Ticket
 from plugins import hookimpl
 from plugins.decision import decide
 from plugins.history import MemoryHistory
-from plugins.manager import PolicyHost
+from plugins.manager import EnabledPolicies, PolicyHost
 from plugins.similarity import forget
 from webhook_app.backtest import TicketCache, _indexed, pull
 from webhook_app.presets import render
@@ -81,6 +83,26 @@ def plain(tickets: list[Ticket]) -> list[Ticket]:
         first = ticket.customer_comments[0]
         out.append(replace(ticket, subject=subject, comments=(replace(first, body=body),)))
     return out
+
+
+def timed_policies(enabled: EnabledPolicies) -> tuple[EnabledPolicies, dict[str, int]]:
+    """A copy of ``enabled`` whose policies add the nanoseconds of each of their calls, inside
+    the evaluation, to a tally by policy."""
+    spent = dict.fromkeys(enabled.names, 0)
+
+    def timed(name: str, function: Callable) -> Callable:
+        def call(*args):
+            started = time.perf_counter_ns()
+            try:
+                return function(*args)
+            finally:
+                spent[name] += time.perf_counter_ns() - started
+        return call
+
+    timing = copy.copy(enabled)
+    timing._calls = [(name, timed(name, function), argnames)
+                     for name, function, argnames in enabled._calls]
+    return timing, spent
 
 
 class Nothing:
@@ -126,6 +148,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=0.5, help="per corpus per round")
     parser.add_argument("--profile", choices=("busy", "routine", "plain"),
                         help="print the top cumulative costs of that corpus instead")
+    parser.add_argument("--per-policy", action="store_true",
+                        help="print the microseconds each policy takes per evaluation of each "
+                        "corpus instead (best of --rounds passes)")
     parser.add_argument("--passes", type=int,
                         help="untimed: evaluate every labelled ticket this many times (each "
                         "pass with the word caches emptied) and exit, for an instruction "
@@ -156,16 +181,18 @@ def main() -> None:
     host.register(Nothing, "nothing")
     reference = host.configure({"nothing": {"enabled": True}})
 
-    def run(enabled, corpus: list[Ticket],
-            profile: cProfile.Profile | None = None) -> tuple[int, float]:
+    def run(enabled, corpus: list[Ticket], profile: cProfile.Profile | None = None,
+            starting: Callable[[], object] = lambda: None) -> tuple[int, float]:
         """The Escalator's evaluation of each ticket of ``corpus`` (webhook_app/escalation.py):
         how many fire, and the seconds that took. Every cache of words is emptied first and the
         other labelled tickets evaluated, untimed: each text of the corpus is new to the worker,
         the history's other tickets it has seen before (it evaluated them when they came in),
-        so every ticket's words are computed once, in the pass that evaluates it."""
+        so every ticket's words are computed once, in the pass that evaluates it. ``starting``
+        is called when the timed part starts."""
         forget()
         for ticket in others[id(corpus)]:
             enabled.evaluate(ticket, now=now, tiers=ladder, history=history, calendars=calendars)
+        starting()
         if profile:
             profile.enable()
         fired, started = 0, time.perf_counter()
@@ -182,6 +209,23 @@ def main() -> None:
     if args.passes is not None:
         for _ in range(args.passes + 1):  # the first builds the matchers
             run(policies, everyone)
+        return
+
+    if args.per_policy:
+        timing, spent = timed_policies(policies)
+        print("microseconds per evaluation, each policy's call inside the evaluation, best of "
+              f"{args.rounds} passes:")
+        print(f"  {'':18}" + "".join(f"{name:>9}" for name in ("routine", "busy", "plain")))
+        best = {}
+        for name, corpus in (("routine", routine), ("busy", busy), ("plain", everyday)):
+            for _ in range(args.rounds):
+                run(timing, corpus, starting=lambda: spent.update(dict.fromkeys(spent, 0)))
+                for policy, ns in spent.items():
+                    us = ns / len(corpus) / 1000
+                    best[name, policy] = min(best.get((name, policy), us), us)
+        for policy in policies.names:
+            print(f"  {policy:18}" + "".join(f"{best[name, policy]:9.1f}"
+                                             for name in ("routine", "busy", "plain")))
         return
 
     if args.profile:
