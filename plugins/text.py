@@ -161,6 +161,9 @@ class Matcher:
                     self.unscanned.append(len(self.terms))
                 # the others, unless short strings that are everywhere ("is", "40", ":")
                 needs = tuple(frozenset(n) for n in needed[1:] if min(map(len, n)) >= MIN_NEED)
+            else:  # "api ... fehler*": the stems of its starred words must be there too
+                needs = tuple(frozenset({w[:-1]}) for w in plain.split()
+                              if w.endswith("*") and len(w) > 2)
             for token in required:
                 self.variants.setdefault(token, set()).add(token)
             if plural and words and words[-1] in required:
@@ -168,9 +171,6 @@ class Matcher:
                     self.variants.setdefault(words[-1] + ending, set()).add(words[-1])
             if required:  # looked at when its longest token is present
                 self.gated.setdefault(max(required, key=len), []).append(len(self.terms))
-                # "api ... fehler*": the stems of its starred words must be there too
-                needs = tuple(frozenset({w[:-1]}) for w in plain.split()
-                              if w.endswith("*") and len(w) > 2)
             self.terms.append(_Term(term, regex, frozenset(required),
                                     () if plain else _starts(regex.pattern, regex.flags),
                                     needs))
@@ -350,7 +350,7 @@ def _after_a_line_end(op, av) -> bool:
 
 
 def _blanks(op, av) -> bool:
-    """The parsed element is ``[ \t]*``."""
+    """The parsed element is ``[ \\t]*``."""
     return op is _c.MAX_REPEAT and av[0] == 0 and len(av[2]) == 1 and av[2][0][0] is _c.IN \
         and sorted(av[2][0][1]) == [(_c.LITERAL, 9), (_c.LITERAL, 32)]
 
