@@ -5,7 +5,7 @@ reads them back through the connectors as the worker does (``backtest.pull``; un
 times what the worker runs per ticket once it has read it, with no I/O: ``EnabledPolicies
 .evaluate`` (every policy ``tierlift init --preset standard`` enables, with its options) and
 ``decide`` (the preset's rules), at the scene's moment, with the tickets' history in memory.
-Two corpora, each printed with its measured fire rate (decisions that write):
+Three corpora, each printed with its measured fire rate (decisions that write):
 
 - routine: the tickets labelled "no change" (the support lead leaves them where they are);
 - busy: the tickets labelled to escalate (tier, team or priority);
@@ -15,7 +15,7 @@ Two corpora, each printed with its measured fire rate (decisions that write):
 
 The reference, timed in the same rounds on the same tickets, is the same host and ``decide``
 with one policy that proposes nothing: the fixed cost of an evaluation on this machine now, so
-the ratio is what the policies cost on top of it. Rounds alternate the three; the best round of
+the ratio is what the policies cost on top of it. Rounds alternate the four; the best round of
 each is kept (as timeit does), the figure a quiet core gives.
 
     .venv/bin/python bench/evaluate.py [--rounds 7] [--seconds 0.5]
