@@ -82,7 +82,7 @@ def test_a_pattern_is_tried_only_when_the_text_holds_every_string_set_it_needs()
     assert term.needs == ({"gone", "vanished"},)
     tried = []
 
-    class Recorded:  # the term's regex, noting each text it is tried on
+    class Recorded:  # the term's regex, noting each use
         def __getattr__(self, name):
             tried.append(name)
             return getattr(term.regex, name)

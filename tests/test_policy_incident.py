@@ -573,14 +573,19 @@ def test_a_past_ticket_is_looked_at_again_once_it_has_changed():
     assert evaluated(*quiet) is None
 
 
-def test_a_ticket_evaluated_now_is_not_looked_at_again_as_the_next_ones_neighbour(monkeypatch):
+@pytest.fixture
+def looked(monkeypatch) -> list[str]:
+    """The refs of the tickets incident reads the words of (makes a look of), in order."""
+    refs: list[str] = []
+    real = incident._look
+    monkeypatch.setattr(incident, "_look", lambda t, *args: refs.append(t.ref) or real(t, *args))
+    return refs
+
+
+def test_a_ticket_evaluated_now_is_not_looked_at_again_as_the_next_ones_neighbour(looked):
     """The ticket index keeps what the look reads (subject, first message, tags, fields), so a
     ticket's look made at its own evaluation serves the evaluations of the tickets after it."""
     options = incident.Options(**WRITTEN)
-    looked = []
-    real = incident._look
-    monkeypatch.setattr(incident, "_look",
-                        lambda t, *args: looked.append(t.ref) or real(t, *args))
 
     def evaluated(t, *others):
         ctx = PolicyContext(policy="incident", options=options, now=HOUR + timedelta(hours=1),
@@ -593,7 +598,7 @@ def test_a_ticket_evaluated_now_is_not_looked_at_again_as_the_next_ones_neighbou
     assert looked == [OUTAGE[0].ref, OUTAGE[2].ref, OUTAGE[1].ref]
 
 
-def test_the_ticket_index_gives_back_what_the_look_was_kept_by(tmp_path, monkeypatch):
+def test_the_ticket_index_gives_back_what_the_look_was_kept_by(tmp_path, looked):
     """Through the store: tags of any case, custom fields of every shape and a creation time in
     another time zone come back from the ticket index as the look's cache knows them."""
     options = incident.Options(**WRITTEN, match_fields=["svc", "areas"])
@@ -603,10 +608,6 @@ def test_the_ticket_index_gives_back_what_the_look_was_kept_by(tmp_path, monkeyp
                for t in OUTAGE]
     store = Store(f"sqlite:///{tmp_path / 'tierlift.db'}")
     store.create_schema()
-    looked = []
-    real = incident._look
-    monkeypatch.setattr(incident, "_look",
-                        lambda t, *args: looked.append(t.ref) or real(t, *args))
     try:
         for t in tickets:
             store.index(t)
