@@ -100,8 +100,8 @@ def timed_policies(enabled: EnabledPolicies) -> tuple[EnabledPolicies, dict[str,
         return call
 
     timing = copy.copy(enabled)
-    timing._calls = [(name, timed(name, function), argnames)
-                     for name, function, argnames in enabled._calls]
+    timing._calls = [(name, timed(name, function), *rest)
+                     for name, function, *rest in enabled._calls]
     return timing, spent
 
 

@@ -185,7 +185,7 @@ class EnabledPolicies:
         self.warnings = warnings  # deprecated option names, with their successors
         self.shadow = shadow  # run in shadow mode: proposals audited, never mixed into a write
         # Resolved once: evaluate() runs for every ticket, the plugin set does not change.
-        self._calls = [(impl.plugin_name, impl.function, impl.argnames)
+        self._calls = [(impl.plugin_name, impl.function, impl.argnames, options[impl.plugin_name])
                        for impl in host.pm.hook.tierlift_evaluate.get_hookimpls()
                        if impl.plugin_name in options]
 
@@ -207,17 +207,21 @@ class EnabledPolicies:
         result = Evaluation()
         history = history or NoHistory()
         calendars = calendars or {}
-        for name, function, argnames in self._calls:
-            ctx = PolicyContext(name, self.options[name], now, tiers, history, calendars,
-                                result.wakes)
+        for name, function, argnames, options in self._calls:
+            ctx = PolicyContext(name, options, now, tiers, history, calendars, result.wakes)
             try:
-                returned = function(*[ticket if a == "ticket" else ctx for a in argnames])
-                result.proposals += _proposals(name, returned)
+                returned = function(ticket, ctx) if argnames == _BOTH else \
+                    function(*[ticket if a == "ticket" else ctx for a in argnames])
+                if returned is not None:
+                    result.proposals += _proposals(name, returned)
             except Exception as exc:
                 log.exception("policy %s failed on %s ticket %s", name, ticket.platform,
                               ticket.ref)
                 result.failures.append(PolicyFailure(name, _describe(exc)))
         return result
+
+
+_BOTH = ("ticket", "ctx")  # what most policies take, in the hook's order
 
 
 def _renamed(key: str, table: dict[str, Any], renamed: Mapping[str, str],

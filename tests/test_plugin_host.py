@@ -185,6 +185,33 @@ def test_a_raising_policy_does_not_stop_the_others(host):
     ]
 
 
+class ContextFirst:
+    """A policy that takes the hook's arguments the other way round."""
+
+    @hookimpl
+    def tierlift_evaluate(self, ctx, ticket):
+        return ctx.propose(ctx.evidence("subject", f"read #{ticket.ref}"), steps_up=1)
+
+
+class ContextOnly:
+    """A policy that needs nothing of the ticket (pluggy lets it leave the argument out)."""
+
+    @hookimpl
+    def tierlift_evaluate(self, ctx):
+        return ctx.propose(ctx.evidence("clock", f"evaluated at {ctx.now:%H:%M}"), steps_up=1)
+
+
+def test_a_policy_takes_the_hooks_arguments_it_names_in_its_order(host):
+    host.register(ContextFirst(), "context_first")
+    host.register(ContextOnly(), "context_only")
+    policies = host.configure({"context_first": {"enabled": True},
+                               "context_only": {"enabled": True}})
+    result = policies.evaluate(ticket(ref="4711"), now=T0, tiers=LADDER)
+    assert result.failures == []
+    assert sorted((p.policy, p.evidence[0].summary) for p in result.proposals) == [
+        ("context_first", "read #4711"), ("context_only", f"evaluated at {T0:%H:%M}")]
+
+
 def test_a_plugin_without_registration_has_no_options_and_reads_everything(host):
     host.register(Raising(), "raising")
     spec = host.specs()["raising"]
