@@ -29,6 +29,7 @@ from plugins.text import fold, per_options
 TAG_PREFIX = "tierlift_incident_"
 MAX_WALK = 50  # earlier incidents followed back to find where an untagged one began
 
+
 class Options(BaseModel):
     # Old names still accepted, with a deprecation warning (see PolicyHost.configure).
     renamed_options: ClassVar[dict[str, str]] = {"similarity": "subject_similarity"}

@@ -207,7 +207,6 @@ def test_ticket_facts_list_earlier_tickets_and_the_organization():
     assert note.count("#") == 5 and "and 2 more" in note
 
 
-
 def test_earlier_tickets_beyond_what_the_history_answers_are_counted_as_at_least():
     t = replace(ticket(), organization=Organization("77", "Acme Corp"), organization_id="77")
     capped = [PastTicket("zendesk", str(n), f"Export {n}", (), None, f"c{n}", "77",
