@@ -96,8 +96,6 @@ class SubjectWords:
         return words
 
 
-
-
 def forget() -> None:
     """Empty every cache of words (a benchmark's pass starts as a worker's first would)."""
     words_of.cache_clear()
@@ -269,16 +267,22 @@ def words_of(words_in: SubjectWords, text: str, *, named: bool = True) -> frozen
         for symptom, term in symptoms(text):
             words.difference_update(_term_roots(words_in, term))
             words.add(symptom)
-        if "40" in text or "50" in text:  # the pattern looks behind at every position
-            words.update(f"http{code}" for code in _STATUS_CODE.findall(text))
+        words.update(f"http{code}" for code in _error_statuses(text))
     return frozenset(words)
+
+
+def _error_statuses(text: str) -> list[str]:
+    """The HTTP error statuses ``text`` names ("503")."""
+    if "40" in text or "50" in text:  # the pattern looks behind at every position
+        return _STATUS_CODE.findall(text)
+    return []
 
 
 def reports_failure(text: str) -> bool:
     """``text`` (folded) names a failure (:data:`FAILING`) or an HTTP error status: what
     :func:`words_of` would tell, without reading its words."""
     return any(symptom in FAILING for symptom, _ in symptoms(text)) or \
-        (("40" in text or "50" in text) and _STATUS_CODE.search(text) is not None)
+        bool(_error_statuses(text))
 
 
 @lru_cache(maxsize=1024)
@@ -291,7 +295,6 @@ def _term_roots(words_in: SubjectWords, term: str) -> frozenset[str]:
 def signature(ignore_words: tuple[str, ...]) -> SubjectWords:
     """Significant words in any of the customers' languages, ``ignore_words`` left out."""
     return SubjectWords(STOP_WORDS | SUPPORT_WORDS | OTHER_STOP_WORDS | frozenset(ignore_words))
-
 
 
 def text_alike(a: frozenset[str], b: frozenset[str], share: float) -> bool:
